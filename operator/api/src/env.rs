@@ -1,0 +1,39 @@
+//! Environment variable names a worker reads, as the original services named them.
+//!
+//! The operator sets these on every Job it creates; workers read them through the worker kit.
+
+pub const QUEUE_ID: &str = "QUEUE_ID";
+pub const SYMBOL: &str = "SYMBOL";
+pub const TYPE: &str = "TYPE";
+pub const TIME_RANGE: &str = "TIME_RANGE";
+pub const KAFKA_TOPIC: &str = "KAFKA_TOPIC";
+pub const COLLECTION_NAME: &str = "COLLECTION_NAME";
+pub const TELEMETRY_PRODUCER_ID: &str = "TELEMETRY_PRODUCER_ID";
+pub const TARGET: &str = "TARGET";
+pub const RUN: &str = "RUN";
+
+pub const KAFKA_BOOTSTRAP_SERVERS: &str = "KAFKA_BOOTSTRAP_SERVERS";
+pub const KAFKA_USER: &str = "KAFKA_USER";
+pub const KAFKA_PASSWORD: &str = "KAFKA_PASSWORD";
+pub const CA_PATH: &str = "CA_PATH";
+pub const QUEUE_CONTROL_TOPIC: &str = "QUEUE_CONTROL_TOPIC";
+pub const QUEUE_EVENTS_TOPIC: &str = "QUEUE_EVENTS_TOPIC";
+
+pub const ARANGO_URL: &str = "ARANGO_URL";
+pub const ARANGO_DB: &str = "ARANGO_DB";
+pub const ARANGO_USER: &str = "ARANGO_USER";
+pub const ARANGO_PASSWORD: &str = "ARANGO_PASSWORD";
+
+pub const MINIO_ENDPOINT: &str = "MINIO_ENDPOINT";
+pub const MINIO_ACCESS_KEY: &str = "MINIO_ACCESS_KEY";
+pub const MINIO_SECRET_KEY: &str = "MINIO_SECRET_KEY";
+pub const MINIO_BUCKET: &str = "MINIO_BUCKET";
+
+pub const GRAPH_NAME: &str = "GRAPH_NAME";
+pub const EPOCHS: &str = "EPOCHS";
+pub const MODEL_TYPE: &str = "MODEL_TYPE";
+pub const FEATURES: &str = "FEATURES";
+pub const LABEL: &str = "LABEL";
+pub const LOSS_FN: &str = "LOSS_FN";
+pub const OUTPUT_TYPE: &str = "OUTPUT_TYPE";
+pub const OUTPUT_PATH: &str = "OUTPUT_PATH";

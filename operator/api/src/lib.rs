@@ -1,0 +1,20 @@
+//! The StreamForge wire contract: the `Queue` resource, the `queue-control` commands, the
+//! `queue-events` telemetry and the naming rules that tie them together.
+//!
+//! The operator and every worker depend on this crate so that each field is defined once.
+//! Nothing here does I/O.
+
+pub mod command;
+pub mod env;
+pub mod event;
+pub mod naming;
+pub mod queue;
+pub mod status;
+pub mod time_range;
+pub mod topics;
+
+pub use command::{Command, ControlCommand};
+pub use event::{EventStatus, QueueEvent};
+pub use queue::{ModelType, Queue, QueueSpec, SinkKind, Target};
+pub use status::{Phase, ProducerSummary, QueueStatus};
+pub use time_range::{TimeRange, TimeRangeError};

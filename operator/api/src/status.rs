@@ -1,0 +1,122 @@
+//! `Queue.status`: what users read with `kubectl get queues`.
+//!
+//! Two field managers write it through server-side apply and never touch each other's fields:
+//! the reconciler (phase, conditions, identity, run bookkeeping, message) and the telemetry
+//! folder (producers, recordsWritten, progress, lastEventTime).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use serde::{Deserialize, Serialize};
+
+/// Most producers listed in `status.producers`; a Queue has one main worker and a few sinks.
+pub const MAX_PRODUCERS: usize = 16;
+
+/// Lifecycle of a Queue.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum Phase {
+    /// Accepted; Jobs are being created or their pods scheduled.
+    Pending,
+    /// A worker started.
+    Running,
+    /// Every Job of the run finished.
+    Succeeded,
+    /// A Job failed, a worker reported an error, or the spec cannot run.
+    Failed,
+    /// Suspended by the user; a resume starts a new run.
+    Stopped,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Succeeded => "Succeeded",
+            Phase::Failed => "Failed",
+            Phase::Stopped => "Stopped",
+        }
+    }
+
+    /// Succeeded and Failed end a Queue; nothing restarts it.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::Failed)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Identifier on the wire, e.g. wf-btcusdt-api_candles_5m-20240801-a1b2c3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
+    /// Telemetry id of the main worker, e.g. loader-producer__a1b2c3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry_id: Option<String>,
+    /// Name of the main worker's Job in the current run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// Current run, from 1; a resume after suspend starts the next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u32>,
+    /// The run whose `start` commands were delivered to queue-control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_sent_run: Option<u32>,
+    /// The run whose `stop` commands were delivered to queue-control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_sent_run: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// Human-readable summary of the current state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+
+    // Fields below are written by the telemetry folder.
+    /// Records the main worker reported written (never decreases within a run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_written: Option<u64>,
+    /// Progress of the main worker, e.g. 42%.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// Time of the newest telemetry event folded in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_time: Option<Time>,
+    /// One entry per worker of the run, bounded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["telemetryId"]))]
+    pub producers: Vec<ProducerSummary>,
+}
+
+/// What one worker (telemetry id) last reported.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProducerSummary {
+    pub telemetry_id: String,
+    /// Last status the worker reported (started, loading, finished, error, ...).
+    pub status: String,
+    pub records_written: u64,
+    /// Fraction done, 0 to 1, when the worker reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_time: Option<Time>,
+    /// The worker reported a final state (finished, error or stopped).
+    #[serde(default)]
+    pub finished: bool,
+}
+
+impl QueueStatus {
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+}

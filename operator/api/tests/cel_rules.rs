@@ -1,0 +1,185 @@
+//! The CRD's validation rules, evaluated client-side with the same CEL semantics the API server
+//! uses (kube's `cel` feature). The real API server runs them in the end-to-end suite.
+
+use kube::CustomResourceExt;
+use serde_json::{Value, json};
+use streamforge_api::{Queue, QueueSpec, SinkKind, Target};
+
+fn spec() -> QueueSpec {
+    serde_json::from_value(json!({
+        "target": "loader-producer",
+        "type": "api_candles_5m",
+        "symbol": "BTCUSDT",
+        "timeRange": "2024-08-01:2024-08-02",
+        "sinks": ["arango", "lake"]
+    }))
+    .unwrap()
+}
+
+fn queue(spec: QueueSpec) -> Queue {
+    Queue::new("btc", spec)
+}
+
+fn messages(result: Result<(), kube::core::cel::ValidationErrors>) -> String {
+    match result {
+        Ok(()) => String::new(),
+        Err(errors) => errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+#[test]
+fn a_good_queue_passes_every_rule() {
+    assert_eq!(messages(queue(spec()).validate_cel()), "");
+    let mut instants = spec();
+    instants.time_range = Some("2024-08-01T00:00:00Z/2024-08-01T06:00:00+02:00".into());
+    assert_eq!(messages(queue(instants).validate_cel()), "");
+}
+
+#[test]
+fn time_range_must_run_forward() {
+    let mut s = spec();
+    s.time_range = Some("2024-08-02:2024-08-01".into());
+    let msg = messages(queue(s).validate_cel());
+    assert!(msg.contains("start before end"), "{msg}");
+
+    let mut s = spec();
+    s.time_range = Some("2024-08-01T10:00:00Z/2024-08-01T09:59:59Z".into());
+    assert!(messages(queue(s).validate_cel()).contains("start before end"));
+}
+
+#[test]
+fn identity_fields_are_immutable() {
+    let old = queue(spec());
+    for (field, change) in [
+        ("symbol", json!({"symbol": "ETHUSDT"})),
+        ("type", json!({"type": "api_candles_1m"})),
+        ("target", json!({"target": "loader-api-candles"})),
+        ("timeRange", json!({"timeRange": "2024-08-01:2024-08-03"})),
+    ] {
+        let mut value = serde_json::to_value(spec()).unwrap();
+        for (k, v) in change.as_object().unwrap() {
+            value[k] = v.clone();
+        }
+        let new = queue(serde_json::from_value(value).unwrap());
+        let msg = messages(new.validate_cel_update(&old));
+        assert!(
+            msg.contains(&format!("{field} is immutable")),
+            "{field}: {msg}"
+        );
+    }
+    let mut dropped = spec();
+    dropped.time_range = None;
+    assert!(messages(queue(dropped).validate_cel_update(&old)).contains("timeRange is immutable"));
+
+    // Mutable fields may change.
+    let mut suspended = spec();
+    suspended.suspend = true;
+    suspended.sinks = vec![SinkKind::Lake];
+    assert_eq!(messages(queue(suspended).validate_cel_update(&old)), "");
+}
+
+#[test]
+fn loaders_need_market_data_types_and_only_loaders_take_sinks() {
+    let mut s = spec();
+    s.data_type = "graph_build".into();
+    assert!(messages(queue(s).validate_cel()).contains("api_* or ws_*"));
+
+    let mut s = spec();
+    s.target = Target::GnnTrainer;
+    s.data_type = "gnn_trainer".into();
+    assert!(messages(queue(s.clone()).validate_cel()).contains("sinks can only"));
+    s.sinks.clear();
+    assert_eq!(messages(queue(s).validate_cel()), "");
+}
+
+#[test]
+fn sinks_must_not_repeat() {
+    let mut s = spec();
+    s.sinks = vec![SinkKind::Arango, SinkKind::Arango];
+    assert!(messages(queue(s).validate_cel()).contains("sinks must not repeat"));
+}
+
+fn spec_schema() -> Value {
+    let crd = serde_json::to_value(Queue::crd()).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"].clone()
+}
+
+#[test]
+fn schema_constrains_fields_for_the_api_server() {
+    let spec = spec_schema();
+    let props = &spec["properties"];
+    let targets: Vec<&str> = props["target"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(targets.len(), Target::ALL.len());
+    for t in Target::ALL {
+        assert!(targets.contains(&t.as_str()), "{t}");
+    }
+    assert_eq!(
+        props["symbol"]["pattern"],
+        streamforge_api::queue::SYMBOL_PATTERN
+    );
+    assert_eq!(
+        props["type"]["pattern"],
+        streamforge_api::queue::TYPE_PATTERN
+    );
+    assert_eq!(
+        props["timeRange"]["pattern"],
+        streamforge_api::time_range::PATTERN
+    );
+    assert_eq!(
+        props["timeRange"]["maxLength"],
+        streamforge_api::time_range::MAX_LEN
+    );
+    assert_eq!(props["epochs"]["minimum"].as_f64(), Some(1.0));
+    assert_eq!(
+        props["modelType"]["enum"],
+        json!(["GCN", "GAT", "GraphSAGE"])
+    );
+    assert!(
+        props["symbol"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("BTCUSDT")
+    );
+    let required: Vec<&str> = spec["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(required, ["symbol", "target", "type"]);
+}
+
+#[test]
+fn patterns_agree_with_the_parsers() {
+    let symbol = regex::Regex::new(streamforge_api::queue::SYMBOL_PATTERN).unwrap();
+    assert!(symbol.is_match("BTCUSDT") && symbol.is_match("1000SATSUSDT"));
+    assert!(!symbol.is_match("btcusdt") && !symbol.is_match("BTC-USDT") && !symbol.is_match("B"));
+
+    let range = regex::Regex::new(streamforge_api::time_range::PATTERN).unwrap();
+    for ok in [
+        "2024-08-01:2024-08-02",
+        "2024-08-01T00:00:00Z:2024-08-02T00:00:00Z",
+        "2024-08-01T00:00:00.250+02:00/2024-08-02T00:00:00Z",
+    ] {
+        assert!(range.is_match(ok), "{ok}");
+        assert!(streamforge_api::TimeRange::parse(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "2024-08-01",
+        "2024-08-01 2024-08-02",
+        "20240801:20240802",
+        "2024-08-01:2024-08-02x",
+    ] {
+        assert!(!range.is_match(bad), "{bad}");
+        assert!(streamforge_api::TimeRange::parse(bad).is_err(), "{bad}");
+    }
+}
