@@ -1,1 +1,153 @@
-fn main() {}
+//! `streamforge-operator`: runs the Queue controller, the telemetry folder and the HTTP
+//! endpoints together until SIGTERM/SIGINT, then drains: the writer makes a last status write and
+//! commits offsets before the process exits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use k8s_openapi::api::batch::v1::Job;
+use kube::{Api, Client};
+use streamforge_api::Queue;
+use streamforge_kit::KafkaSettings;
+use streamforge_operator::config::Config;
+use streamforge_operator::http::{self, Readiness};
+use streamforge_operator::metrics::Metrics;
+use streamforge_operator::publisher::KafkaPublisher;
+use streamforge_operator::reconcile::{self, Context};
+use streamforge_operator::telemetry::{self, KubeStatusWriter, StoreLookup, Telemetry};
+use tokio::sync::watch;
+use tracing::info;
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,rdkafka=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut cfg = Config::parse();
+    init_tracing(&cfg.log_format);
+    let kafka = KafkaSettings::from_env().context("Kafka settings")?;
+    if cfg.workers.kafka_bootstrap_servers.is_none() {
+        cfg.workers.kafka_bootstrap_servers = Some(kafka.bootstrap_servers.clone());
+    }
+    info!(version = env!("CARGO_PKG_VERSION"), kafka = %kafka.bootstrap_servers, "starting");
+
+    let client = Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
+    let metrics = Metrics::new().context("registering metrics")?;
+    let ready = Readiness::default();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+
+    let producer = kafka
+        .producer("streamforge-operator")
+        .context("Kafka producer")?;
+    let publisher = Arc::new(KafkaPublisher::new(
+        producer,
+        kafka.control_topic.clone(),
+        Duration::from_secs(10),
+    ));
+    let consumer = Arc::new(
+        kafka
+            .consumer("streamforge-operator", "streamforge-operator")
+            .context("Kafka consumer")?,
+    );
+
+    let (queues, jobs): (Api<Queue>, Api<Job>) = if cfg.watch_namespace.is_empty() {
+        (Api::all(client.clone()), Api::all(client.clone()))
+    } else {
+        (
+            Api::namespaced(client.clone(), &cfg.watch_namespace),
+            Api::namespaced(client.clone(), &cfg.watch_namespace),
+        )
+    };
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        cfg.workers.clone(),
+        publisher,
+        metrics.clone(),
+        cfg.stop_grace(),
+    ));
+
+    let controller = reconcile::controller(queues, jobs);
+    let store = controller.store();
+    let controller = reconcile::run(controller, ctx);
+
+    let tel = Arc::new(Telemetry::new(
+        cfg.status_min_interval(),
+        Box::new(StoreLookup::new(store.clone())),
+        Box::new(KubeStatusWriter(client.clone())),
+        metrics.clone(),
+    ));
+    let events_topic = kafka.events_topic.clone();
+    let consumer_task = tokio::spawn({
+        let (tel, consumer, stop) = (tel.clone(), consumer.clone(), stopped());
+        async move { telemetry::consume(tel, consumer, &events_topic, stop).await }
+    });
+    let writer_task = tokio::spawn(telemetry::write_loop(
+        tel.clone(),
+        consumer.clone(),
+        stopped(),
+    ));
+    let http_task = tokio::spawn(http::serve(
+        cfg.http_addr,
+        metrics.clone(),
+        ready.clone(),
+        stopped(),
+    ));
+    tokio::spawn({
+        let (store, ready) = (store.clone(), ready.clone());
+        async move {
+            if store.wait_until_ready().await.is_ok() {
+                ready.set(true);
+                info!("Queue store synced; ready");
+            }
+        }
+    });
+
+    // The controller stops on SIGTERM/SIGINT by itself; then the rest drains.
+    tokio::select! {
+        _ = controller => {},
+        _ = shutdown_signal() => {},
+    }
+    info!("shutting down");
+    ready.set(false);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        let _ = consumer_task.await;
+        let _ = writer_task.await;
+        let _ = http_task.await;
+    })
+    .await;
+    info!("stopped");
+    Ok(())
+}

@@ -67,6 +67,7 @@ pub const TYPE_PATTERN: &str = "^[a-z][a-z0-9_]{1,47}$";
     validation = Rule::new("self.target == oldSelf.target").message("target is immutable; create a new Queue instead").field_path(".target"),
     validation = Rule::new("has(self.timeRange) == has(oldSelf.timeRange) && (!has(self.timeRange) || self.timeRange == oldSelf.timeRange)").message("timeRange is immutable; create a new Queue instead").field_path(".timeRange"),
     validation = Rule::new("!self.target.startsWith('loader') || self.type.startsWith('api_') || self.type.startsWith('ws_')").message("a loader target needs an api_* or ws_* type").field_path(".type"),
+    validation = Rule::new("!self.type.startsWith('api_') || has(self.timeRange)").message("an api_* type loads history and needs a timeRange").field_path(".timeRange"),
     validation = Rule::new("!has(self.sinks) || size(self.sinks) == 0 || self.target.startsWith('loader')").message("sinks can only be attached to a loader Queue").field_path(".sinks")
 )]
 #[serde(rename_all = "camelCase")]

@@ -113,6 +113,9 @@ pub struct ProducerSummary {
     /// The worker reported a final state (finished, error or stopped).
     #[serde(default)]
     pub finished: bool,
+    /// Run these reports belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u32>,
 }
 
 impl QueueStatus {

@@ -97,6 +97,15 @@ fn loaders_need_market_data_types_and_only_loaders_take_sinks() {
 }
 
 #[test]
+fn history_types_need_a_range() {
+    let mut s = spec();
+    s.time_range = None;
+    assert!(messages(queue(s.clone()).validate_cel()).contains("needs a timeRange"));
+    s.data_type = "ws_trades".into();
+    assert_eq!(messages(queue(s).validate_cel()), "");
+}
+
+#[test]
 fn sinks_must_not_repeat() {
     let mut s = spec();
     s.sinks = vec![SinkKind::Arango, SinkKind::Arango];

@@ -1,0 +1,118 @@
+//! Operator configuration: flags, each with an environment variable of the same meaning.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "streamforge-operator",
+    version,
+    about = "StreamForge Queue operator"
+)]
+pub struct Config {
+    /// Namespace to watch; all namespaces when empty.
+    #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
+    pub watch_namespace: String,
+
+    /// Address of the HTTP server for /metrics, /healthz and /readyz.
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+
+    /// Log format: text or json.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
+    #[command(flatten)]
+    pub workers: WorkerDefaults,
+
+    /// Least time between two telemetry status writes to one Queue, in milliseconds.
+    #[arg(long, env = "STATUS_MIN_INTERVAL_MS", default_value_t = 1000)]
+    pub status_min_interval_ms: u64,
+
+    /// How long deletion waits for `stop` to reach Kafka before giving up with a Warning event.
+    #[arg(long, env = "STOP_GRACE_SECONDS", default_value_t = 60)]
+    pub stop_grace_seconds: u64,
+}
+
+/// What every worker Job gets unless its Queue says otherwise.
+#[derive(clap::Args, Debug, Clone, PartialEq)]
+pub struct WorkerDefaults {
+    /// Registry (and path) of worker images: `<registry>/<family>:<tag>`.
+    #[arg(long, env = "IMAGE_REGISTRY", default_value = "streamforge")]
+    pub image_registry: String,
+    /// Tag of worker images.
+    #[arg(long, env = "IMAGE_TAG", default_value = env!("CARGO_PKG_VERSION"))]
+    pub image_tag: String,
+    #[arg(long, env = "IMAGE_PULL_POLICY", default_value = "IfNotPresent", value_parser = ["Always", "IfNotPresent", "Never"])]
+    pub image_pull_policy: String,
+
+    /// Kafka bootstrap servers as workers reach them (defaults to the operator's).
+    #[arg(long, env = "WORKER_KAFKA_BOOTSTRAP_SERVERS")]
+    pub kafka_bootstrap_servers: Option<String>,
+    /// Secret with `user` and `password` for SASL SCRAM (optional in the namespace).
+    #[arg(long, env = "WORKER_KAFKA_SECRET", default_value = "streamforge-kafka")]
+    pub kafka_secret: String,
+    /// Secret with `ca.crt` for Kafka TLS, mounted into workers; none when empty.
+    #[arg(long, env = "WORKER_KAFKA_CA_SECRET", default_value = "")]
+    pub kafka_ca_secret: String,
+    #[arg(long, env = "QUEUE_CONTROL_TOPIC", default_value = "queue-control")]
+    pub control_topic: String,
+    #[arg(long, env = "QUEUE_EVENTS_TOPIC", default_value = "queue-events")]
+    pub events_topic: String,
+
+    #[arg(long, env = "ARANGO_URL", default_value = "")]
+    pub arango_url: String,
+    #[arg(long, env = "ARANGO_DB", default_value = "streamforge")]
+    pub arango_db: String,
+    /// Secret with `user` and `password` for ArangoDB.
+    #[arg(
+        long,
+        env = "WORKER_ARANGO_SECRET",
+        default_value = "streamforge-arango"
+    )]
+    pub arango_secret: String,
+
+    #[arg(long, env = "MINIO_ENDPOINT", default_value = "")]
+    pub minio_endpoint: String,
+    #[arg(long, env = "MINIO_BUCKET", default_value = "streamforge")]
+    pub minio_bucket: String,
+    /// Secret with `accessKey` and `secretKey` for MinIO/S3.
+    #[arg(long, env = "WORKER_MINIO_SECRET", default_value = "streamforge-minio")]
+    pub minio_secret: String,
+
+    #[arg(long, env = "DEFAULT_BACKOFF_LIMIT", default_value_t = 3)]
+    pub backoff_limit: i32,
+    #[arg(
+        long,
+        env = "DEFAULT_TTL_SECONDS_AFTER_FINISHED",
+        default_value_t = 86_400
+    )]
+    pub ttl_seconds_after_finished: i32,
+    /// Service account worker pods run as; the namespace default when empty.
+    #[arg(long, env = "WORKER_SERVICE_ACCOUNT", default_value = "")]
+    pub service_account: String,
+}
+
+impl Config {
+    pub fn status_min_interval(&self) -> Duration {
+        Duration::from_millis(self.status_min_interval_ms)
+    }
+    pub fn stop_grace(&self) -> Duration {
+        Duration::from_secs(self.stop_grace_seconds)
+    }
+}
+
+impl WorkerDefaults {
+    /// Defaults for tests and examples.
+    pub fn for_tests() -> Self {
+        let cfg = Config::parse_from(["streamforge-operator"]);
+        WorkerDefaults {
+            kafka_bootstrap_servers: Some("kafka:9092".into()),
+            arango_url: "http://arangodb:8529".into(),
+            minio_endpoint: "http://minio:9000".into(),
+            ..cfg.workers
+        }
+    }
+}

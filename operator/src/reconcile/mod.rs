@@ -1,0 +1,142 @@
+//! The Queue reconciler: a kube-runtime Controller over Queues that owns their Jobs.
+//!
+//! Each reconcile wraps a finalizer and hands `Apply` to [`apply::apply`] and `Cleanup` to
+//! [`cleanup::cleanup`]. Both are level-triggered and idempotent: they compare what exists with
+//! what should, and record in status every command delivered, so a restart never repeats one.
+
+pub mod apply;
+pub mod cleanup;
+pub mod observe;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use streamforge_api::Queue;
+use tracing::{info, warn};
+
+use crate::config::WorkerDefaults;
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::publisher::Publisher;
+
+pub const FINALIZER: &str = "streamforge.io/cleanup";
+/// Field manager of the reconciler's status fields.
+pub const MANAGER: &str = "streamforge-operator";
+/// How often a live Queue is looked at even when nothing changes.
+pub const RESYNC: Duration = Duration::from_secs(300);
+
+pub struct Context {
+    pub client: Client,
+    pub workers: WorkerDefaults,
+    pub publisher: Arc<dyn Publisher>,
+    pub metrics: Metrics,
+    pub recorder: Recorder,
+    pub stop_grace: Duration,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        workers: WorkerDefaults,
+        publisher: Arc<dyn Publisher>,
+        metrics: Metrics,
+        stop_grace: Duration,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            workers,
+            publisher,
+            metrics,
+            stop_grace,
+        }
+    }
+
+    /// Publish a Kubernetes Event about `queue`; a failure is logged, never fatal.
+    pub async fn event(&self, queue: &Queue, warning: bool, reason: &str, note: String) {
+        let ev = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.into(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &queue.object_ref(&())).await {
+            warn!(queue = %queue.name_any(), error = %e, "publishing a Kubernetes Event failed");
+        }
+    }
+}
+
+pub async fn reconcile(queue: Arc<Queue>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    ctx.metrics.reconciles.inc();
+    let ns = queue.namespace().unwrap_or_default();
+    let api: Api<Queue> = Api::namespaced(ctx.client.clone(), &ns);
+    let result = finalizer(&api, FINALIZER, queue, |event| async {
+        match event {
+            Finalizer::Apply(q) => apply::apply(&q, &ctx).await,
+            Finalizer::Cleanup(q) => cleanup::cleanup(&q, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer {
+            queue: ns.clone(),
+            message: other.to_string(),
+        },
+    });
+    ctx.metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+pub fn error_policy(queue: Arc<Queue>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(queue = %queue.name_any(), error = %error, source = ?std::error::Error::source(error), "reconcile failed");
+    ctx.metrics
+        .reconcile_errors
+        .with_label_values(&[error.category()])
+        .inc();
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// The controller over `queues`, owning `jobs`; its store serves the telemetry folder.
+pub fn controller(queues: Api<Queue>, jobs: Api<Job>) -> Controller<Queue> {
+    Controller::new(queues, watcher::Config::default().any_semantic())
+        .owns(
+            jobs,
+            watcher::Config::default().labels("app.kubernetes.io/managed-by=streamforge-operator"),
+        )
+        .shutdown_on_signal()
+}
+
+/// Run `controller` until shutdown.
+pub async fn run(controller: Controller<Queue>, ctx: Arc<Context>) {
+    controller
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| async move {
+            match res {
+                Ok((obj, _)) => tracing::debug!(queue = %obj.name, "reconciled"),
+                Err(e) => info!(error = %e, "reconcile loop"),
+            }
+        })
+        .await;
+}

@@ -1,0 +1,363 @@
+//! Telemetry (I/O): one consumer of `queue-events` feeding [`FoldState`], and a coalescing
+//! writer that turns due summaries into status patches (field manager `streamforge-telemetry`).
+//!
+//! Ordering rule: offsets are committed only up to the first event whose summary has not been
+//! written, so a restart re-folds (idempotently) whatever was not yet in the API server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Client, ResourceExt};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::json;
+use streamforge_api::{Queue, QueueEvent, naming};
+use tracing::{debug, warn};
+
+use crate::fold::{FoldState, Outcome, RunKey, TelemetryStatus};
+use crate::metrics::{Metrics, outcome};
+use crate::reconcile::validate::queue_id_of;
+
+/// Field manager of the telemetry fields of status.
+pub const MANAGER: &str = "streamforge-telemetry";
+/// How often the writer looks for due Queues.
+pub const TICK: Duration = Duration::from_millis(100);
+/// Least time between two rebuilds of the queue-id index on a miss.
+pub const INDEX_REBUILD: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("Queue {0} no longer exists")]
+    Gone(String),
+    #[error("writing telemetry status of {queue}: {reason}")]
+    Failed { queue: String, reason: String },
+}
+
+/// Where telemetry summaries go: the API server, or a recorder in tests.
+pub trait StatusWriter: Send + Sync {
+    fn write<'a>(&'a self, t: &'a TelemetryStatus) -> BoxFuture<'a, Result<(), WriteError>>;
+}
+
+pub struct KubeStatusWriter(pub Client);
+
+/// The status patch body for a summary: only the telemetry fields.
+pub fn patch_body(t: &TelemetryStatus) -> serde_json::Value {
+    json!({
+        "apiVersion": "streamforge.io/v1alpha1",
+        "kind": "Queue",
+        "status": {
+            "recordsWritten": t.records_written,
+            "progress": t.progress,
+            "lastEventTime": t.last_event_time,
+            "producers": t.producers,
+        }
+    })
+}
+
+impl StatusWriter for KubeStatusWriter {
+    fn write<'a>(&'a self, t: &'a TelemetryStatus) -> BoxFuture<'a, Result<(), WriteError>> {
+        Box::pin(async move {
+            let api: Api<Queue> = Api::namespaced(self.0.clone(), &t.namespace);
+            match api
+                .patch_status(
+                    &t.name,
+                    &PatchParams::apply(MANAGER).force(),
+                    &Patch::Apply(patch_body(t)),
+                )
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 404 => Err(WriteError::Gone(t.name.clone())),
+                Err(e) => Err(WriteError::Failed {
+                    queue: t.name.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        })
+    }
+}
+
+/// Finds a Queue by queue id.
+pub trait QueueLookup: Send + Sync {
+    fn run_key(&self, queue_id: &str) -> Option<RunKey>;
+}
+
+/// Looks Queues up in the controller's reflector store through a queue-id index.
+pub struct StoreLookup {
+    store: Store<Queue>,
+    index: Mutex<(HashMap<String, ObjectRef<Queue>>, Option<Instant>)>,
+}
+
+impl StoreLookup {
+    pub fn new(store: Store<Queue>) -> Self {
+        Self {
+            store,
+            index: Mutex::new((HashMap::new(), None)),
+        }
+    }
+}
+
+/// The run an event about `queue` belongs to.
+pub fn run_key(queue: &Queue) -> RunKey {
+    let status = queue.status.clone().unwrap_or_default();
+    RunKey {
+        namespace: queue.namespace().unwrap_or_default(),
+        name: queue.name_any(),
+        run: status.run.unwrap_or(1),
+        run_started: status.started_at.as_ref().map(crate::time::epoch_secs),
+        main_telemetry_id: status
+            .telemetry_id
+            .clone()
+            .unwrap_or_else(|| naming::telemetry_id(queue.spec.target, queue.meta_uid())),
+    }
+}
+
+trait MetaUid {
+    fn meta_uid(&self) -> &str;
+}
+impl MetaUid for Queue {
+    fn meta_uid(&self) -> &str {
+        self.metadata.uid.as_deref().unwrap_or_default()
+    }
+}
+
+impl QueueLookup for StoreLookup {
+    fn run_key(&self, queue_id: &str) -> Option<RunKey> {
+        let Ok(mut guard) = self.index.lock() else {
+            return None;
+        };
+        let (index, rebuilt) = &mut *guard;
+        let found = index.get(queue_id).and_then(|r| self.store.get(r));
+        if let Some(q) = found {
+            return Some(run_key(&q));
+        }
+        if rebuilt.is_some_and(|t| t.elapsed() < INDEX_REBUILD) {
+            return None;
+        }
+        *index = self
+            .store
+            .state()
+            .iter()
+            .filter_map(|q| queue_id_of(q).map(|id| (id, ObjectRef::from_obj(q.as_ref()))))
+            .collect();
+        *rebuilt = Some(Instant::now());
+        index
+            .get(queue_id)
+            .and_then(|r| self.store.get(r))
+            .map(|q| run_key(&q))
+    }
+}
+
+/// The folder and writer, shared by the consumer and writer tasks.
+pub struct Telemetry {
+    pub state: Mutex<FoldState>,
+    lookup: Box<dyn QueueLookup>,
+    writer: Box<dyn StatusWriter>,
+    metrics: Metrics,
+    /// Next offset to consume per (topic, partition).
+    consumed: Mutex<HashMap<(String, i32), i64>>,
+}
+
+impl Telemetry {
+    pub fn new(
+        min_interval: Duration,
+        lookup: Box<dyn QueueLookup>,
+        writer: Box<dyn StatusWriter>,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            state: Mutex::new(FoldState::new(min_interval)),
+            lookup,
+            writer,
+            metrics,
+            consumed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Fold one raw message; returns the outcome label it was counted under.
+    pub fn handle(
+        &self,
+        payload: &[u8],
+        position: Option<(&str, i32, i64)>,
+        received_ts: f64,
+    ) -> &'static str {
+        if let Some((topic, p, o)) = position
+            && let Ok(mut c) = self.consumed.lock()
+        {
+            c.insert((topic.to_owned(), p), o + 1);
+        }
+        let label = self.fold(payload, position.map(|(_, p, o)| (p, o)), received_ts);
+        self.metrics.events.with_label_values(&[label]).inc();
+        label
+    }
+
+    fn fold(&self, payload: &[u8], position: Option<(i32, i64)>, received_ts: f64) -> &'static str {
+        let ev = match QueueEvent::from_json(payload) {
+            Ok(ev) => ev,
+            Err(e) => {
+                debug!(error = %e, "malformed telemetry event skipped");
+                return outcome::MALFORMED;
+            }
+        };
+        let Some(key) = self.lookup.run_key(&ev.queue_id) else {
+            return outcome::UNKNOWN_QUEUE;
+        };
+        let ts = ev
+            .timestamp
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .unwrap_or(received_ts);
+        let Ok(mut state) = self.state.lock() else {
+            return outcome::MALFORMED;
+        };
+        match state.fold(&ev.queue_id, &key, &ev, ts, position) {
+            Outcome::Folded => outcome::FOLDED,
+            Outcome::Stale => outcome::STALE,
+            Outcome::Anonymous => outcome::ANONYMOUS,
+        }
+    }
+
+    /// Write every due summary; returns how many writes succeeded.
+    pub async fn flush_due(&self, now: Instant) -> usize {
+        let batch: Vec<TelemetryStatus> = match self.state.lock() {
+            Ok(mut s) => s
+                .due(now)
+                .into_iter()
+                .filter_map(|id| s.take(&id, now))
+                .collect(),
+            Err(_) => return 0,
+        };
+        let mut ok = 0;
+        for t in batch {
+            let result = self.writer.write(&t).await;
+            let Ok(mut s) = self.state.lock() else {
+                continue;
+            };
+            match result {
+                Ok(()) => {
+                    s.written(&t.queue_id);
+                    ok += 1;
+                    self.metrics
+                        .status_patches
+                        .with_label_values(&["telemetry", "ok"])
+                        .inc();
+                }
+                Err(WriteError::Gone(name)) => {
+                    debug!(queue = %name, "Queue gone; dropping its telemetry");
+                    s.forget(&t.queue_id);
+                }
+                Err(e) => {
+                    warn!(error = %e, "telemetry status write failed; will retry");
+                    s.write_failed(&t.queue_id);
+                    self.metrics
+                        .status_patches
+                        .with_label_values(&["telemetry", "error"])
+                        .inc();
+                }
+            }
+        }
+        ok
+    }
+
+    /// Offsets safe to commit: per partition, up to the first event not yet written.
+    pub fn commit_positions(&self) -> Vec<(String, i32, i64)> {
+        let (Ok(consumed), Ok(state)) = (self.consumed.lock(), self.state.lock()) else {
+            return vec![];
+        };
+        consumed
+            .iter()
+            .map(|((topic, p), next)| (topic.clone(), *p, state.committable(*p, *next)))
+            .collect()
+    }
+}
+
+fn now_secs() -> f64 {
+    chrono::Utc::now().timestamp_micros() as f64 / 1e6
+}
+
+/// Consume `topic` until `shutdown` resolves, folding every message.
+pub async fn consume(
+    t: Arc<Telemetry>,
+    consumer: Arc<StreamConsumer>,
+    topic: &str,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    if let Err(e) = consumer.subscribe(&[topic]) {
+        warn!(error = %e, topic, "subscribing to telemetry failed");
+        t.metrics.kafka_errors.with_label_values(&["consume"]).inc();
+        return;
+    }
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            msg = consumer.recv() => match msg {
+                Ok(m) => {
+                    let received = m.timestamp().to_millis().map_or_else(now_secs, |ms| ms as f64 / 1000.0);
+                    t.handle(m.payload().unwrap_or_default(), Some((m.topic(), m.partition(), m.offset())), received);
+                }
+                Err(e) => {
+                    t.metrics.kafka_errors.with_label_values(&["consume"]).inc();
+                    warn!(error = %e, "consuming queue-events failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Write due summaries and commit safe offsets every [`TICK`] until `shutdown`, then once more.
+pub async fn write_loop(
+    t: Arc<Telemetry>,
+    consumer: Arc<StreamConsumer>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut last_committed: HashMap<(String, i32), i64> = HashMap::new();
+    loop {
+        let stop = tokio::select! {
+            _ = &mut shutdown => true,
+            _ = tokio::time::sleep(TICK) => false,
+        };
+        // On shutdown everything unwritten is written, whatever the interval.
+        let now = if stop {
+            Instant::now() + Duration::from_secs(3600)
+        } else {
+            Instant::now()
+        };
+        t.flush_due(now).await;
+        let mut tpl = TopicPartitionList::new();
+        for (topic, p, o) in t.commit_positions() {
+            if last_committed.get(&(topic.clone(), p)) == Some(&o) {
+                continue;
+            }
+            if tpl
+                .add_partition_offset(&topic, p, Offset::Offset(o))
+                .is_ok()
+            {
+                last_committed.insert((topic, p), o);
+            }
+        }
+        if tpl.count() > 0
+            && let Err(e) = consumer.commit(
+                &tpl,
+                if stop {
+                    CommitMode::Sync
+                } else {
+                    CommitMode::Async
+                },
+            )
+        {
+            t.metrics.kafka_errors.with_label_values(&["commit"]).inc();
+            warn!(error = %e, "committing queue-events offsets failed");
+            last_committed.clear();
+        }
+        if stop {
+            break;
+        }
+    }
+}
