@@ -198,8 +198,11 @@ mod tests {
         );
         let mut q = Queue::test().with_type(Target::GnnTrainer, "gnn_trainer");
         q.spec.sinks.clear();
+        q.spec.graph_name = None;
         assert_eq!(validate(&q).unwrap_err(), InvalidSpec::GraphRequired);
-        let q = Queue::test().with_type(Target::GraphBuilder, "graph_build");
+        let q = Queue::test()
+            .with_type(Target::GraphBuilder, "graph_build")
+            .with_sinks(&[streamforge_api::SinkKind::Lake]);
         assert!(matches!(
             validate(&q),
             Err(InvalidSpec::SinksOnNonLoader(_))
