@@ -87,10 +87,13 @@ pub trait QueueLookup: Send + Sync {
     fn run_key(&self, queue_id: &str) -> Option<RunKey>;
 }
 
+type QueueIndex = HashMap<String, ObjectRef<Queue>>;
+
 /// Looks Queues up in the controller's reflector store through a queue-id index.
 pub struct StoreLookup {
     store: Store<Queue>,
-    index: Mutex<(HashMap<String, ObjectRef<Queue>>, Option<Instant>)>,
+    /// Queue id → Queue, and when it was last rebuilt.
+    index: Mutex<(QueueIndex, Option<Instant>)>,
 }
 
 impl StoreLookup {

@@ -1,6 +1,8 @@
 //! The checked-in CRD is what the types generate, and every sample is a Queue the API server's
 //! rules accept.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use streamforge_api::Queue;

@@ -5,6 +5,9 @@
 //! for start < end, a positive `epochs`, and CEL transition rules that keep the identity fields
 //! (`symbol`, `type`, `target`, `timeRange`) immutable.
 
+// The derive takes one `printcolumn(...)` per column; clippy reads the repeats as duplicates.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,8 @@
 //! The CRD's validation rules, evaluated client-side with the same CEL semantics the API server
 //! uses (kube's `cel` feature). The real API server runs them in the end-to-end suite.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 use streamforge_api::{Queue, QueueSpec, SinkKind, Target};

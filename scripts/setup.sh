@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the system packages the build needs (librdkafka is compiled from source by the
+# rdkafka crate and needs a C toolchain, make, OpenSSL headers and zlib), and rustfmt/clippy.
+set -euo pipefail
+
+need=()
+for pkg in build-essential pkg-config libssl-dev zlib1g-dev cmake; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages: ${need[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+  echo "== installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if command -v rustup >/dev/null 2>&1; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
