@@ -32,7 +32,8 @@ fn samples_are_valid_queues() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        let q: Queue = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let q: Queue =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         if let Err(e) = q.validate_cel() {
             panic!("{} breaks a CRD rule: {e:?}", path.display());
         }

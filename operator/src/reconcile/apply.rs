@@ -93,10 +93,12 @@ async fn finish(
     ctx: &Context,
     queue: &Queue,
     old: &QueueStatus,
+    written: &QueueStatus,
     st: &QueueStatus,
     reason: &str,
 ) -> Result<(), Error> {
-    if reconciler_view(old) != *st {
+    // Compared with what the API server holds (`written`); events compare with `old`.
+    if reconciler_view(written) != *st {
         write_status(ctx, queue, st).await?;
     }
     if old.phase != st.phase
@@ -175,7 +177,7 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
             st.phase = Some(Phase::Failed);
             st.message = Some(format!("invalid spec: {e}"));
             set_all(&mut st, generation, false, false, REASON_INVALID_SPEC);
-            finish(ctx, queue, &old, &st, REASON_INVALID_SPEC).await?;
+            finish(ctx, queue, &old, &old, &st, REASON_INVALID_SPEC).await?;
             return Ok(Action::await_change());
         }
     };
@@ -196,6 +198,7 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     let job_api: Api<Job> = Api::namespaced(ctx.client.clone(), &id.namespace);
     let existing = observe::jobs_of(&job_api, &id.name, &id.uid).await?;
 
+    let mut written = old.clone();
     if queue.spec.suspend {
         let workers = jobs::workers(queue, &id, run, &ctx.workers);
         if old.start_sent_run == Some(run) && old.stop_sent_run != Some(run) {
@@ -203,6 +206,7 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
             st.stop_sent_run = Some(run);
             st.run = Some(run);
             write_status(ctx, queue, &st).await?;
+            written = st.clone();
         }
         let deleted = delete_run_jobs(&job_api, &existing, None).await?;
         st.run = Some(run);
@@ -216,7 +220,7 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
         }
         st.finished_at = st.finished_at.or_else(|| Some(crate::time::now()));
         set_all(&mut st, generation, false, true, REASON_SUSPENDED);
-        finish(ctx, queue, &old, &st, REASON_SUSPENDED).await?;
+        finish(ctx, queue, &old, &written, &st, REASON_SUSPENDED).await?;
         return Ok(Action::await_change());
     }
 
@@ -249,24 +253,13 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     }
     st.job_name = workers.first().map(|w| w.job_name.clone());
 
-    if old.start_sent_run != Some(run) {
+    // The delivery is recorded by the one status write below: nothing between here and that
+    // write can fail, so a restart never sends it again.
+    let start_now = old.start_sent_run != Some(run);
+    if start_now {
         publish_all(ctx, queue, &id, &workers, run, Command::Start).await?;
         st.start_sent_run = Some(run);
         st.started_at = Some(crate::time::now());
-        if st.phase.is_none() || st.phase == Some(Phase::Stopped) || invalid_before {
-            st.phase = Some(Phase::Pending);
-        }
-        // Record the delivery before anything else can fail, so a restart never sends it again.
-        st.message = Some(format!("start delivered for run {run}"));
-        set_all(&mut st, generation, true, false, REASON_START_SENT);
-        write_status(ctx, queue, &st).await?;
-        ctx.event(
-            queue,
-            false,
-            REASON_START_SENT,
-            format!("run {run}: start delivered to {} worker(s)", workers.len()),
-        )
-        .await;
     }
 
     let states: Vec<(String, JobState)> = workers
@@ -300,7 +293,11 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
         }
     }
     set_all(&mut st, generation, true, false, v.reason);
-    finish(ctx, queue, &old, &st, v.reason).await?;
+    finish(ctx, queue, &old, &written, &st, v.reason).await?;
+    if start_now {
+        let note = format!("run {run}: start delivered to {} worker(s)", workers.len());
+        ctx.event(queue, false, REASON_START_SENT, note).await;
+    }
     Ok(if v.phase.is_terminal() {
         Action::await_change()
     } else {

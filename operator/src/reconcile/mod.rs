@@ -140,3 +140,6 @@ pub async fn run(controller: Controller<Queue>, ctx: Arc<Context>) {
         })
         .await;
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,456 @@
+//! Reconciler scenarios against kube's mock service: each lists the exact API calls it expects,
+//! in order, so a missing or extra call fails the test. The real API server runs these flows in
+//! the end-to-end suite (see docs/testing.md).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{Method, Request, Response};
+use kube::client::Body;
+use kube::runtime::controller::Action;
+use kube::{Client, Resource};
+use serde_json::{Value, json};
+use streamforge_api::{Command, Phase, Queue, SinkKind};
+use tower_test::mock;
+
+use super::{Context, reconcile};
+use crate::config::WorkerDefaults;
+use crate::fixtures::{QueueExt, job_with};
+use crate::metrics::Metrics;
+use crate::publisher::RecordingPublisher;
+
+/// One expected API call: method, path (query ignored) and the JSON to answer with.
+struct Call {
+    method: Method,
+    path: &'static str,
+    reply: Value,
+}
+
+fn call(method: Method, path: &'static str, reply: Value) -> Call {
+    Call {
+        method,
+        path,
+        reply,
+    }
+}
+
+const JOBS: &str = "/apis/batch/v1/namespaces/default/jobs";
+const STATUS: &str = "/apis/streamforge.io/v1alpha1/namespaces/default/queues/btc-candles/status";
+const QUEUE: &str = "/apis/streamforge.io/v1alpha1/namespaces/default/queues/btc-candles";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/default/events";
+
+fn job_list(jobs: Vec<k8s_openapi::api::batch::v1::Job>) -> Value {
+    json!({"apiVersion": "batch/v1", "kind": "JobList", "metadata": {}, "items": jobs})
+}
+
+fn event_reply() -> Value {
+    json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e", "namespace": "default"}, "eventTime": "2024-08-01T00:00:00.000000Z"})
+}
+
+struct Harness {
+    ctx: Arc<Context>,
+    publisher: RecordingPublisher,
+    bodies: Arc<Mutex<Vec<(Method, String, Value)>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+fn harness(queue: &Queue, calls: Vec<Call>) -> Harness {
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    let queue_json = serde_json::to_value(queue).unwrap();
+    let server = tokio::spawn(async move {
+        for (i, expected) in calls.into_iter().enumerate() {
+            let (request, send) = handle.next_request().await.unwrap_or_else(|| {
+                panic!(
+                    "call {i} ({} {}) never came",
+                    expected.method, expected.path
+                )
+            });
+            let method = request.method().clone();
+            let path = request.uri().path().to_owned();
+            assert_eq!(
+                (&method, path.as_str()),
+                (&expected.method, expected.path),
+                "call {i}"
+            );
+            let bytes = request.into_body().collect_bytes().await.unwrap();
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            seen.lock().unwrap().push((method, path, body));
+            let reply = if expected.reply.is_null() {
+                queue_json.clone()
+            } else {
+                expected.reply
+            };
+            send.send_response(
+                Response::builder()
+                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+                    .unwrap(),
+            );
+        }
+        // Nothing else may be called.
+        if let Ok(Some((request, _))) =
+            tokio::time::timeout(Duration::from_millis(200), handle.next_request()).await
+        {
+            panic!("unexpected call {} {}", request.method(), request.uri());
+        }
+    });
+    let client = Client::new(service, "default");
+    let publisher = RecordingPublisher::default();
+    let ctx = Arc::new(Context::new(
+        client,
+        WorkerDefaults::for_tests(),
+        Arc::new(publisher.clone()),
+        Metrics::new().unwrap(),
+        Duration::from_secs(60),
+    ));
+    Harness {
+        ctx,
+        publisher,
+        bodies,
+        server,
+    }
+}
+
+impl Harness {
+    async fn done(self) -> (RecordingPublisher, Vec<(Method, String, Value)>) {
+        self.server.await.unwrap();
+        let bodies = self.bodies.lock().unwrap().clone();
+        (self.publisher, bodies)
+    }
+}
+
+fn statuses(bodies: &[(Method, String, Value)]) -> Vec<Value> {
+    bodies
+        .iter()
+        .filter(|(_, p, _)| p == STATUS)
+        .map(|(_, _, b)| b["status"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_queue_gets_its_jobs_and_exactly_one_start() {
+    let q = Queue::test().with_sinks(&[SinkKind::Arango]).finalized();
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(
+                Method::POST,
+                JOBS,
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-r1"}}),
+            ),
+            call(
+                Method::POST,
+                JOBS,
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-arango-r1"}}),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    let action = reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(super::RESYNC));
+    let (publisher, bodies) = h.done().await;
+
+    let sent = publisher.sent();
+    assert_eq!(sent.len(), 2, "one start per worker");
+    assert!(
+        sent.iter()
+            .all(|c| c.command == Command::Start && c.run == 1)
+    );
+    assert_eq!(sent[0].telemetry_id, "loader-producer__a1b2c3");
+    assert_eq!(sent[1].telemetry_id, "arango-connector__a1b2c3");
+
+    let created: Vec<&Value> = bodies
+        .iter()
+        .filter(|(m, p, _)| *m == Method::POST && p == JOBS)
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(
+        created[0]["metadata"]["ownerReferences"][0]["kind"],
+        "Queue"
+    );
+    assert_eq!(
+        created[1]["metadata"]["labels"]["streamforge.io/role"],
+        "arango"
+    );
+
+    let st = statuses(&bodies);
+    assert_eq!(
+        st.len(),
+        1,
+        "the start is recorded in one write; nothing else changed"
+    );
+    assert_eq!(st[0]["phase"], "Pending");
+    assert_eq!(st[0]["startSentRun"], 1);
+    assert_eq!(
+        st[0]["queueId"],
+        "wf-btcusdt-api_candles_5m-20240801-a1b2c3"
+    );
+    assert!(
+        st[0].get("producers").is_none(),
+        "telemetry fields belong to the other field manager"
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_operator_never_sends_a_second_start() {
+    let q = Queue::test().finalized().in_phase(Phase::Running, 1, true);
+    let h = harness(
+        &q,
+        vec![
+            call(
+                Method::GET,
+                JOBS,
+                job_list(vec![job_with("btc-candles-r1", 1, None)]),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (publisher, bodies) = h.done().await;
+    assert!(publisher.sent().is_empty());
+    let st = statuses(&bodies);
+    assert_eq!(st[0]["phase"], "Running");
+    assert_eq!(st[0]["startSentRun"], 1);
+}
+
+#[tokio::test]
+async fn a_failed_job_fails_the_queue_and_stops_the_run() {
+    let q = Queue::test().finalized().in_phase(Phase::Running, 1, true);
+    let failed = job_with(
+        "btc-candles-r1",
+        0,
+        Some((
+            "Failed",
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit",
+        )),
+    );
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![failed])),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    let action = reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let (publisher, bodies) = h.done().await;
+    assert_eq!(
+        publisher
+            .sent()
+            .iter()
+            .map(|c| c.command)
+            .collect::<Vec<_>>(),
+        [Command::Stop]
+    );
+    let st = &statuses(&bodies)[0];
+    assert_eq!(st["phase"], "Failed");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("BackoffLimitExceeded")
+    );
+    let failed_cond = st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Failed")
+        .unwrap();
+    assert_eq!(
+        (
+            failed_cond["status"].as_str(),
+            failed_cond["reason"].as_str()
+        ),
+        (Some("True"), Some("JobFailed"))
+    );
+    let event = bodies
+        .iter()
+        .find(|(_, p, _)| p == EVENTS)
+        .map(|(_, _, b)| b)
+        .unwrap();
+    assert_eq!(event["type"], "Warning");
+}
+
+#[tokio::test]
+async fn suspend_sends_stop_once_and_deletes_the_jobs() {
+    let q = Queue::test()
+        .finalized()
+        .in_phase(Phase::Running, 1, true)
+        .suspended();
+    let h = harness(
+        &q,
+        vec![
+            call(
+                Method::GET,
+                JOBS,
+                job_list(vec![job_with("btc-candles-r1", 1, None)]),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(
+                Method::DELETE,
+                "/apis/batch/v1/namespaces/default/jobs/btc-candles-r1",
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (publisher, bodies) = h.done().await;
+    assert_eq!(
+        publisher
+            .sent()
+            .iter()
+            .map(|c| c.command)
+            .collect::<Vec<_>>(),
+        [Command::Stop]
+    );
+    let st = statuses(&bodies);
+    assert_eq!(
+        st[0]["stopSentRun"], 1,
+        "stop is recorded before the Jobs go"
+    );
+    assert_eq!(st[1]["phase"], "Stopped");
+}
+
+#[tokio::test]
+async fn resume_after_suspend_is_a_new_run() {
+    let mut q = Queue::test().finalized().in_phase(Phase::Stopped, 1, true);
+    q.status.as_mut().unwrap().stop_sent_run = Some(1);
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(
+                Method::POST,
+                JOBS,
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-r2"}}),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (publisher, bodies) = h.done().await;
+    let sent = publisher.sent();
+    assert_eq!(
+        (sent.len(), sent[0].command, sent[0].run),
+        (1, Command::Start, 2)
+    );
+    let created = bodies
+        .iter()
+        .find(|(m, p, _)| *m == Method::POST && p == JOBS)
+        .unwrap();
+    assert_eq!(created.2["metadata"]["name"], "btc-candles-r2");
+    assert_eq!(statuses(&bodies)[0]["run"], 2);
+}
+
+#[tokio::test]
+async fn an_invalid_spec_fails_without_touching_jobs_or_kafka() {
+    let mut q = Queue::test().finalized();
+    q.spec.time_range = Some("2024-08-02:2024-08-01".into());
+    let h = harness(
+        &q,
+        vec![
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    assert_eq!(
+        reconcile(Arc::new(q), h.ctx.clone()).await.unwrap(),
+        Action::await_change()
+    );
+    let (publisher, bodies) = h.done().await;
+    assert!(publisher.sent().is_empty());
+    let st = &statuses(&bodies)[0];
+    assert_eq!(st["phase"], "Failed");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not before end"),
+        "{st}"
+    );
+}
+
+#[tokio::test]
+async fn deletion_retries_stop_then_releases_the_finalizer_after_the_grace_period() {
+    // Kafka is down. Within the grace period the cleanup fails (and is retried).
+    let q = Queue::test()
+        .finalized()
+        .in_phase(Phase::Running, 1, true)
+        .deleting();
+    let h = harness(&q, vec![]);
+    h.publisher.set_failing(true);
+    assert!(reconcile(Arc::new(q), h.ctx.clone()).await.is_err());
+    h.done().await;
+
+    // Past it, a Warning event, the Jobs deleted, and the finalizer removed.
+    let mut q = Queue::test()
+        .finalized()
+        .in_phase(Phase::Running, 1, true)
+        .deleting();
+    q.metadata.deletion_timestamp = Some(crate::time::from_chrono(
+        chrono::Utc::now() - chrono::Duration::seconds(120),
+    ));
+    let h = harness(
+        &q,
+        vec![
+            call(Method::POST, EVENTS, event_reply()),
+            call(
+                Method::GET,
+                JOBS,
+                job_list(vec![job_with("btc-candles-r1", 1, None)]),
+            ),
+            call(
+                Method::DELETE,
+                "/apis/batch/v1/namespaces/default/jobs/btc-candles-r1",
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
+            ),
+            call(Method::PATCH, QUEUE, Value::Null),
+        ],
+    );
+    h.publisher.set_failing(true);
+    reconcile(Arc::new(q.clone()), h.ctx.clone()).await.unwrap();
+    let (_, bodies) = h.done().await;
+    let event = &bodies[0].2;
+    assert_eq!(
+        (event["type"].as_str(), event["reason"].as_str()),
+        (Some("Warning"), Some("StopNotDelivered"))
+    );
+    let patch = &bodies[3].2;
+    assert_eq!(patch[1]["op"], "remove", "finalizer removed: {patch}");
+    assert_eq!(q.meta().finalizers.as_ref().unwrap()[0], super::FINALIZER);
+}
+
+#[tokio::test]
+async fn deletion_of_a_live_queue_sends_stop() {
+    let q = Queue::test()
+        .finalized()
+        .in_phase(Phase::Running, 1, true)
+        .deleting();
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(Method::PATCH, QUEUE, Value::Null),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (publisher, _) = h.done().await;
+    assert_eq!(
+        publisher
+            .sent()
+            .iter()
+            .map(|c| c.command)
+            .collect::<Vec<_>>(),
+        [Command::Stop]
+    );
+}
