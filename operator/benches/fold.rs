@@ -27,7 +27,11 @@ fn payloads(queues: usize) -> Vec<(String, Vec<u8>)> {
         .map(|i| {
             let q = (i as usize) % queues;
             let qid = format!("wf-btcusdt-api_candles_5m-20240801-{q:06}");
-            let mut e = QueueEvent::new(qid.clone(), format!("loader-producer__{q:06}"), EventStatus::Loading);
+            let mut e = QueueEvent::new(
+                qid.clone(),
+                format!("loader-producer__{q:06}"),
+                EventStatus::Loading,
+            );
             e.records_written = Some(i * 1000);
             e.timestamp = Some(1_722_500_000.0 + i as f64 * 0.005);
             e.message = Some(format!("saved {} records", i * 1000));
@@ -65,7 +69,13 @@ fn bench(c: &mut Criterion) {
     for (i, (qid, bytes)) in input.iter().enumerate() {
         let now = t0 + Duration::from_millis(i as u64 * 5);
         let ev = QueueEvent::from_json(bytes).unwrap();
-        s.fold(qid, &k, &ev, ev.timestamp.unwrap_or(0.0), Some((0, i as i64)));
+        s.fold(
+            qid,
+            &k,
+            &ev,
+            ev.timestamp.unwrap_or(0.0),
+            Some((0, i as i64)),
+        );
         for id in s.due(now) {
             if s.take(&id, now).is_some() {
                 s.written(&id);
