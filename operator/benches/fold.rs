@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench -p streamforge-operator --bench fold`
 
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
