@@ -1,7 +1,10 @@
-//! The worker kit: what the operator and every worker share beyond the wire contract.
-//!
-//! For now, Kafka client configuration and the clients built from it.
+//! The worker kit: what the operator and every worker share beyond the wire contract: Kafka
+//! client configuration, the worker's environment, command listening and telemetry.
 
+pub mod control;
 pub mod kafka;
+pub mod telemetry;
+pub mod worker_env;
 
 pub use kafka::{KafkaConfigError, KafkaSettings, Security};
+pub use worker_env::WorkerEnv;

@@ -1,0 +1,109 @@
+//! Weight-aware rate limiting for Binance's REST API.
+//!
+//! Binance counts request weight per IP in one-minute windows aligned to the clock and reports
+//! what was used in `X-MBX-USED-WEIGHT-1M` on every answer. The loader keeps its own count,
+//! corrects it from that header (other clients on the same IP count too), and waits for the next
+//! window rather than go past its budget, so in steady state it never draws a 429.
+//!
+//! Reference: Binance spot API, "LIMITS" and "General API Information" (HTTP 429, 418, Retry-After).
+
+use std::time::Duration;
+
+/// Binance's published spot request-weight limit per minute.
+pub const WEIGHT_LIMIT_1M: u32 = 6_000;
+/// The loader's default share of it.
+pub const DEFAULT_BUDGET_FRACTION: f64 = 0.9;
+
+pub const WEIGHT_KLINES: u32 = 2;
+pub const WEIGHT_AGG_TRADES: u32 = 4;
+pub const WEIGHT_EXCHANGE_INFO: u32 = 20;
+
+/// Safety margin after a window boundary, for clock skew between us and the exchange.
+pub const WINDOW_SKEW_MS: i64 = 250;
+
+#[derive(Debug, Clone)]
+pub struct WeightBudget {
+    budget: u32,
+    window: i64,
+    used: u32,
+}
+
+impl WeightBudget {
+    pub fn new(budget: u32) -> Self {
+        Self {
+            budget: budget.max(1),
+            window: i64::MIN,
+            used: 0,
+        }
+    }
+
+    pub fn budget(&self) -> u32 {
+        self.budget
+    }
+
+    fn roll(&mut self, now_ms: i64) {
+        let w = now_ms.div_euclid(60_000);
+        if w != self.window {
+            self.window = w;
+            self.used = 0;
+        }
+    }
+
+    /// Take `weight` at `now_ms` if the budget allows; otherwise how long to wait first.
+    pub fn try_take(&mut self, weight: u32, now_ms: i64) -> Result<(), Duration> {
+        self.roll(now_ms);
+        if self.used + weight <= self.budget {
+            self.used += weight;
+            return Ok(());
+        }
+        let next = (self.window + 1) * 60_000 + WINDOW_SKEW_MS;
+        Err(Duration::from_millis((next - now_ms).max(1) as u64))
+    }
+
+    /// The exchange says `used` weight is spent in the window of `now_ms`.
+    pub fn observe(&mut self, used: u32, now_ms: i64) {
+        self.roll(now_ms);
+        self.used = self.used.max(used);
+    }
+
+    pub fn used(&self) -> u32 {
+        self.used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_for_the_next_window_instead_of_overdrawing() {
+        let mut b = WeightBudget::new(10);
+        let t = 60_000 * 1000 + 45_000;
+        assert!(b.try_take(4, t).is_ok());
+        assert!(b.try_take(6, t).is_ok());
+        assert_eq!(
+            b.try_take(2, t),
+            Err(Duration::from_millis(15_000 + WINDOW_SKEW_MS as u64))
+        );
+        assert!(
+            b.try_take(2, t + 15_000).is_ok(),
+            "a new window starts empty"
+        );
+    }
+
+    #[test]
+    fn the_exchange_count_wins_when_higher() {
+        let mut b = WeightBudget::new(100);
+        let t = 60_000 * 7;
+        b.try_take(2, t).unwrap();
+        b.observe(90, t + 1);
+        assert_eq!(b.used(), 90);
+        assert!(b.try_take(20, t + 2).is_err());
+        b.observe(5, t + 3);
+        assert_eq!(
+            b.used(),
+            90,
+            "a lower report (an older answer) does not free budget"
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! Typed market-data calls over [`RestClient`].
+//!
+//! Reference: Binance spot API, "Market Data endpoints": `exchangeInfo`, `klines`, `aggTrades`.
+
+use serde_json::Value;
+
+use super::limits::{WEIGHT_AGG_TRADES, WEIGHT_EXCHANGE_INFO, WEIGHT_KLINES};
+use super::parse::{self, ParseError};
+use super::rest::{RestClient, RestError};
+use crate::records::{CandleRecord, TradeRecord};
+
+/// Most rows Binance returns per klines or aggTrades request.
+pub const PAGE: i64 = 1000;
+/// Longest `startTime`..`endTime` span `aggTrades` accepts.
+pub const AGG_TRADES_SPAN_MS: i64 = 3_600_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MarketError {
+    #[error(transparent)]
+    Rest(#[from] RestError),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error("symbol {0} is not listed on the exchange")]
+    UnknownSymbol(String),
+    #[error("symbol {symbol} is not trading (status {status})")]
+    NotTrading { symbol: String, status: String },
+}
+
+/// Check that `symbol` exists and trades.
+pub async fn check_symbol(rest: &RestClient, symbol: &str) -> Result<(), MarketError> {
+    let info = match rest
+        .get(
+            "/api/v3/exchangeInfo",
+            &[("symbol", symbol.to_owned())],
+            WEIGHT_EXCHANGE_INFO,
+        )
+        .await
+    {
+        Ok(v) => v,
+        Err(RestError::Api { code: -1121, .. }) => {
+            return Err(MarketError::UnknownSymbol(symbol.into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let symbols = parse::symbols(&info)?;
+    match symbols.iter().find(|(s, _)| s == symbol) {
+        None => Err(MarketError::UnknownSymbol(symbol.into())),
+        Some((_, status)) if status != "TRADING" => Err(MarketError::NotTrading {
+            symbol: symbol.into(),
+            status: status.clone(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Up to [`PAGE`] klines with open time in `[start, end]`.
+pub async fn klines(
+    rest: &RestClient,
+    symbol: &str,
+    interval: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<CandleRecord>, MarketError> {
+    let v = rest
+        .get(
+            "/api/v3/klines",
+            &[
+                ("symbol", symbol.to_owned()),
+                ("interval", interval.to_owned()),
+                ("startTime", start.to_string()),
+                ("endTime", end.to_string()),
+                ("limit", PAGE.to_string()),
+            ],
+            WEIGHT_KLINES,
+        )
+        .await?;
+    rows(&v)?
+        .iter()
+        .map(|r| Ok(parse::kline(symbol, interval, r)?))
+        .collect()
+}
+
+/// Up to [`PAGE`] aggregate trades from id `from_id`.
+pub async fn agg_trades_from(
+    rest: &RestClient,
+    symbol: &str,
+    from_id: i64,
+) -> Result<Vec<TradeRecord>, MarketError> {
+    let v = rest
+        .get(
+            "/api/v3/aggTrades",
+            &[
+                ("symbol", symbol.to_owned()),
+                ("fromId", from_id.to_string()),
+                ("limit", PAGE.to_string()),
+            ],
+            WEIGHT_AGG_TRADES,
+        )
+        .await?;
+    rows(&v)?
+        .iter()
+        .map(|r| Ok(parse::agg_trade(symbol, r)?))
+        .collect()
+}
+
+/// Up to [`PAGE`] aggregate trades in `[start, end]` (at most an hour apart).
+pub async fn agg_trades_between(
+    rest: &RestClient,
+    symbol: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<TradeRecord>, MarketError> {
+    let v = rest
+        .get(
+            "/api/v3/aggTrades",
+            &[
+                ("symbol", symbol.to_owned()),
+                ("startTime", start.to_string()),
+                (
+                    "endTime",
+                    end.min(start + AGG_TRADES_SPAN_MS - 1).to_string(),
+                ),
+                ("limit", PAGE.to_string()),
+            ],
+            WEIGHT_AGG_TRADES,
+        )
+        .await?;
+    rows(&v)?
+        .iter()
+        .map(|r| Ok(parse::agg_trade(symbol, r)?))
+        .collect()
+}
+
+fn rows(v: &Value) -> Result<&Vec<Value>, ParseError> {
+    v.as_array()
+        .ok_or_else(|| ParseError("expected a JSON array".into()))
+}

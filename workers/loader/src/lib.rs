@@ -1,0 +1,16 @@
+//! StreamForge loaders: Binance spot market data into a Kafka data topic, with telemetry on
+//! `queue-events`.
+//!
+//! ```text
+//!  queue-control ─start─► worker ─► validate (type, range, exchangeInfo)
+//!                                   └► historical::{candles,trades} ─► sink (Kafka, keyed)
+//!                                        │ binance::{rest,limits,market,parse}
+//!                                        └► progress ─► telemetry (queue-events)
+//! ```
+
+pub mod binance;
+pub mod datatype;
+pub mod historical;
+pub mod records;
+pub mod sink;
+pub mod worker;

@@ -1,0 +1,209 @@
+//! Where records go: the data topic in Kafka, or memory in tests.
+//!
+//! The Kafka sink keeps a bounded number of sends in flight (backpressure, not memory growth)
+//! and surfaces the first delivery error. Its producer is idempotent, so librdkafka's retries
+//! never duplicate a record.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use streamforge_kit::KafkaSettings;
+
+use crate::records::position_of_key;
+
+/// Sends in flight before `write` waits for the oldest.
+pub const MAX_IN_FLIGHT: usize = 50_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("writing to Kafka topic {topic}: {reason}")]
+    Kafka { topic: String, reason: String },
+    #[error("preparing Kafka topic {topic}: {reason}")]
+    Topic { topic: String, reason: String },
+}
+
+pub trait RecordSink: Send {
+    fn write(&mut self, key: String, payload: Vec<u8>) -> BoxFuture<'_, Result<(), SinkError>>;
+    /// Wait until everything written is acknowledged.
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), SinkError>>;
+}
+
+/// Keeps records in memory, in order. For tests.
+#[derive(Default)]
+pub struct MemorySink {
+    pub records: Vec<(String, Vec<u8>)>,
+}
+
+impl RecordSink for MemorySink {
+    fn write(&mut self, key: String, payload: Vec<u8>) -> BoxFuture<'_, Result<(), SinkError>> {
+        self.records.push((key, payload));
+        Box::pin(async { Ok(()) })
+    }
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+pub struct KafkaSink {
+    producer: FutureProducer,
+    topic: String,
+    in_flight: VecDeque<DeliveryFuture>,
+}
+
+impl KafkaSink {
+    pub fn new(producer: FutureProducer, topic: impl Into<String>) -> Self {
+        Self {
+            producer,
+            topic: topic.into(),
+            in_flight: VecDeque::new(),
+        }
+    }
+
+    fn err(&self, reason: impl ToString) -> SinkError {
+        SinkError::Kafka {
+            topic: self.topic.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    async fn settle_oldest(&mut self) -> Result<(), SinkError> {
+        if let Some(f) = self.in_flight.pop_front() {
+            match f.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => return Err(self.err(e)),
+                Err(_) => return Err(self.err("delivery was cancelled")),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RecordSink for KafkaSink {
+    fn write(&mut self, key: String, payload: Vec<u8>) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async move {
+            loop {
+                let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);
+                match self.producer.send_result(record) {
+                    Ok(f) => {
+                        self.in_flight.push_back(f);
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        if self.in_flight.is_empty() {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        self.settle_oldest().await?;
+                    }
+                    Err((e, _)) => return Err(self.err(e)),
+                }
+            }
+            while self.in_flight.len() >= MAX_IN_FLIGHT {
+                self.settle_oldest().await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async move {
+            while !self.in_flight.is_empty() {
+                self.settle_oldest().await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Create `topic` if it is missing (an existing topic is left as it is).
+pub async fn ensure_topic(
+    settings: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+    retention_ms: Option<i64>,
+) -> Result<(), SinkError> {
+    let terr = |reason: String| SinkError::Topic {
+        topic: topic.to_owned(),
+        reason,
+    };
+    let admin: AdminClient<DefaultClientContext> = settings
+        .client_config()
+        .create()
+        .map_err(|e| terr(e.to_string()))?;
+    let retention = retention_ms.map(|r| r.to_string());
+    let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
+    if let Some(r) = &retention {
+        new = new.set("retention.ms", r);
+    }
+    let results = admin
+        .create_topics(
+            &[new],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .map_err(|e| terr(e.to_string()))?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(terr(code.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// The highest position (open time or trade id, from the record keys) already in `topic`, so
+/// a restarted loader continues where the topic ends.
+pub fn last_position(
+    settings: &KafkaSettings,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Option<i64>, SinkError> {
+    let terr = |reason: String| SinkError::Topic {
+        topic: topic.to_owned(),
+        reason,
+    };
+    let mut cfg = settings.client_config();
+    cfg.set("group.id", "streamforge-loader-resume")
+        .set("enable.auto.commit", "false");
+    let consumer: BaseConsumer = cfg.create().map_err(|e| terr(e.to_string()))?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|e| terr(e.to_string()))?;
+    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Ok(None);
+    };
+    let mut best: Option<i64> = None;
+    for p in t.partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), timeout)
+            .map_err(|e| terr(e.to_string()))?;
+        if high <= low {
+            continue;
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, p.id(), Offset::Offset(high - 1))
+            .map_err(|e| terr(e.to_string()))?;
+        consumer.assign(&tpl).map_err(|e| terr(e.to_string()))?;
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) if m.partition() == p.id() => {
+                    if let Some(pos) = m.key().and_then(position_of_key) {
+                        best = Some(best.map_or(pos, |b| b.max(pos)));
+                    }
+                    break;
+                }
+                Some(Err(e)) => return Err(terr(e.to_string())),
+                _ => {}
+            }
+        }
+    }
+    Ok(best)
+}

@@ -1,0 +1,410 @@
+//! The loader worker: wait for `start`, validate, load into the data topic while reporting, and
+//! end on completion, on `stop`, or on an error that says what went wrong.
+//!
+//! Exit codes: 0 done or stopped; 1 a transient failure (the Job may retry); 2 a permanent
+//! failure (bad input, banned): retrying cannot help.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use streamforge_api::{Command, EventStatus};
+use streamforge_kit::control::ControlListener;
+use streamforge_kit::telemetry::Reporter;
+use streamforge_kit::{KafkaSettings, WorkerEnv};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::binance::limits::{DEFAULT_BUDGET_FRACTION, WEIGHT_LIMIT_1M};
+use crate::binance::market::{self, MarketError};
+use crate::binance::rest::{RestClient, RestError};
+use crate::datatype::DataKind;
+use crate::historical::{self, Completeness, LoadError, Progress};
+use crate::sink::{self, KafkaSink};
+
+#[derive(Clone, Debug)]
+pub struct LoaderConfig {
+    pub binance_base_url: String,
+    pub binance_ws_url: String,
+    pub weight_budget: u32,
+    pub telemetry_every_records: u64,
+    pub telemetry_every: Duration,
+    /// Wait for a `start` on queue-control before loading (the operator sends one).
+    pub wait_for_start: bool,
+    pub start_timeout: Duration,
+    pub topic_partitions: i32,
+    pub topic_replication: i32,
+    pub topic_retention_ms: Option<i64>,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        Self {
+            binance_base_url: "https://api.binance.com".into(),
+            binance_ws_url: "wss://stream.binance.com:9443".into(),
+            weight_budget: (f64::from(WEIGHT_LIMIT_1M) * DEFAULT_BUDGET_FRACTION) as u32,
+            telemetry_every_records: 10_000,
+            telemetry_every: Duration::from_secs(5),
+            wait_for_start: true,
+            start_timeout: Duration::from_secs(600),
+            topic_partitions: 3,
+            topic_replication: 1,
+            topic_retention_ms: None,
+        }
+    }
+}
+
+impl LoaderConfig {
+    /// Defaults overridden by `BINANCE_BASE_URL`, `BINANCE_WS_URL`, `WEIGHT_BUDGET`,
+    /// `TELEMETRY_EVERY_RECORDS`, `TELEMETRY_EVERY_SECS`, `WAIT_FOR_START`, `START_TIMEOUT_SECS`,
+    /// `TOPIC_PARTITIONS`, `TOPIC_REPLICATION`, `TOPIC_RETENTION_MS`.
+    pub fn from_env() -> Result<Self, Failure> {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        fn num<T: std::str::FromStr>(k: &str, v: Option<String>, d: T) -> Result<T, Failure> {
+            match v {
+                None => Ok(d),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| Failure::Permanent(format!("{k}={v:?} is not a number"))),
+            }
+        }
+        let d = Self::default();
+        Ok(Self {
+            binance_base_url: get("BINANCE_BASE_URL").unwrap_or(d.binance_base_url),
+            binance_ws_url: get("BINANCE_WS_URL").unwrap_or(d.binance_ws_url),
+            weight_budget: num("WEIGHT_BUDGET", get("WEIGHT_BUDGET"), d.weight_budget)?,
+            telemetry_every_records: num(
+                "TELEMETRY_EVERY_RECORDS",
+                get("TELEMETRY_EVERY_RECORDS"),
+                d.telemetry_every_records,
+            )?,
+            telemetry_every: Duration::from_secs(num(
+                "TELEMETRY_EVERY_SECS",
+                get("TELEMETRY_EVERY_SECS"),
+                5u64,
+            )?),
+            wait_for_start: get("WAIT_FOR_START").is_none_or(|v| v != "false"),
+            start_timeout: Duration::from_secs(num(
+                "START_TIMEOUT_SECS",
+                get("START_TIMEOUT_SECS"),
+                600u64,
+            )?),
+            topic_partitions: num(
+                "TOPIC_PARTITIONS",
+                get("TOPIC_PARTITIONS"),
+                d.topic_partitions,
+            )?,
+            topic_replication: num(
+                "TOPIC_REPLICATION",
+                get("TOPIC_REPLICATION"),
+                d.topic_replication,
+            )?,
+            topic_retention_ms: get("TOPIC_RETENTION_MS")
+                .map(|v| num("TOPIC_RETENTION_MS", Some(v), 0i64))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Permanent(String),
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Permanent(_) => 2,
+            Failure::Transient(_) => 1,
+        }
+    }
+}
+
+impl From<LoadError> for Failure {
+    fn from(e: LoadError) -> Self {
+        match &e {
+            LoadError::Market(MarketError::Rest(RestError::Banned { .. }))
+            | LoadError::Market(MarketError::Rest(RestError::Api { .. }))
+            | LoadError::Market(MarketError::UnknownSymbol(_))
+            | LoadError::Market(MarketError::NotTrading { .. }) => {
+                Failure::Permanent(e.to_string())
+            }
+            _ => Failure::Transient(e.to_string()),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Finished(Completeness),
+    Stopped,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Validate what can be checked before touching the exchange.
+pub fn validate(env: &WorkerEnv) -> Result<DataKind, Failure> {
+    let kind = DataKind::parse(&env.data_type).map_err(|e| Failure::Permanent(e.to_string()))?;
+    if kind.is_historical() {
+        let Some(range) = env.time_range else {
+            return Err(Failure::Permanent(format!(
+                "{} needs TIME_RANGE",
+                env.data_type
+            )));
+        };
+        if range.start.timestamp_millis() > now_ms() {
+            return Err(Failure::Permanent(format!(
+                "timeRange {range} starts in the future"
+            )));
+        }
+    }
+    Ok(kind)
+}
+
+/// Run the loader for `env` until it finishes, is stopped, or fails. Every ending is reported on
+/// queue-events before this returns.
+pub async fn run(
+    env: WorkerEnv,
+    kafka: KafkaSettings,
+    cfg: LoaderConfig,
+) -> Result<Outcome, Failure> {
+    let producer = kafka
+        .producer(&env.telemetry_id)
+        .map_err(|e| Failure::Transient(e.to_string()))?;
+    let reporter = Reporter::new(producer.clone(), kafka.events_topic.clone(), env.clone());
+    let consumer = kafka
+        .consumer(&env.telemetry_id, &env.telemetry_id)
+        .map_err(|e| Failure::Transient(e.to_string()))?;
+    let mut control = ControlListener::new(
+        consumer,
+        &kafka.control_topic,
+        &env.queue_id,
+        &env.telemetry_id,
+    )
+    .map_err(|e| Failure::Transient(e.to_string()))?;
+
+    if cfg.wait_for_start {
+        match tokio::time::timeout(cfg.start_timeout, control.wait_for(Command::Start)).await {
+            Ok(Some(Ok(cmd))) => info!(command_id = %cmd.command_id, "start received"),
+            Ok(Some(Err(_stop))) => {
+                report(
+                    &reporter,
+                    EventStatus::Stopped,
+                    "stopped before it started",
+                    None,
+                )
+                .await;
+                return Ok(Outcome::Stopped);
+            }
+            Ok(None) | Err(_) => {
+                let msg = format!("no start command within {}s", cfg.start_timeout.as_secs());
+                report(&reporter, EventStatus::Error, &msg, None).await;
+                return Err(Failure::Transient(msg));
+            }
+        }
+    }
+    let result = load(&env, &kafka, &cfg, &reporter, &mut control).await;
+    match &result {
+        Ok(Outcome::Finished(c)) => {
+            let msg = if c.is_complete() {
+                format!("loaded {} records, complete", c.produced)
+            } else {
+                format!(
+                    "loaded {} records; {} missing at the exchange",
+                    c.produced, c.missing
+                )
+            };
+            let extra =
+                json!({ "completeness": c, "complete": c.is_complete(), "position": c.last });
+            report_done(
+                &reporter,
+                EventStatus::Finished,
+                &msg,
+                c.produced,
+                Some(extra),
+            )
+            .await;
+        }
+        Ok(Outcome::Stopped) => {
+            report(&reporter, EventStatus::Stopped, "stopped by command", None).await
+        }
+        Err(e) => report(&reporter, EventStatus::Error, &e.to_string(), None).await,
+    }
+    result
+}
+
+async fn report(reporter: &Reporter, status: EventStatus, msg: &str, records: Option<u64>) {
+    let mut e = reporter.event(status, msg);
+    e.records_written = records;
+    if let Err(err) = reporter.send(e).await {
+        warn!(error = %err, "telemetry not delivered");
+    }
+}
+
+async fn report_done(
+    reporter: &Reporter,
+    status: EventStatus,
+    msg: &str,
+    records: u64,
+    extra: Option<Value>,
+) {
+    let mut e = reporter.event(status, msg);
+    e.records_written = Some(records);
+    e.progress = Some(1.0);
+    if let Some(Value::Object(m)) = extra {
+        e.extra.extend(m);
+    }
+    if let Err(err) = reporter.send(e).await {
+        warn!(error = %err, "final telemetry not delivered");
+    }
+}
+
+async fn load(
+    env: &WorkerEnv,
+    kafka: &KafkaSettings,
+    cfg: &LoaderConfig,
+    reporter: &Reporter,
+    control: &mut ControlListener,
+) -> Result<Outcome, Failure> {
+    let kind = validate(env)?;
+    let rest = RestClient::new(&cfg.binance_base_url, cfg.weight_budget)
+        .map_err(|e| Failure::Transient(e.to_string()))?;
+    market::check_symbol(&rest, &env.symbol)
+        .await
+        .map_err(|e| Failure::from(LoadError::from(e)))?;
+    report(
+        reporter,
+        EventStatus::Started,
+        &format!("loading {} {}", env.symbol, kind),
+        Some(0),
+    )
+    .await;
+
+    sink::ensure_topic(
+        kafka,
+        &env.kafka_topic,
+        cfg.topic_partitions,
+        cfg.topic_replication,
+        cfg.topic_retention_ms,
+    )
+    .await
+    .map_err(|e| Failure::Transient(e.to_string()))?;
+    let resume = sink::last_position(kafka, &env.kafka_topic, Duration::from_secs(10))
+        .map_err(|e| Failure::Transient(e.to_string()))?;
+    if let Some(p) = resume {
+        info!(position = p, "resuming after the last record in the topic");
+    }
+    let producer = kafka
+        .producer(&format!("{}-data", env.telemetry_id))
+        .map_err(|e| Failure::Transient(e.to_string()))?;
+    let mut sink = KafkaSink::new(producer, env.kafka_topic.clone());
+
+    let (tx, rx) = watch::channel(Progress::default());
+    let ticker = tokio::spawn(progress_reports(
+        reporter.clone(),
+        rx,
+        cfg.telemetry_every,
+        cfg.telemetry_every_records,
+    ));
+    let (start, end) = match env.time_range {
+        Some(r) => (r.start.timestamp_millis(), r.end.timestamp_millis()),
+        None => (now_ms(), i64::MAX),
+    };
+    let job = async {
+        match kind {
+            DataKind::ApiCandles(interval) => {
+                historical::candles(
+                    &rest,
+                    &mut sink,
+                    &env.symbol,
+                    interval,
+                    start,
+                    end,
+                    now_ms(),
+                    resume,
+                    &tx,
+                )
+                .await
+            }
+            DataKind::ApiTrades => {
+                historical::trades(
+                    &rest,
+                    &mut sink,
+                    &env.symbol,
+                    start,
+                    end,
+                    now_ms(),
+                    resume,
+                    &tx,
+                )
+                .await
+            }
+            other => Err(LoadError::Market(MarketError::NotTrading {
+                symbol: env.symbol.clone(),
+                status: format!("{other} is not supported by this loader build"),
+            })),
+        }
+    };
+    let outcome = tokio::select! {
+        r = job => r.map(Outcome::Finished).map_err(Failure::from),
+        cmd = control.wait_for(Command::Stop) => {
+            if cmd.is_some() { Ok(Outcome::Stopped) } else { Err(Failure::Transient("queue-control consumer ended".into())) }
+        }
+    };
+    ticker.abort();
+    let stats = rest.stats();
+    info!(
+        requests = stats.requests,
+        weight = stats.weight,
+        throttled_429 = stats.throttled_429,
+        waited_ms = stats.waited_ms,
+        "REST usage"
+    );
+    outcome
+}
+
+/// Send `loading` events every `every` or every `every_records` records, whichever comes first.
+async fn progress_reports(
+    reporter: Reporter,
+    mut rx: watch::Receiver<Progress>,
+    every: Duration,
+    every_records: u64,
+) {
+    let mut last_sent = Instant::now();
+    let mut last_records = 0;
+    loop {
+        let changed = tokio::time::timeout(every, rx.changed()).await;
+        if matches!(changed, Ok(Err(_))) {
+            return;
+        }
+        let p = *rx.borrow();
+        if p.records == last_records
+            || (p.records - last_records < every_records && last_sent.elapsed() < every)
+        {
+            continue;
+        }
+        let mut e = reporter.event(
+            EventStatus::Loading,
+            format!("{} records written", p.records),
+        );
+        e.records_written = Some(p.records);
+        e.progress = Some(p.fraction);
+        if let Some(pos) = p.position {
+            e.extra.insert("position".into(), Value::from(pos));
+        }
+        if let Err(err) = reporter.send(e).await {
+            warn!(error = %err, "progress telemetry not delivered");
+        }
+        last_sent = Instant::now();
+        last_records = p.records;
+    }
+}
