@@ -133,6 +133,19 @@ pub async fn ensure_topic(
         topic: topic.to_owned(),
         reason,
     };
+    // An existing topic is used as it is; only a missing one needs the admin API (and rights).
+    let probe: BaseConsumer = settings
+        .client_config()
+        .create()
+        .map_err(|e| terr(e.to_string()))?;
+    if let Ok(md) = probe.fetch_metadata(Some(topic), Duration::from_secs(10))
+        && md
+            .topics()
+            .iter()
+            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+    {
+        return Ok(());
+    }
     let admin: AdminClient<DefaultClientContext> = settings
         .client_config()
         .create()

@@ -1,0 +1,187 @@
+//! The whole loader worker against librdkafka's mock cluster (Kafka protocol) and the exchange
+//! simulator: it waits for its `start`, loads into the data topic, reports on queue-events, and
+//! resumes where the topic ends.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rdkafka::Message;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::FutureRecord;
+use serde_json::json;
+use streamforge_api::{EventStatus, QueueEvent, TimeRange};
+use streamforge_kit::{KafkaSettings, WorkerEnv};
+use streamforge_loader::worker::{self, Failure, LoaderConfig, Outcome};
+
+const QID: &str = "wf-btcusdt-api_candles_5m-20240801-a1b2c3";
+const TID: &str = "loader-producer__a1b2c3";
+
+fn env(symbol: &str) -> WorkerEnv {
+    WorkerEnv {
+        queue_id: QID.into(),
+        telemetry_id: TID.into(),
+        symbol: symbol.into(),
+        data_type: "api_candles_5m".into(),
+        time_range: Some(TimeRange::parse("2024-08-01:2024-08-02").unwrap()),
+        kafka_topic: format!("{QID}-data"),
+        collection_name: None,
+        run: 1,
+    }
+}
+
+async fn send_start(settings: &KafkaSettings) {
+    let producer = settings.producer("operator").unwrap();
+    let cmd = json!({"command": "start", "queue_id": QID, "target": "loader-producer", "symbol": "BTCUSDT",
+        "type": "api_candles_5m", "telemetry_id": TID, "timestamp": 1.0, "run": 1, "command_id": format!("{QID}/1/start/{TID}")});
+    for _ in 0..2 {
+        // Sent twice: the worker acts once per command id.
+        producer
+            .send(
+                FutureRecord::to("queue-control")
+                    .key(QID)
+                    .payload(&cmd.to_string()),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+async fn drain(
+    settings: &KafkaSettings,
+    topic: &str,
+    group: &str,
+    want: usize,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let c: StreamConsumer = settings.consumer("reader", group).unwrap();
+    c.subscribe(&[topic]).unwrap();
+    let mut out = vec![];
+    while out.len() < want {
+        match tokio::time::timeout(Duration::from_secs(20), c.recv()).await {
+            Ok(Ok(m)) => out.push((
+                m.key().unwrap_or_default().to_vec(),
+                m.payload().unwrap_or_default().to_vec(),
+            )),
+            _ => break,
+        }
+    }
+    out
+}
+
+async fn setup() -> (
+    MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    KafkaSettings,
+    LoaderConfig,
+) {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("queue-control", 1, 1).unwrap();
+    cluster.create_topic("queue-events", 1, 1).unwrap();
+    // The mock cluster has no admin API; a real broker runs the create path (see e2e/).
+    cluster.create_topic(&format!("{QID}-data"), 3, 1).unwrap();
+    let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
+    let (addr, _state, _task) = binance_sim::serve(
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        binance_sim::Config::default(),
+    )
+    .await
+    .unwrap();
+    let cfg = LoaderConfig {
+        binance_base_url: format!("http://{addr}"),
+        start_timeout: Duration::from_secs(30),
+        ..LoaderConfig::default()
+    };
+    (cluster, settings, cfg)
+}
+
+#[tokio::test]
+async fn protocol_worker_loads_reports_and_resumes() {
+    let (_cluster, settings, cfg) = setup().await;
+    send_start(&settings).await;
+    let outcome = worker::run(env("BTCUSDT"), settings.clone(), cfg.clone())
+        .await
+        .unwrap();
+    let Outcome::Finished(report) = outcome else {
+        panic!("not finished")
+    };
+    assert_eq!(
+        (report.produced, report.expected, report.missing),
+        (288, 288, 0)
+    );
+
+    let records = drain(&settings, &format!("{QID}-data"), "r1", 288).await;
+    assert_eq!(records.len(), 288);
+    let mut keys: Vec<String> = records
+        .iter()
+        .map(|(k, _)| String::from_utf8(k.clone()).unwrap())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 288, "no duplicates");
+
+    let events: Vec<QueueEvent> = drain(&settings, "queue-events", "e1", 3)
+        .await
+        .iter()
+        .map(|(_, p)| QueueEvent::from_json(p).unwrap())
+        .collect();
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e.status.as_ref().unwrap().as_str())
+        .collect();
+    assert_eq!(statuses.first(), Some(&"started"));
+    let last = events.last().unwrap();
+    assert_eq!(last.status, Some(EventStatus::Finished));
+    assert_eq!(last.finished, Some(true));
+    assert_eq!(last.records_written, Some(288));
+    assert_eq!(last.extra["complete"], json!(true));
+    assert_eq!(last.extra["completeness"]["expected"], json!(288));
+
+    // A restarted loader finds the topic complete and writes nothing more.
+    let again = worker::run(
+        env("BTCUSDT"),
+        settings.clone(),
+        LoaderConfig {
+            wait_for_start: false,
+            ..cfg
+        },
+    )
+    .await
+    .unwrap();
+    let Outcome::Finished(r2) = again else {
+        panic!("not finished")
+    };
+    assert_eq!(r2.produced, 0);
+    assert_eq!(r2.resumed_after, Some(1_722_470_400_000 + 287 * 300_000));
+}
+
+#[tokio::test]
+async fn protocol_worker_refuses_an_unknown_symbol_and_says_why() {
+    let (_cluster, settings, cfg) = setup().await;
+    let err = worker::run(
+        env("NOPEUSDT"),
+        settings.clone(),
+        LoaderConfig {
+            wait_for_start: false,
+            ..cfg
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Failure::Permanent(_)));
+    assert_eq!(err.exit_code(), 2);
+    let events = drain(&settings, "queue-events", "e2", 1).await;
+    let ev = QueueEvent::from_json(&events[0].1).unwrap();
+    assert_eq!(ev.status, Some(EventStatus::Error));
+    assert_eq!(
+        ev.message.as_deref(),
+        Some("symbol NOPEUSDT is not listed on the exchange")
+    );
+    // Nothing was produced.
+    assert!(
+        drain(&settings, &format!("{QID}-data"), "r2", 1)
+            .await
+            .is_empty()
+    );
+}
