@@ -6,7 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::batch::v1::{
+    Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
+    PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
+};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec, SeccompProfile,
     SecretKeySelector, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
@@ -210,6 +213,35 @@ fn worker_env(
     env
 }
 
+/// Exit code by which a worker says retrying cannot help (bad input, banned by the venue).
+pub const EXIT_PERMANENT: i32 = 2;
+
+/// Fail the Job at once on [`EXIT_PERMANENT`]; do not count evictions and preemptions against
+/// the backoff limit.
+fn pod_failure_policy() -> PodFailurePolicy {
+    PodFailurePolicy {
+        rules: vec![
+            PodFailurePolicyRule {
+                action: "FailJob".into(),
+                on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
+                    container_name: Some("worker".into()),
+                    operator: "In".into(),
+                    values: vec![EXIT_PERMANENT],
+                }),
+                on_pod_conditions: None,
+            },
+            PodFailurePolicyRule {
+                action: "Ignore".into(),
+                on_exit_codes: None,
+                on_pod_conditions: Some(vec![PodFailurePolicyOnPodConditionsPattern {
+                    type_: "DisruptionTarget".into(),
+                    status: "True".into(),
+                }]),
+            },
+        ],
+    }
+}
+
 /// The Job that runs `worker` in `run`.
 pub fn build_job(
     queue: &Queue,
@@ -278,6 +310,7 @@ pub fn build_job(
                     .unwrap_or(cfg.ttl_seconds_after_finished),
             ),
             active_deadline_seconds: spec.active_deadline_seconds,
+            pod_failure_policy: Some(pod_failure_policy()),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
@@ -437,6 +470,12 @@ mod tests {
         let spec = job.spec.as_ref().unwrap();
         assert_eq!(spec.backoff_limit, Some(3));
         assert_eq!(spec.ttl_seconds_after_finished, Some(86_400));
+        let rules = &spec.pod_failure_policy.as_ref().unwrap().rules;
+        assert_eq!(rules[0].action, "FailJob");
+        assert_eq!(
+            rules[0].on_exit_codes.as_ref().unwrap().values,
+            vec![EXIT_PERMANENT]
+        );
         let pod = spec.template.spec.as_ref().unwrap();
         assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
         assert_eq!(
