@@ -10,8 +10,10 @@
 //!
 //! Reference: Binance spot API docs, "General API Information", "LIMITS", "Market Data endpoints".
 
+pub mod book;
 pub mod limits;
 pub mod market;
 pub mod server;
+pub mod ws;
 
-pub use server::{Config, Faults, serve};
+pub use server::{Config, Faults, WsConfig, serve};

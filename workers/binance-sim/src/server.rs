@@ -25,6 +25,27 @@ pub struct Faults {
     pub fail_after: Option<u64>,
 }
 
+/// WebSocket behaviour and faults.
+#[derive(Clone, Debug)]
+pub struct WsConfig {
+    /// The server pings this often (Binance: every 20 s).
+    pub ping_every: std::time::Duration,
+    /// Close a stream connection after this many messages.
+    pub disconnect_after: Option<u64>,
+    /// Lose the n-th depth event of a connection (a gap in `U`/`u`).
+    pub drop_depth_event: Option<u64>,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        Self {
+            ping_every: std::time::Duration::from_secs(20),
+            disconnect_after: None,
+            drop_depth_event: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub symbols: Vec<String>,
@@ -33,6 +54,7 @@ pub struct Config {
     /// The simulated "now" in ms; data after it does not exist. Defaults to the real clock.
     pub now_ms: Option<i64>,
     pub faults: Faults,
+    pub ws: WsConfig,
 }
 
 impl Default for Config {
@@ -43,6 +65,7 @@ impl Default for Config {
             weight_limit: limits::WEIGHT_LIMIT_1M,
             now_ms: None,
             faults: Faults::default(),
+            ws: WsConfig::default(),
         }
     }
 }
@@ -51,6 +74,8 @@ pub struct State {
     pub config: Config,
     pub meter: WeightMeter,
     markets: HashMap<String, Market>,
+    started: std::time::Instant,
+    books: HashMap<String, crate::book::Book>,
 }
 
 pub type Shared = Arc<Mutex<State>>;
@@ -73,7 +98,30 @@ impl State {
             meter: WeightMeter::new(config.weight_limit),
             config,
             markets,
+            started: std::time::Instant::now(),
+            books: HashMap::new(),
         }
+    }
+
+    pub fn market(&self, symbol: &str) -> Option<&Market> {
+        self.markets.get(symbol)
+    }
+
+    /// The depth book's current update id: one update every `UPDATE_EVERY_MS` since start.
+    pub fn update_id(&self) -> i64 {
+        self.started.elapsed().as_millis() as i64 / crate::book::UPDATE_EVERY_MS
+    }
+
+    /// The current book of `symbol`, advanced to the current update id.
+    pub fn book(&mut self, symbol: &str) -> Option<crate::book::Book> {
+        let mid = crate::ws::mid_of(self.markets.get(symbol)?);
+        let id = self.update_id();
+        let b = self
+            .books
+            .entry(symbol.to_owned())
+            .or_insert_with(|| crate::book::Book::initial(mid));
+        b.advance_to(mid, id);
+        Some(b.clone())
     }
     fn now_ms(&self) -> i64 {
         self.config.now_ms.unwrap_or_else(real_now_ms)
@@ -313,6 +361,34 @@ fn agg_trades(st: &mut State, q: &HashMap<String, String>) -> Reply {
     }
 }
 
+fn depth(st: &mut State, q: &HashMap<String, String>) -> Reply {
+    let requested = q
+        .get("limit")
+        .and_then(|l| l.parse::<u32>().ok())
+        .unwrap_or(100);
+    let used = match admit(st, limits::depth_weight(requested)) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let limit = match limit(q, 100, 5000, used) {
+        Ok(l) => l as usize,
+        Err(r) => return r,
+    };
+    let name = match symbol(st, q, used) {
+        Ok(m) => m.symbol.clone(),
+        Err(r) => return r,
+    };
+    match st.book(&name) {
+        Some(b) => reply(
+            StatusCode::OK,
+            used,
+            crate::ws::snapshot_json(&b, limit),
+            None,
+        ),
+        None => error(StatusCode::BAD_REQUEST, used, -1121, "Invalid symbol."),
+    }
+}
+
 fn server_time(st: &mut State) -> Reply {
     match admit(st, limits::WEIGHT_TIME) {
         Ok(used) => reply(
@@ -337,7 +413,7 @@ pub fn stats(state: &Shared) -> Value {
     st.unwrap_or(Value::Null)
 }
 
-fn lock(s: &Shared) -> std::sync::MutexGuard<'_, State> {
+pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, State> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -359,6 +435,10 @@ pub fn routes(state: Shared) -> impl Filter<Extract = (Reply,), Error = warp::Re
         .and(q())
         .and(with())
         .map(|q: HashMap<String, String>, s: Shared| agg_trades(&mut lock(&s), &q));
+    let dp = warp::path!("api" / "v3" / "depth")
+        .and(q())
+        .and(with())
+        .map(|q: HashMap<String, String>, s: Shared| depth(&mut lock(&s), &q));
     let time = warp::path!("api" / "v3" / "time")
         .and(with())
         .map(|s: Shared| server_time(&mut lock(&s)));
@@ -369,6 +449,8 @@ pub fn routes(state: Shared) -> impl Filter<Extract = (Reply,), Error = warp::Re
         info.or(kl)
             .unify()
             .or(agg)
+            .unify()
+            .or(dp)
             .unify()
             .or(time)
             .unify()
@@ -385,7 +467,18 @@ pub async fn serve(
     let state: Shared = Arc::new(Mutex::new(State::new(config)));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let server = warp::serve(routes(state.clone())).incoming(listener);
+    let ws_state = state.clone();
+    let streams =
+        warp::path!("ws" / String)
+            .and(warp::ws())
+            .map(move |stream: String, ws: warp::ws::Ws| {
+                let st = ws_state.clone();
+                warp::Reply::into_response(
+                    ws.on_upgrade(move |socket| crate::ws::serve_stream(socket, stream, st)),
+                )
+            });
+    let rest = routes(state.clone()).map(warp::Reply::into_response);
+    let server = warp::serve(streams.or(rest).unify()).incoming(listener);
     let task = tokio::spawn(async move { server.run().await });
     Ok((bound, state, task))
 }
