@@ -43,7 +43,7 @@ pub fn update(mid: i64, n: i64) -> (Side, i64, i64) {
         Side::Bid => mid - offset,
         Side::Ask => mid + offset,
     };
-    let qty = if (h >> 20) % 4 == 0 {
+    let qty = if (h >> 20).is_multiple_of(4) {
         0
     } else {
         1_000 + (h >> 24) as i64 % 2_000_000

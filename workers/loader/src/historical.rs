@@ -47,6 +47,12 @@ pub struct Completeness {
     pub last: Option<i64>,
     /// The position the load continued after, when it resumed from the topic.
     pub resumed_after: Option<i64>,
+    /// Live streams: connections replaced after the first.
+    pub reconnects: u64,
+    /// Live candles: closed candles fetched over REST to fill a reconnect's gap.
+    pub backfilled: u64,
+    /// Order books: rebuilds from a fresh snapshot after a gap or reconnect.
+    pub resyncs: u64,
 }
 
 impl Completeness {
@@ -54,14 +60,14 @@ impl Completeness {
         self.missing == 0 && self.produced == self.expected
     }
 
-    fn gap(&mut self, from: i64, to: i64, count: u64) {
+    pub(crate) fn gap(&mut self, from: i64, to: i64, count: u64) {
         self.missing += count;
         if self.gaps.len() < MAX_GAPS_LISTED {
             self.gaps.push((from, to));
         }
     }
 
-    fn produced(&mut self, pos: i64) {
+    pub(crate) fn produced(&mut self, pos: i64) {
         self.produced += 1;
         self.first.get_or_insert(pos);
         self.last = Some(pos);

@@ -9,8 +9,10 @@
 //! ```
 
 pub mod binance;
+pub mod book;
 pub mod datatype;
 pub mod historical;
+pub mod live;
 pub mod records;
 pub mod sink;
 pub mod worker;

@@ -52,6 +52,63 @@ impl TradeRecord {
     }
 }
 
+/// One trade from the live `<symbol>@trade` stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveTradeRecord {
+    pub symbol: String,
+    pub trade_id: i64,
+    pub price: String,
+    pub qty: String,
+    pub time: i64,
+    pub buyer_maker: bool,
+}
+
+impl LiveTradeRecord {
+    /// `BTCUSDT|123456789`
+    pub fn key(&self) -> String {
+        format!("{}|{}", self.symbol, self.trade_id)
+    }
+}
+
+/// Order book records: a full snapshot, or one applied diff. A consumer rebuilds the book from
+/// the latest snapshot and the diffs with `final_update_id` above its `last_update_id`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BookRecord {
+    Snapshot {
+        symbol: String,
+        last_update_id: i64,
+        bids: Vec<[String; 2]>,
+        asks: Vec<[String; 2]>,
+    },
+    Diff {
+        symbol: String,
+        first_update_id: i64,
+        final_update_id: i64,
+        event_time: i64,
+        bids: Vec<[String; 2]>,
+        asks: Vec<[String; 2]>,
+    },
+}
+
+impl BookRecord {
+    /// `BTCUSDT|snapshot|<lastUpdateId>` or `BTCUSDT|diff|<u>`.
+    pub fn key(&self) -> String {
+        match self {
+            BookRecord::Snapshot {
+                symbol,
+                last_update_id,
+                ..
+            } => format!("{symbol}|snapshot|{last_update_id}"),
+            BookRecord::Diff {
+                symbol,
+                final_update_id,
+                ..
+            } => format!("{symbol}|diff|{final_update_id}"),
+        }
+    }
+}
+
 /// The position a key records: the last `|`-separated field (open time or trade id).
 pub fn position_of_key(key: &[u8]) -> Option<i64> {
     std::str::from_utf8(key)

@@ -19,6 +19,7 @@ use crate::binance::market::{self, MarketError};
 use crate::binance::rest::{RestClient, RestError};
 use crate::datatype::DataKind;
 use crate::historical::{self, Completeness, LoadError, Progress};
+use crate::live::{self, Live};
 use crate::sink::{self, KafkaSink};
 
 #[derive(Clone, Debug)]
@@ -34,6 +35,8 @@ pub struct LoaderConfig {
     pub topic_partitions: i32,
     pub topic_replication: i32,
     pub topic_retention_ms: Option<i64>,
+    /// Order books: a full snapshot record at least this often.
+    pub book_snapshot_every: Duration,
 }
 
 impl Default for LoaderConfig {
@@ -49,6 +52,7 @@ impl Default for LoaderConfig {
             topic_partitions: 3,
             topic_replication: 1,
             topic_retention_ms: None,
+            book_snapshot_every: Duration::from_secs(60),
         }
     }
 }
@@ -99,6 +103,11 @@ impl LoaderConfig {
                 get("TOPIC_REPLICATION"),
                 d.topic_replication,
             )?,
+            book_snapshot_every: Duration::from_secs(num(
+                "BOOK_SNAPSHOT_EVERY_SECS",
+                get("BOOK_SNAPSHOT_EVERY_SECS"),
+                60u64,
+            )?),
             topic_retention_ms: get("TOPIC_RETENTION_MS")
                 .map(|v| num("TOPIC_RETENTION_MS", Some(v), 0i64))
                 .transpose()?,
@@ -319,45 +328,85 @@ async fn load(
         Some(r) => (r.start.timestamp_millis(), r.end.timestamp_millis()),
         None => (now_ms(), i64::MAX),
     };
-    let job = async {
-        match kind {
-            DataKind::ApiCandles(interval) => {
-                historical::candles(
-                    &rest,
-                    &mut sink,
-                    &env.symbol,
-                    interval,
-                    start,
-                    end,
-                    now_ms(),
-                    resume,
-                    &tx,
-                )
-                .await
+    let outcome = if kind.is_historical() {
+        let job = async {
+            match kind {
+                DataKind::ApiCandles(interval) => {
+                    historical::candles(
+                        &rest,
+                        &mut sink,
+                        &env.symbol,
+                        interval,
+                        start,
+                        end,
+                        now_ms(),
+                        resume,
+                        &tx,
+                    )
+                    .await
+                }
+                _ => {
+                    historical::trades(
+                        &rest,
+                        &mut sink,
+                        &env.symbol,
+                        start,
+                        end,
+                        now_ms(),
+                        resume,
+                        &tx,
+                    )
+                    .await
+                }
             }
-            DataKind::ApiTrades => {
-                historical::trades(
-                    &rest,
-                    &mut sink,
-                    &env.symbol,
-                    start,
-                    end,
-                    now_ms(),
-                    resume,
-                    &tx,
-                )
-                .await
+        };
+        // Historical writes are keyed and resumable: stopping mid-page loses nothing.
+        tokio::select! {
+            r = job => r.map(Outcome::Finished).map_err(Failure::from),
+            cmd = control.wait_for(Command::Stop) => {
+                if cmd.is_some() { Ok(Outcome::Stopped) } else { Err(Failure::Transient("queue-control consumer ended".into())) }
             }
-            other => Err(LoadError::Market(MarketError::NotTrading {
-                symbol: env.symbol.clone(),
-                status: format!("{other} is not supported by this loader build"),
-            })),
         }
-    };
-    let outcome = tokio::select! {
-        r = job => r.map(Outcome::Finished).map_err(Failure::from),
-        cmd = control.wait_for(Command::Stop) => {
-            if cmd.is_some() { Ok(Outcome::Stopped) } else { Err(Failure::Transient("queue-control consumer ended".into())) }
+    } else {
+        // Live streams end gracefully on stop: they flush and report what they wrote.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let live = Live {
+            rest: &rest,
+            sink: &mut sink,
+            ws_url: cfg.binance_ws_url.clone(),
+            symbol: env.symbol.clone(),
+            end_ms: end,
+            progress: &tx,
+            stop: stop_rx,
+            rotate_after: crate::binance::ws::ROTATE_AFTER,
+        };
+        let job = async {
+            match kind {
+                DataKind::WsCandles(interval) => live::candles(live, interval).await,
+                DataKind::WsTrades => live::trades(live).await,
+                _ => live::orderbook(live, cfg.book_snapshot_every)
+                    .await
+                    .map(|(r, _)| r),
+            }
+        };
+        tokio::pin!(job);
+        let mut stopped = false;
+        let result = loop {
+            tokio::select! {
+                r = &mut job => break r,
+                cmd = control.wait_for(Command::Stop), if !stopped => {
+                    stopped = true;
+                    let _ = stop_tx.send(true);
+                    if cmd.is_none() {
+                        warn!("queue-control consumer ended; stopping the stream");
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(_) if stopped => Ok(Outcome::Stopped),
+            Ok(r) => Ok(Outcome::Finished(r)),
+            Err(e) => Err(Failure::from(e)),
         }
     };
     ticker.abort();

@@ -17,6 +17,8 @@ pub const DEFAULT_BUDGET_FRACTION: f64 = 0.9;
 pub const WEIGHT_KLINES: u32 = 2;
 pub const WEIGHT_AGG_TRADES: u32 = 4;
 pub const WEIGHT_EXCHANGE_INFO: u32 = 20;
+/// `GET /api/v3/depth` with `limit=1000`.
+pub const WEIGHT_DEPTH_1000: u32 = 50;
 
 /// Safety margin after a window boundary, for clock skew between us and the exchange.
 pub const WINDOW_SKEW_MS: i64 = 250;

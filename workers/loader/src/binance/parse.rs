@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::records::{CandleRecord, TradeRecord};
+use crate::records::{CandleRecord, LiveTradeRecord, TradeRecord};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("unexpected Binance payload: {0}")]
@@ -60,6 +60,54 @@ pub fn agg_trade(symbol: &str, v: &Value) -> Result<TradeRecord, ParseError> {
             .as_bool()
             .ok_or_else(|| ParseError("m is not a bool".into()))?,
     })
+}
+
+/// A `<symbol>@trade` stream event: `{"e":"trade","E","s","t","p","q","T","m","M"}`.
+pub fn trade_event(v: &Value) -> Result<LiveTradeRecord, ParseError> {
+    let get = |k: &str| {
+        v.get(k)
+            .ok_or_else(|| ParseError(format!("trade event has no {k:?}")))
+    };
+    Ok(LiveTradeRecord {
+        symbol: s(get("s")?, "s")?,
+        trade_id: i(get("t")?, "t")?,
+        price: s(get("p")?, "p")?,
+        qty: s(get("q")?, "q")?,
+        time: i(get("T")?, "T")?,
+        buyer_maker: get("m")?
+            .as_bool()
+            .ok_or_else(|| ParseError("m is not a bool".into()))?,
+    })
+}
+
+/// A `<symbol>@kline_<interval>` stream event: the candle, and whether it has closed (`x`).
+pub fn kline_event(v: &Value) -> Result<(CandleRecord, bool), ParseError> {
+    let k = v
+        .get("k")
+        .ok_or_else(|| ParseError("kline event has no \"k\"".into()))?;
+    let get = |f: &str| {
+        k.get(f)
+            .ok_or_else(|| ParseError(format!("kline has no {f:?}")))
+    };
+    let candle = CandleRecord {
+        symbol: s(get("s")?, "s")?,
+        interval: s(get("i")?, "i")?,
+        open_time: i(get("t")?, "t")?,
+        close_time: i(get("T")?, "T")?,
+        open: s(get("o")?, "o")?,
+        high: s(get("h")?, "h")?,
+        low: s(get("l")?, "l")?,
+        close: s(get("c")?, "c")?,
+        volume: s(get("v")?, "v")?,
+        quote_volume: s(get("q")?, "q")?,
+        trades: i(get("n")?, "n")?,
+        taker_buy_base: s(get("V")?, "V")?,
+        taker_buy_quote: s(get("Q")?, "Q")?,
+    };
+    let closed = get("x")?
+        .as_bool()
+        .ok_or_else(|| ParseError("x is not a bool".into()))?;
+    Ok((candle, closed))
 }
 
 /// Symbols `exchangeInfo` lists, with their status.
