@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system packages the build needs (librdkafka is compiled from source by the
-# rdkafka crate and needs a C toolchain, make, OpenSSL headers and zlib), and rustfmt/clippy.
+# Installs what the build and tests need: a C toolchain, make, OpenSSL headers and zlib
+# (librdkafka is compiled from source by the rdkafka crate), Java 17 and Maven (the test Kafka
+# broker in e2e/kafka), and rustfmt/clippy.
 set -euo pipefail
 
 need=()
 for pkg in build-essential pkg-config libssl-dev zlib1g-dev cmake; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]} (run as root or install them)" >&2

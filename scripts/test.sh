@@ -13,9 +13,16 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# A real Kafka broker for the tests that need one (ports and state apart from a dev broker).
+export KAFKA_PORT="${TEST_KAFKA_PORT:-19092}" KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-19093}"
+export STREAMFORGE_STATE="${STREAMFORGE_TEST_STATE:-$HOME/.cache/streamforge/test-state}"
+echo "== starting a Kafka broker for the tests"
+bash e2e/kafka/start.sh
+export STREAMFORGE_TEST_KAFKA="127.0.0.1:$KAFKA_PORT"
+
 echo "== cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; bash e2e/kafka/stop.sh >/dev/null 2>&1 || true' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line for the whole workspace (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6; s += $8 }

@@ -94,6 +94,63 @@ async fn telemetry_is_folded_coalesced_and_committed() {
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic("queue-events", 1, 1).unwrap();
     let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
+    fold_scenario(settings, "queue-events", "streamforge-operator").await;
+}
+
+#[tokio::test]
+async fn real_broker_telemetry_is_folded_coalesced_and_committed() {
+    let Some(settings) = streamforge_kit::testing::real_kafka("real_broker_telemetry") else {
+        return;
+    };
+    let topic = streamforge_kit::testing::unique("queue-events");
+    // One partition, so the committed offset is one number to check.
+    let mut admin_cfg = settings.client_config();
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        admin_cfg.create().unwrap();
+    admin
+        .create_topics(
+            &[rdkafka::admin::NewTopic::new(
+                &topic,
+                1,
+                rdkafka::admin::TopicReplication::Fixed(1),
+            )],
+            &rdkafka::admin::AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    let _ = &mut admin_cfg;
+    fold_scenario(
+        settings,
+        &topic,
+        &streamforge_kit::testing::unique("operator"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn real_broker_publisher_delivers_commands() {
+    let Some(settings) = streamforge_kit::testing::real_kafka("real_broker_publisher") else {
+        return;
+    };
+    let topic = streamforge_kit::testing::unique("queue-control");
+    let publisher = KafkaPublisher::new(
+        settings.producer("test").unwrap(),
+        topic.clone(),
+        Duration::from_secs(10),
+    );
+    publisher.publish(start_command()).await.unwrap();
+    let consumer = settings
+        .consumer("test", &streamforge_kit::testing::unique("reader"))
+        .unwrap();
+    consumer.subscribe(&[topic.as_str()]).unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(msg.key(), Some(QID.as_bytes()));
+}
+
+async fn fold_scenario(settings: KafkaSettings, events_topic: &str, group: &str) {
     let producer = settings.producer("worker").unwrap();
     let mut payloads: Vec<Vec<u8>> = (1..=500u64)
         .map(|i| {
@@ -113,7 +170,7 @@ async fn telemetry_is_folded_coalesced_and_committed() {
     for p in &payloads {
         producer
             .send(
-                FutureRecord::to("queue-events").key(QID).payload(p),
+                FutureRecord::to(events_topic).key(QID).payload(p),
                 Duration::from_secs(5),
             )
             .await
@@ -128,11 +185,7 @@ async fn telemetry_is_folded_coalesced_and_committed() {
         Box::new(writes.clone()),
         metrics.clone(),
     ));
-    let consumer: Arc<StreamConsumer> = Arc::new(
-        settings
-            .consumer("operator", "streamforge-operator")
-            .unwrap(),
-    );
+    let consumer: Arc<StreamConsumer> = Arc::new(settings.consumer("operator", group).unwrap());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = || {
         let mut rx = stop_rx.clone();
@@ -140,12 +193,11 @@ async fn telemetry_is_folded_coalesced_and_committed() {
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let c = tokio::spawn(telemetry::consume(
-        tel.clone(),
-        consumer.clone(),
-        "queue-events",
-        stopped(),
-    ));
+    let topic = events_topic.to_owned();
+    let c = tokio::spawn({
+        let (tel, consumer, stop) = (tel.clone(), consumer.clone(), stopped());
+        async move { telemetry::consume(tel, consumer, &topic, stop).await }
+    });
     let w = tokio::spawn(telemetry::write_loop(
         tel.clone(),
         consumer.clone(),
@@ -180,6 +232,6 @@ async fn telemetry_is_folded_coalesced_and_committed() {
 
     // Everything was written, so everything was committed.
     let committed = consumer.committed(Duration::from_secs(5)).unwrap();
-    let offset = committed.elements_for_topic("queue-events")[0].offset();
+    let offset = committed.elements_for_topic(events_topic)[0].offset();
     assert_eq!(offset, rdkafka::Offset::Offset(payloads.len() as i64));
 }

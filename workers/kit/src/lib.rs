@@ -4,6 +4,7 @@
 pub mod control;
 pub mod kafka;
 pub mod telemetry;
+pub mod testing;
 pub mod worker_env;
 
 pub use kafka::{KafkaConfigError, KafkaSettings, Security};

@@ -185,3 +185,53 @@ async fn protocol_worker_refuses_an_unknown_symbol_and_says_why() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn real_broker_worker_creates_its_topic_loads_and_resumes() {
+    let Some(settings) = streamforge_kit::testing::real_kafka(
+        "real_broker_worker_creates_its_topic_loads_and_resumes",
+    ) else {
+        return;
+    };
+    let (addr, _state, _task) = binance_sim::serve(
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        binance_sim::Config::default(),
+    )
+    .await
+    .unwrap();
+    let queue_id = streamforge_kit::testing::unique("wf-btcusdt-api_trades-20240801");
+    let mut e = env("BTCUSDT");
+    e.queue_id = queue_id.clone();
+    e.data_type = "api_trades".into();
+    e.time_range = Some(TimeRange::parse("2024-08-01T00:00:00Z/2024-08-01T00:20:00Z").unwrap());
+    e.kafka_topic = format!("{queue_id}-data");
+    let cfg = LoaderConfig {
+        binance_base_url: format!("http://{addr}"),
+        wait_for_start: false,
+        ..LoaderConfig::default()
+    };
+    let Outcome::Finished(report) = worker::run(e.clone(), settings.clone(), cfg.clone())
+        .await
+        .unwrap()
+    else {
+        panic!("not finished")
+    };
+    assert_eq!(report.produced, 20 * 60 * 4, "one trade every 250 ms");
+    assert!(report.is_complete(), "{report:?}");
+    let records = drain(
+        &settings,
+        &e.kafka_topic,
+        &streamforge_kit::testing::unique("r"),
+        4800,
+    )
+    .await;
+    assert_eq!(records.len(), 4800);
+
+    // Restarted: it resumes after the last trade id in the topic and writes nothing twice.
+    let Outcome::Finished(again) = worker::run(e.clone(), settings.clone(), cfg).await.unwrap()
+    else {
+        panic!("not finished")
+    };
+    assert_eq!(again.produced, 0);
+    assert!(again.resumed_after.is_some());
+}
