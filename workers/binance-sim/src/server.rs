@@ -76,6 +76,8 @@ pub struct State {
     markets: HashMap<String, Market>,
     started: std::time::Instant,
     books: HashMap<String, crate::book::Book>,
+    /// Pongs received on stream connections.
+    pub pongs: Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub type Shared = Arc<Mutex<State>>;
@@ -100,6 +102,7 @@ impl State {
             markets,
             started: std::time::Instant::now(),
             books: HashMap::new(),
+            pongs: Arc::default(),
         }
     }
 
@@ -408,6 +411,7 @@ pub fn stats(state: &Shared) -> Value {
             "requests": s.meter.total_requests,
             "throttled_429": s.meter.total_429,
             "banned_418": s.meter.total_418,
+            "pongs": s.pongs.load(std::sync::atomic::Ordering::Relaxed),
         })
     });
     st.unwrap_or(Value::Null)

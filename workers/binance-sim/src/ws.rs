@@ -116,9 +116,13 @@ pub async fn serve_stream(ws: WebSocket, stream: String, state: Shared) {
         return;
     };
     let ping_every = faults.ping_every;
-    // Read side: pongs and closes; the connection ends when the client goes.
+    // Read side: pongs (counted) and closes; the connection ends when the client goes.
+    let pongs = lock(&state).pongs.clone();
     let reader = tokio::spawn(async move {
         while let Some(Ok(m)) = rx.next().await {
+            if m.is_pong() {
+                pongs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             if m.is_close() {
                 break;
             }

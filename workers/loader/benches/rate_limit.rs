@@ -58,8 +58,9 @@ async fn main() {
     let rest = RestClient::new(&format!("http://{addr}"), budget).unwrap();
     let (tx, rx) = watch::channel(Progress::default());
     let mut sink = Count(0);
-    let start = 1_514_764_800_000; // 2018-01-01: years of 1m candles, more than the run can load
-    let interval = Interval::parse("1m").unwrap();
+    // 1s candles from 2024-01-01: far more than a run can load at the budget's pace.
+    let start = 1_704_067_200_000;
+    let interval = Interval::parse("1s").unwrap();
 
     // Measure whole windows only: sample the count at each minute boundary.
     let sampler = tokio::spawn(async move {

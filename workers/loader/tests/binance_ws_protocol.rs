@@ -24,15 +24,23 @@ fn now_ms() -> i64 {
 }
 
 async fn sim(ws: WsConfig, trade_step_ms: i64) -> (String, String) {
+    let (rest, ws, _) = sim_with_state(ws, trade_step_ms).await;
+    (rest, ws)
+}
+
+async fn sim_with_state(
+    ws: WsConfig,
+    trade_step_ms: i64,
+) -> (String, String, binance_sim::server::Shared) {
     let config = Config {
         ws,
         trade_step_ms,
         ..Config::default()
     };
-    let (addr, _state, _task) = binance_sim::serve("127.0.0.1:0".parse().unwrap(), config)
+    let (addr, state, _task) = binance_sim::serve("127.0.0.1:0".parse().unwrap(), config)
         .await
         .unwrap();
-    (format!("http://{addr}"), format!("ws://{addr}"))
+    (format!("http://{addr}"), format!("ws://{addr}"), state)
 }
 
 fn live<'a>(
@@ -276,4 +284,39 @@ async fn protocol_ws_orderbook_rebuilds_after_a_gap() {
     assert!(r.resyncs >= 1 && r.missing >= 1, "{r:?}");
     assert_eq!(local(&book), sim_book(book.last_update_id));
     assert_eq!(local(&rebuild(&sink)), local(&book));
+}
+
+#[tokio::test]
+async fn protocol_ws_pings_are_answered() {
+    let ws = WsConfig {
+        ping_every: Duration::from_millis(100),
+        ..WsConfig::default()
+    };
+    let (rest_url, ws_url, state) = sim_with_state(ws, 20).await;
+    let rest = RestClient::new(&rest_url, 5400).unwrap();
+    let mut sink = MemorySink::default();
+    let (tx, _rx) = watch::channel(Progress::default());
+    live::trades(live(&rest, &mut sink, ws_url, 1500, &tx))
+        .await
+        .unwrap();
+    let pongs = binance_sim::server::stats(&state)["pongs"]
+        .as_u64()
+        .unwrap();
+    assert!(pongs >= 5, "pongs: {pongs}");
+}
+
+#[tokio::test]
+async fn protocol_ws_rotation_replaces_the_connection_without_losing_trades() {
+    let (rest_url, ws_url) = sim(WsConfig::default(), 20).await;
+    let rest = RestClient::new(&rest_url, 5400).unwrap();
+    let mut sink = MemorySink::default();
+    let (tx, _rx) = watch::channel(Progress::default());
+    let l = Live {
+        rotate_after: Duration::from_millis(400),
+        ..live(&rest, &mut sink, ws_url, 2000, &tx)
+    };
+    let r = live::trades(l).await.unwrap();
+    check_trades(&sink, &r);
+    assert!(r.reconnects >= 2, "{r:?}");
+    assert_eq!(r.missing, 0, "make before break: {r:?}");
 }

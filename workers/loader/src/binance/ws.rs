@@ -60,6 +60,7 @@ pub async fn run(cfg: StreamConfig, tx: mpsc::Sender<WsEvent>, mut stop: watch::
     let mut generation = 0u64;
     let mut backoff = BACKOFF_START;
     let mut socket: Option<Socket> = None;
+    let mut pending: Option<Message> = None;
     loop {
         if *stop.borrow() {
             return;
@@ -89,6 +90,12 @@ pub async fn run(cfg: StreamConfig, tx: mpsc::Sender<WsEvent>, mut stop: watch::
             return;
         }
         let rotate_at = Instant::now() + cfg.rotate_after;
+        // The first message of a rotated-in connection, read during the overlap.
+        if let Some(Message::Text(t)) = pending.take()
+            && tx.send(WsEvent::Text(t.to_string())).await.is_err()
+        {
+            return;
+        }
         let reason = loop {
             tokio::select! {
                 _ = stop.changed() => {
@@ -96,9 +103,32 @@ pub async fn run(cfg: StreamConfig, tx: mpsc::Sender<WsEvent>, mut stop: watch::
                     return;
                 }
                 _ = tokio::time::sleep_until(rotate_at) => {
-                    // Make before break: open the next connection, then let this one go.
+                    // Make before break: open the next connection and keep reading this one
+                    // until the next has delivered its first message, so the two overlap.
                     match connect(&cfg).await {
-                        Ok(next) => {
+                        Ok(mut next) => {
+                            let first = loop {
+                                tokio::select! {
+                                    m = next.next() => break m,
+                                    m = ws.next() => match m {
+                                        Some(Ok(Message::Text(t))) => {
+                                            if tx.send(WsEvent::Text(t.to_string())).await.is_err() {
+                                                return;
+                                            }
+                                        }
+                                        Some(Ok(Message::Ping(p))) => {
+                                            let _ = ws.send(Message::Pong(p)).await;
+                                        }
+                                        Some(Ok(_)) => {}
+                                        // The old one ended first: wait on the new one alone.
+                                        _ => break next.next().await,
+                                    },
+                                }
+                            };
+                            pending = match first {
+                                Some(Ok(m)) => Some(m),
+                                _ => None,
+                            };
                             socket = Some(next);
                             let _ = ws.close(None).await;
                             break "rotated before the 24-hour limit".to_owned();
