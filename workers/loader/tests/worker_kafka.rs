@@ -235,3 +235,55 @@ async fn real_broker_worker_creates_its_topic_loads_and_resumes() {
     assert_eq!(again.produced, 0);
     assert!(again.resumed_after.is_some());
 }
+
+#[tokio::test]
+async fn protocol_worker_streams_until_stop_and_reports_it() {
+    let (_cluster, settings, cfg) = setup().await;
+    let (addr, _state, _task) = binance_sim::serve(
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        binance_sim::Config {
+            trade_step_ms: 20,
+            ..binance_sim::Config::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut e = env("BTCUSDT");
+    e.data_type = "ws_trades".into();
+    e.time_range = None;
+    let cfg = LoaderConfig {
+        binance_base_url: format!("http://{addr}"),
+        binance_ws_url: format!("ws://{addr}"),
+        ..cfg
+    };
+    send_start(&settings).await;
+    let stopper = {
+        let settings = settings.clone();
+        tokio::spawn(async move {
+            // Stop once the stream is flowing into the topic.
+            let flowing = drain(&settings, &format!("{QID}-data"), "r3", 10).await;
+            assert!(flowing.len() >= 10, "trades were written before the stop");
+            let producer = settings.producer("operator").unwrap();
+            let cmd = json!({"command": "stop", "queue_id": QID, "target": "loader-producer", "symbol": "BTCUSDT",
+                "type": "ws_trades", "telemetry_id": TID, "timestamp": 2.0, "run": 1, "command_id": format!("{QID}/1/stop/{TID}")});
+            producer
+                .send(
+                    FutureRecord::to("queue-control")
+                        .key(QID)
+                        .payload(&cmd.to_string()),
+                    Duration::from_secs(5),
+                )
+                .await
+                .unwrap();
+        })
+    };
+    let outcome = worker::run(e, settings.clone(), cfg).await.unwrap();
+    stopper.await.unwrap();
+    assert_eq!(outcome, Outcome::Stopped);
+    let events: Vec<QueueEvent> = drain(&settings, "queue-events", "e3", 2)
+        .await
+        .iter()
+        .map(|(_, p)| QueueEvent::from_json(p).unwrap())
+        .collect();
+    assert_eq!(events.last().unwrap().status, Some(EventStatus::Stopped));
+}
