@@ -55,6 +55,8 @@ pub struct Config {
     pub now_ms: Option<i64>,
     pub faults: Faults,
     pub ws: WsConfig,
+    /// Recorded data served instead of generated data where it exists.
+    pub recorded: crate::recorded::Recorded,
 }
 
 impl Default for Config {
@@ -66,6 +68,7 @@ impl Default for Config {
             now_ms: None,
             faults: Faults::default(),
             ws: WsConfig::default(),
+            recorded: crate::recorded::Recorded::default(),
         }
     }
 }
@@ -294,6 +297,14 @@ fn klines(st: &mut State, q: &HashMap<String, String>) -> Reply {
             }
             None => last_open - (limit - 1) * step,
         };
+        let interval = q.get("interval").map(String::as_str).unwrap_or_default();
+        if let Some(rows) =
+            st.config
+                .recorded
+                .klines(&m.symbol, interval, first_open, end, limit as usize)
+        {
+            return Ok(Value::Array(rows));
+        }
         let rows: Vec<Value> = (0..limit)
             .map(|i| first_open + i * step)
             .take_while(|&t| t <= last_open)
@@ -352,6 +363,23 @@ fn agg_trades(st: &mut State, q: &HashMap<String, String>) -> Reply {
             }
             (None, None, None) => (last_id - limit + 1, last_id),
         };
+        let recorded = match (from_id, start, end) {
+            (Some(id), _, _) => {
+                st.config
+                    .recorded
+                    .agg_trades(&m.symbol, id, i64::MIN, i64::MAX, limit as usize)
+            }
+            (None, s, e) => st.config.recorded.agg_trades(
+                &m.symbol,
+                i64::MIN,
+                s.unwrap_or(i64::MIN),
+                e.unwrap_or(i64::MAX),
+                limit as usize,
+            ),
+        };
+        if let Some(rows) = recorded {
+            return Ok(Value::Array(rows));
+        }
         let rows: Vec<Value> = (first.max(0)..=last)
             .take(limit as usize)
             .map(|id| m.trade(id).to_json())

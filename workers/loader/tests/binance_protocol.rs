@@ -314,3 +314,63 @@ async fn protocol_server_errors_are_retried_then_reported() {
     assert!(err.to_string().contains("failed after 5 retries"), "{err}");
     assert_eq!(rest.stats().requests, 6);
 }
+
+async fn recorded_sim() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data");
+    let recorded = binance_sim::recorded::Recorded::load(&dir).unwrap();
+    sim(Config {
+        recorded,
+        ..Config::default()
+    })
+    .await
+    .0
+}
+
+#[tokio::test]
+async fn protocol_recorded_candles_with_a_hole_are_reported_not_invented() {
+    let url = recorded_sim().await;
+    let rest = RestClient::new(&url, 5400).unwrap();
+    let mut sink = MemorySink::default();
+    let (tx, _rx) = watch::channel(Progress::default());
+    let i1h = Interval::parse("1h").unwrap();
+    let r = historical::candles(
+        &rest,
+        &mut sink,
+        "BTCUSDT",
+        i1h,
+        AUG1,
+        AUG1 + 6 * 3_600_000,
+        AUG1 + DAY,
+        None,
+        &tx,
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.expected, r.produced, r.missing), (6, 5, 1));
+    assert_eq!(r.gaps, vec![(AUG1 + 3 * 3_600_000, AUG1 + 4 * 3_600_000)]);
+    assert!(!r.is_complete());
+    // Exactly the recorded values, passed through as text.
+    assert_eq!(candles_of(&sink)[0].open, "64000.10000000");
+}
+
+#[tokio::test]
+async fn protocol_recorded_trades_with_a_missing_id_are_reported() {
+    let url = recorded_sim().await;
+    let rest = RestClient::new(&url, 5400).unwrap();
+    let mut sink = MemorySink::default();
+    let (tx, _rx) = watch::channel(Progress::default());
+    let r = historical::trades(
+        &rest,
+        &mut sink,
+        "BTCUSDT",
+        AUG1,
+        AUG1 + 60_000,
+        AUG1 + DAY,
+        None,
+        &tx,
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.produced, r.missing, r.expected), (9, 1, 10));
+    assert_eq!(r.gaps, vec![(1005, 1006)]);
+}
