@@ -108,8 +108,8 @@ mod tests {
             Err(EnvError::Missing("KAFKA_TOPIC"))
         );
         let mut pairs = BASE.to_vec();
+        pairs.retain(|(k, _)| *k != "TIME_RANGE");
         pairs.push(("TIME_RANGE", "x"));
-        let pairs: Vec<_> = pairs.into_iter().rev().collect();
         let err = WorkerEnv::from_lookup(lookup(&pairs)).unwrap_err();
         assert!(
             err.to_string().starts_with("TIME_RANGE is invalid"),
