@@ -1,0 +1,94 @@
+//! ArangoDB as a sink [`Storage`]: one collection per Queue (the seeds' naming), documents keyed
+//! by the record key, written in one request per batch.
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::client::ArangoClient;
+use super::key::arango_key;
+use crate::core::{Batch, Storage, StorageError, WriteStats};
+
+/// How a batch is written. Both are idempotent by `_key`; `docs/benchmarks.md` compares them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// `POST /_api/document/{collection}?overwriteMode=replace` with the batch as an array.
+    DocumentReplace,
+    /// One AQL `UPSERT ... INSERT ... REPLACE` over the batch.
+    AqlUpsert,
+}
+
+impl WriteMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "document" | "replace" => Some(WriteMode::DocumentReplace),
+            "aql" | "upsert" => Some(WriteMode::AqlUpsert),
+            _ => None,
+        }
+    }
+}
+
+pub struct ArangoSink {
+    pub client: ArangoClient,
+    pub collection: String,
+    pub mode: WriteMode,
+    /// Fields to index (persistent, not unique), e.g. `open_time`.
+    pub index_fields: Vec<String>,
+}
+
+/// The document for one record: its fields plus `_key`.
+pub fn document(key: &str, doc: &serde_json::Map<String, Value>) -> Result<Value, StorageError> {
+    let k = arango_key(key).ok_or_else(|| {
+        StorageError::Refused(format!("record key {key:?} cannot be an ArangoDB _key"))
+    })?;
+    let mut d = doc.clone();
+    d.insert("_key".into(), Value::String(k));
+    Ok(Value::Object(d))
+}
+
+impl Storage for ArangoSink {
+    fn prepare(&mut self) -> BoxFuture<'_, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.client
+                .ensure_collection(&self.collection, false)
+                .await?;
+            for f in &self.index_fields {
+                self.client
+                    .ensure_index(&self.collection, &[f.as_str()], false)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn write<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<WriteStats, StorageError>> {
+        Box::pin(async move {
+            let docs = batch
+                .records
+                .iter()
+                .map(|r| document(&r.key, &r.doc))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (req0, bytes0) = self.client.counters();
+            match self.mode {
+                WriteMode::DocumentReplace => {
+                    self.client
+                        .replace_documents(&self.collection, &docs)
+                        .await?
+                }
+                WriteMode::AqlUpsert => {
+                    self.client
+                        .upsert_documents(&self.collection, &docs)
+                        .await?
+                }
+            }
+            let (req1, bytes1) = self.client.counters();
+            Ok(WriteStats {
+                records: docs.len() as u64,
+                requests: req1 - req0,
+                bytes: bytes1 - bytes0,
+            })
+        })
+    }
+}

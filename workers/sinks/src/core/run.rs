@@ -1,0 +1,323 @@
+//! The consume → batch → write → commit loop every sink runs.
+//!
+//! Ordering rules: offsets are committed only after the batch holding them is stored (or, for a
+//! malformed message, after it reached the dead-letter topic); a storage outage holds the batch
+//! and retries it with backoff, consuming nothing meanwhile, so no message is lost or skipped.
+//! The loop ends on `stop`, or once the producer reported `finished` and nothing is left to read.
+
+use std::time::{Duration, Instant};
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::batch::{Batch, Batcher};
+use super::record::{self, Malformed};
+use super::storage::{Storage, StorageError};
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub topic: String,
+    pub dlq_topic: String,
+    pub batch_records: usize,
+    pub batch_wait: Duration,
+    pub retry_start: Duration,
+    pub retry_max: Duration,
+}
+
+impl RunConfig {
+    pub fn new(topic: &str) -> Self {
+        Self {
+            topic: topic.to_owned(),
+            dlq_topic: format!("{topic}-dlq"),
+            batch_records: 5_000,
+            batch_wait: Duration::from_millis(500),
+            retry_start: Duration::from_millis(200),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What ends the loop, as seen from outside it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// The Queue's producer reported `finished`.
+    pub producer_finished: bool,
+    /// A `stop` command arrived.
+    pub stop: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    pub written: u64,
+    pub batches: u64,
+    pub dead_letters: u64,
+    pub storage_retries: u64,
+    pub first_key: Option<String>,
+    pub last_key: Option<String>,
+    pub stopped: bool,
+}
+
+#[derive(Clone)]
+pub struct SinkMetrics {
+    pub records_written: IntCounter,
+    pub batches: IntCounter,
+    pub batch_latency: Histogram,
+    pub lag: IntGauge,
+    pub dead_letters: IntCounterVec,
+    pub storage_retries: IntCounter,
+}
+
+impl SinkMetrics {
+    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = Self {
+            records_written: IntCounter::new("sink_records_written_total", "Records stored")?,
+            batches: IntCounter::new("sink_batches_total", "Batches stored")?,
+            batch_latency: Histogram::with_opts(HistogramOpts::new(
+                "sink_batch_latency_seconds",
+                "Time to store one batch, retries included",
+            ))?,
+            lag: IntGauge::new("sink_lag_records", "Records in the topic not yet consumed")?,
+            dead_letters: IntCounterVec::new(
+                Opts::new(
+                    "sink_dead_letters_total",
+                    "Messages sent to the dead-letter topic",
+                ),
+                &["reason"],
+            )?,
+            storage_retries: IntCounter::new(
+                "sink_storage_retries_total",
+                "Batch writes retried after a storage outage",
+            )?,
+        };
+        registry.register(Box::new(m.records_written.clone()))?;
+        registry.register(Box::new(m.batches.clone()))?;
+        registry.register(Box::new(m.batch_latency.clone()))?;
+        registry.register(Box::new(m.lag.clone()))?;
+        registry.register(Box::new(m.dead_letters.clone()))?;
+        registry.register(Box::new(m.storage_retries.clone()))?;
+        Ok(m)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("Kafka {op}: {reason}")]
+    Kafka { op: &'static str, reason: String },
+}
+
+fn kafka(op: &'static str) -> impl Fn(rdkafka::error::KafkaError) -> RunError {
+    move |e| RunError::Kafka {
+        op,
+        reason: e.to_string(),
+    }
+}
+
+pub struct Runner<'a> {
+    pub consumer: &'a StreamConsumer,
+    pub storage: &'a mut dyn Storage,
+    pub dlq: &'a FutureProducer,
+    pub cfg: RunConfig,
+    pub metrics: SinkMetrics,
+}
+
+impl Runner<'_> {
+    async fn dead_letter(
+        &self,
+        m: &rdkafka::message::BorrowedMessage<'_>,
+        why: &Malformed,
+    ) -> Result<(), RunError> {
+        let reason = why.to_string();
+        let partition = m.partition().to_string();
+        let offset = m.offset().to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "x-dlq-reason",
+                value: Some(reason.as_str()),
+            })
+            .insert(Header {
+                key: "x-dlq-category",
+                value: Some(why.category()),
+            })
+            .insert(Header {
+                key: "x-dlq-source-topic",
+                value: Some(m.topic()),
+            })
+            .insert(Header {
+                key: "x-dlq-partition",
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: "x-dlq-offset",
+                value: Some(offset.as_str()),
+            });
+        let mut rec: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&self.cfg.dlq_topic).headers(headers);
+        if let Some(k) = m.key() {
+            rec = rec.key(k);
+        }
+        if let Some(p) = m.payload() {
+            rec = rec.payload(p);
+        }
+        self.dlq
+            .send(rec, Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| RunError::Kafka {
+                op: "dead-letter",
+                reason: e.to_string(),
+            })?;
+        self.metrics
+            .dead_letters
+            .with_label_values(&[why.category()])
+            .inc();
+        Ok(())
+    }
+
+    /// Store `batch` (retrying outages) and commit its offsets.
+    async fn flush(&mut self, batch: Batch, report: &mut RunReport) -> Result<(), RunError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut backoff = self.cfg.retry_start;
+        if !batch.records.is_empty() {
+            loop {
+                match self.storage.write(&batch).await {
+                    Ok(stats) => {
+                        report.written += stats.records;
+                        self.metrics.records_written.inc_by(stats.records);
+                        break;
+                    }
+                    Err(e) if e.is_transient() => {
+                        warn!(error = %e, wait_ms = backoff.as_millis() as u64, "storage unavailable; retrying the batch");
+                        report.storage_retries += 1;
+                        self.metrics.storage_retries.inc();
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(self.cfg.retry_max);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            report.batches += 1;
+            self.metrics.batches.inc();
+            self.metrics
+                .batch_latency
+                .observe(started.elapsed().as_secs_f64());
+            if let Some((lo, hi)) = batch.key_range() {
+                if report.first_key.as_deref().is_none_or(|f| lo < f) {
+                    report.first_key = Some(lo.to_owned());
+                }
+                if report.last_key.as_deref().is_none_or(|l| hi > l) {
+                    report.last_key = Some(hi.to_owned());
+                }
+            }
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &batch.commit {
+            tpl.add_partition_offset(&self.cfg.topic, *p, Offset::Offset(*o))
+                .map_err(kafka("commit"))?;
+        }
+        self.consumer
+            .commit(&tpl, CommitMode::Sync)
+            .map_err(kafka("commit"))?;
+        Ok(())
+    }
+
+    /// Records left to read on the assigned partitions, or `None` when unknown.
+    fn lag(&self) -> Option<i64> {
+        let assignment = self.consumer.assignment().ok()?;
+        if assignment.count() == 0 {
+            return None;
+        }
+        let position = self.consumer.position().ok()?;
+        let mut lag = 0;
+        for e in assignment.elements() {
+            let (_, high) = self
+                .consumer
+                .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
+                .ok()?;
+            let pos = position
+                .find_partition(e.topic(), e.partition())
+                .and_then(|p| p.offset().to_raw())
+                .filter(|o| *o >= 0);
+            let committed_or_low = match pos {
+                Some(p) => p,
+                None => {
+                    self.consumer
+                        .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
+                        .ok()?
+                        .0
+                }
+            };
+            lag += (high - committed_or_low).max(0);
+        }
+        Some(lag)
+    }
+
+    pub async fn run(
+        &mut self,
+        mut signals: watch::Receiver<Signals>,
+    ) -> Result<RunReport, RunError> {
+        self.consumer
+            .subscribe(&[self.cfg.topic.as_str()])
+            .map_err(kafka("subscribe"))?;
+        let mut report = RunReport::default();
+        let mut batcher = Batcher::new(self.cfg.batch_records, self.cfg.batch_wait);
+        let mut check = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                msg = self.consumer.recv() => {
+                    let m = msg.map_err(kafka("consume"))?;
+                    let now = Instant::now();
+                    match record::parse(m.key(), m.payload(), m.partition(), m.offset()) {
+                        Ok(r) => {
+                            if let Some(full) = batcher.push(r, now) {
+                                self.flush(full, &mut report).await?;
+                            }
+                        }
+                        Err(why) => {
+                            self.dead_letter(&m, &why).await?;
+                            report.dead_letters += 1;
+                            batcher.skip(m.partition(), m.offset(), now);
+                        }
+                    }
+                }
+                _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending::<()>().await } } => {
+                    if let Some(b) = batcher.due(Instant::now()) {
+                        self.flush(b, &mut report).await?;
+                    }
+                }
+                _ = check.tick() => {
+                    let s = *signals.borrow();
+                    if s.stop {
+                        self.flush(batcher.take(), &mut report).await?;
+                        report.stopped = true;
+                        return Ok(report);
+                    }
+                    if let Some(lag) = self.lag() {
+                        self.metrics.lag.set(lag);
+                        if s.producer_finished && lag == 0 {
+                            self.flush(batcher.take(), &mut report).await?;
+                            info!(written = report.written, "producer finished and nothing left to read");
+                            return Ok(report);
+                        }
+                    }
+                }
+                _ = async {
+                    // A dropped sender can signal nothing more; do not spin on it.
+                    if signals.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                } => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! What a storage backend does for the core: write one batch, idempotently by record key.
+
+use futures::future::BoxFuture;
+
+use super::batch::Batch;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub records: u64,
+    pub requests: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Worth retrying: the store is down, overloaded, or the network failed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Retrying cannot help: bad credentials, a missing database, a refused document.
+    #[error("storage refused the write: {0}")]
+    Refused(String),
+}
+
+impl StorageError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StorageError::Unavailable(_))
+    }
+}
+
+pub trait Storage: Send {
+    /// Create what the store needs (collections, indexes, buckets) if it is missing.
+    fn prepare(&mut self) -> BoxFuture<'_, Result<(), StorageError>>;
+    /// Write every record of `batch`; a record whose key exists is replaced.
+    fn write<'a>(&'a mut self, batch: &'a Batch)
+    -> BoxFuture<'a, Result<WriteStats, StorageError>>;
+}

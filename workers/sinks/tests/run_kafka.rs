@@ -1,0 +1,163 @@
+//! The connector core end to end: a data topic (librdkafka's mock cluster, and the real broker
+//! when `STREAMFORGE_TEST_KAFKA` is set) into the ArangoDB protocol server, with duplicates,
+//! malformed messages and a storage outage on the way.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use rdkafka::Message;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Headers;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::FutureRecord;
+use serde_json::json;
+use streamforge_kit::KafkaSettings;
+use streamforge_sinks::arango::{ArangoClient, ArangoSink, WriteMode, testserver};
+use streamforge_sinks::core::Storage;
+use streamforge_sinks::core::run::{RunConfig, Runner, Signals, SinkMetrics};
+use tokio::sync::watch;
+
+async fn scenario(settings: KafkaSettings, topic: &str) {
+    let producer = settings.producer("loader").unwrap();
+    // 300 candles, the first 50 delivered twice (at-least-once), and two bad messages.
+    let mut sent = 0;
+    for i in (0..300).chain(0..50) {
+        let key = format!("BTCUSDT|1m|{}", 1_722_470_400_000i64 + i * 60_000);
+        let payload = json!({"symbol": "BTCUSDT", "open_time": 1_722_470_400_000i64 + i * 60_000, "close": format!("{i}.0")}).to_string();
+        producer
+            .send(
+                FutureRecord::to(topic).key(&key).payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+        sent += 1;
+        if i == 100 && sent == 101 {
+            producer
+                .send(
+                    FutureRecord::to(topic)
+                        .key("BTCUSDT|1m|bad")
+                        .payload("{not json"),
+                    Duration::from_secs(10),
+                )
+                .await
+                .unwrap();
+            producer
+                .send(
+                    FutureRecord::<str, str>::to(topic).payload("[1,2]"),
+                    Duration::from_secs(10),
+                )
+                .await
+                .unwrap();
+        }
+    }
+
+    let (addr, state) =
+        testserver::serve("127.0.0.1:0".parse().unwrap(), "streamforge", "root", "pw")
+            .await
+            .unwrap();
+    let mut storage = ArangoSink {
+        client: ArangoClient::new(&format!("http://{addr}"), "streamforge", "root", "pw").unwrap(),
+        collection: "btcusdt_api_candles_1m_2024_08_01".into(),
+        mode: WriteMode::DocumentReplace,
+        index_fields: vec![],
+    };
+    storage.prepare().await.unwrap();
+    // The store goes away for the first two batch writes.
+    state.lock().unwrap().unavailable_for = 2;
+
+    let group = streamforge_kit::testing::unique("arango-connector");
+    let consumer: StreamConsumer = settings.consumer("sink", &group).unwrap();
+    let dlq = settings.producer("sink-dlq").unwrap();
+    let mut cfg = RunConfig::new(topic);
+    cfg.batch_records = 64;
+    cfg.batch_wait = Duration::from_millis(200);
+    cfg.retry_start = Duration::from_millis(50);
+    let registry = prometheus::Registry::new();
+    let metrics = SinkMetrics::new(&registry).unwrap();
+    // The loader already reported `finished`: the sink ends once nothing is left to read.
+    let (_tx, rx) = watch::channel(Signals {
+        producer_finished: true,
+        stop: false,
+    });
+    let mut runner = Runner {
+        consumer: &consumer,
+        storage: &mut storage,
+        dlq: &dlq,
+        cfg: cfg.clone(),
+        metrics: metrics.clone(),
+    };
+    let report = tokio::time::timeout(Duration::from_secs(60), runner.run(rx))
+        .await
+        .expect("the sink ends by itself")
+        .unwrap();
+
+    assert_eq!(report.dead_letters, 2);
+    assert!(report.storage_retries >= 2, "{report:?}");
+    assert_eq!(
+        report.first_key.as_deref(),
+        Some("BTCUSDT|1m|1722470400000")
+    );
+    let docs = state.lock().unwrap().collections["btcusdt_api_candles_1m_2024_08_01"]
+        .docs
+        .len();
+    assert_eq!(
+        docs, 300,
+        "every record stored once, none lost to the outage"
+    );
+    assert_eq!(metrics.dead_letters.with_label_values(&["json"]).get(), 1);
+    assert_eq!(metrics.dead_letters.with_label_values(&["key"]).get(), 1);
+
+    // Everything consumed is committed.
+    let committed = consumer.committed(Duration::from_secs(10)).unwrap();
+    let total: i64 = committed
+        .elements_for_topic(topic)
+        .iter()
+        .filter_map(|e| e.offset().to_raw())
+        .filter(|o| *o >= 0)
+        .sum();
+    assert_eq!(total, 352);
+
+    // The dead letters carry the reason in their headers.
+    let reader: StreamConsumer = settings
+        .consumer("dlq-reader", &streamforge_kit::testing::unique("dlq"))
+        .unwrap();
+    reader.subscribe(&[cfg.dlq_topic.as_str()]).unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(30), reader.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let headers = m.headers().unwrap();
+    let reason = (0..headers.count())
+        .map(|i| headers.get(i))
+        .find(|h| h.key == "x-dlq-reason")
+        .unwrap();
+    assert!(
+        std::str::from_utf8(reason.value.unwrap())
+            .unwrap()
+            .starts_with("payload is not JSON")
+            || std::str::from_utf8(reason.value.unwrap()).unwrap() == "message has no key"
+    );
+}
+
+#[tokio::test]
+async fn protocol_sink_stores_everything_once_through_an_outage() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("wf-data", 3, 1).unwrap();
+    cluster.create_topic("wf-data-dlq", 1, 1).unwrap();
+    scenario(
+        KafkaSettings::plaintext(cluster.bootstrap_servers()),
+        "wf-data",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn real_broker_sink_stores_everything_once_through_an_outage() {
+    let Some(settings) = streamforge_kit::testing::real_kafka("real_broker_sink") else {
+        return;
+    };
+    let topic = streamforge_kit::testing::unique("wf-data");
+    scenario(settings, &topic).await;
+}
