@@ -7,17 +7,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::market::mix;
+
 /// Levels per side at update id 0.
 pub const INITIAL_LEVELS: i64 = 20;
 /// One update every this many ms of simulated time.
 pub const UPDATE_EVERY_MS: i64 = 20;
-
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 /// Which side a level is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -32,7 +32,7 @@ pub fn interval_ms(interval: &str) -> Option<i64> {
         .map(|(_, ms)| *ms)
 }
 
-fn mix(mut x: u64) -> u64 {
+pub(crate) fn mix(mut x: u64) -> u64 {
     // splitmix64 finalizer: a fixed, well-spread hash of the input.
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
