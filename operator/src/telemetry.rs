@@ -113,19 +113,12 @@ pub fn run_key(queue: &Queue) -> RunKey {
         name: queue.name_any(),
         run: status.run.unwrap_or(1),
         run_started: status.started_at.as_ref().map(crate::time::epoch_secs),
-        main_telemetry_id: status
-            .telemetry_id
-            .clone()
-            .unwrap_or_else(|| naming::telemetry_id(queue.spec.target, queue.meta_uid())),
-    }
-}
-
-trait MetaUid {
-    fn meta_uid(&self) -> &str;
-}
-impl MetaUid for Queue {
-    fn meta_uid(&self) -> &str {
-        self.metadata.uid.as_deref().unwrap_or_default()
+        main_telemetry_id: status.telemetry_id.clone().unwrap_or_else(|| {
+            naming::telemetry_id(
+                queue.spec.target,
+                queue.metadata.uid.as_deref().unwrap_or_default(),
+            )
+        }),
     }
 }
 

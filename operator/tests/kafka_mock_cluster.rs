@@ -104,9 +104,8 @@ async fn real_broker_telemetry_is_folded_coalesced_and_committed() {
     };
     let topic = streamforge_kit::testing::unique("queue-events");
     // One partition, so the committed offset is one number to check.
-    let mut admin_cfg = settings.client_config();
     let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
-        admin_cfg.create().unwrap();
+        settings.client_config().create().unwrap();
     admin
         .create_topics(
             &[rdkafka::admin::NewTopic::new(
@@ -118,7 +117,6 @@ async fn real_broker_telemetry_is_folded_coalesced_and_committed() {
         )
         .await
         .unwrap();
-    let _ = &mut admin_cfg;
     fold_scenario(
         settings,
         &topic,

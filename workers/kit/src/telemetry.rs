@@ -57,6 +57,30 @@ impl Reporter {
         e
     }
 
+    /// Send a `status` event with `records` and `extra` fields (a JSON object). A delivery
+    /// failure is logged, not returned: for the events a worker sends on its way, it goes on
+    /// either way. A `finished` event says progress 1.
+    pub async fn report(
+        &self,
+        status: EventStatus,
+        message: impl Into<String>,
+        records: Option<u64>,
+        extra: Option<Value>,
+    ) {
+        let finished = status == EventStatus::Finished;
+        let mut e = self.event(status, message);
+        e.records_written = records;
+        if finished {
+            e.progress = Some(1.0);
+        }
+        if let Some(Value::Object(m)) = extra {
+            e.extra.extend(m);
+        }
+        if let Err(err) = self.send(e).await {
+            tracing::warn!(error = %err, "telemetry not delivered");
+        }
+    }
+
     pub async fn send(&self, mut event: QueueEvent) -> Result<(), TelemetryError> {
         if event.is_final() {
             event.finished = Some(true);

@@ -205,18 +205,21 @@ pub async fn run(
         match tokio::time::timeout(cfg.start_timeout, control.wait_for(Command::Start)).await {
             Ok(Some(Ok(cmd))) => info!(command_id = %cmd.command_id, "start received"),
             Ok(Some(Err(_stop))) => {
-                report(
-                    &reporter,
-                    EventStatus::Stopped,
-                    "stopped before it started",
-                    None,
-                )
-                .await;
+                reporter
+                    .report(
+                        EventStatus::Stopped,
+                        "stopped before it started",
+                        None,
+                        None,
+                    )
+                    .await;
                 return Ok(Outcome::Stopped);
             }
             Ok(None) | Err(_) => {
                 let msg = format!("no start command within {}s", cfg.start_timeout.as_secs());
-                report(&reporter, EventStatus::Error, &msg, None).await;
+                reporter
+                    .report(EventStatus::Error, msg.clone(), None, None)
+                    .await;
                 return Err(Failure::Transient(msg));
             }
         }
@@ -234,47 +237,22 @@ pub async fn run(
             };
             let extra =
                 json!({ "completeness": c, "complete": c.is_complete(), "position": c.last });
-            report_done(
-                &reporter,
-                EventStatus::Finished,
-                &msg,
-                c.produced,
-                Some(extra),
-            )
-            .await;
+            reporter
+                .report(EventStatus::Finished, msg, Some(c.produced), Some(extra))
+                .await;
         }
         Ok(Outcome::Stopped) => {
-            report(&reporter, EventStatus::Stopped, "stopped by command", None).await
+            reporter
+                .report(EventStatus::Stopped, "stopped by command", None, None)
+                .await
         }
-        Err(e) => report(&reporter, EventStatus::Error, &e.to_string(), None).await,
+        Err(e) => {
+            reporter
+                .report(EventStatus::Error, e.to_string(), None, None)
+                .await
+        }
     }
     result
-}
-
-async fn report(reporter: &Reporter, status: EventStatus, msg: &str, records: Option<u64>) {
-    let mut e = reporter.event(status, msg);
-    e.records_written = records;
-    if let Err(err) = reporter.send(e).await {
-        warn!(error = %err, "telemetry not delivered");
-    }
-}
-
-async fn report_done(
-    reporter: &Reporter,
-    status: EventStatus,
-    msg: &str,
-    records: u64,
-    extra: Option<Value>,
-) {
-    let mut e = reporter.event(status, msg);
-    e.records_written = Some(records);
-    e.progress = Some(1.0);
-    if let Some(Value::Object(m)) = extra {
-        e.extra.extend(m);
-    }
-    if let Err(err) = reporter.send(e).await {
-        warn!(error = %err, "final telemetry not delivered");
-    }
 }
 
 async fn load(
@@ -290,13 +268,14 @@ async fn load(
     market::check_symbol(&rest, &env.symbol)
         .await
         .map_err(|e| Failure::from(LoadError::from(e)))?;
-    report(
-        reporter,
-        EventStatus::Started,
-        &format!("loading {} {}", env.symbol, kind),
-        Some(0),
-    )
-    .await;
+    reporter
+        .report(
+            EventStatus::Started,
+            format!("loading {} {}", env.symbol, kind),
+            Some(0),
+            None,
+        )
+        .await;
 
     sink::ensure_topic(
         kafka,
@@ -307,8 +286,13 @@ async fn load(
     )
     .await
     .map_err(|e| Failure::Transient(e.to_string()))?;
-    let resume = sink::last_position(kafka, &env.kafka_topic, Duration::from_secs(10))
-        .map_err(|e| Failure::Transient(e.to_string()))?;
+    // Live streams start now; only historical loads continue after what the topic holds.
+    let resume = if kind.is_historical() {
+        sink::last_position(kafka, &env.kafka_topic, Duration::from_secs(10))
+            .map_err(|e| Failure::Transient(e.to_string()))?
+    } else {
+        None
+    };
     if let Some(p) = resume {
         info!(position = p, "resuming after the last record in the topic");
     }

@@ -53,6 +53,21 @@ pub async fn check_symbol(rest: &RestClient, symbol: &str) -> Result<(), MarketE
     }
 }
 
+/// GET one page from `path` and parse each row with `parse`.
+async fn page<T>(
+    rest: &RestClient,
+    path: &str,
+    query: &[(&str, String)],
+    weight: u32,
+    parse: impl Fn(&Value) -> Result<T, ParseError>,
+) -> Result<Vec<T>, MarketError> {
+    let v = rest.get(path, query, weight).await?;
+    let rows = v
+        .as_array()
+        .ok_or_else(|| ParseError("expected a JSON array".into()))?;
+    Ok(rows.iter().map(parse).collect::<Result<_, _>>()?)
+}
+
 /// Up to [`PAGE`] klines with open time in `[start, end]`.
 pub async fn klines(
     rest: &RestClient,
@@ -61,23 +76,17 @@ pub async fn klines(
     start: i64,
     end: i64,
 ) -> Result<Vec<CandleRecord>, MarketError> {
-    let v = rest
-        .get(
-            "/api/v3/klines",
-            &[
-                ("symbol", symbol.to_owned()),
-                ("interval", interval.to_owned()),
-                ("startTime", start.to_string()),
-                ("endTime", end.to_string()),
-                ("limit", PAGE.to_string()),
-            ],
-            WEIGHT_KLINES,
-        )
-        .await?;
-    rows(&v)?
-        .iter()
-        .map(|r| Ok(parse::kline(symbol, interval, r)?))
-        .collect()
+    let query = [
+        ("symbol", symbol.to_owned()),
+        ("interval", interval.to_owned()),
+        ("startTime", start.to_string()),
+        ("endTime", end.to_string()),
+        ("limit", PAGE.to_string()),
+    ];
+    page(rest, "/api/v3/klines", &query, WEIGHT_KLINES, |r| {
+        parse::kline(symbol, interval, r)
+    })
+    .await
 }
 
 /// Up to [`PAGE`] aggregate trades from id `from_id`.
@@ -86,21 +95,15 @@ pub async fn agg_trades_from(
     symbol: &str,
     from_id: i64,
 ) -> Result<Vec<TradeRecord>, MarketError> {
-    let v = rest
-        .get(
-            "/api/v3/aggTrades",
-            &[
-                ("symbol", symbol.to_owned()),
-                ("fromId", from_id.to_string()),
-                ("limit", PAGE.to_string()),
-            ],
-            WEIGHT_AGG_TRADES,
-        )
-        .await?;
-    rows(&v)?
-        .iter()
-        .map(|r| Ok(parse::agg_trade(symbol, r)?))
-        .collect()
+    let query = [
+        ("symbol", symbol.to_owned()),
+        ("fromId", from_id.to_string()),
+        ("limit", PAGE.to_string()),
+    ];
+    page(rest, "/api/v3/aggTrades", &query, WEIGHT_AGG_TRADES, |r| {
+        parse::agg_trade(symbol, r)
+    })
+    .await
 }
 
 /// Up to [`PAGE`] aggregate trades in `[start, end]` (at most an hour apart).
@@ -110,28 +113,17 @@ pub async fn agg_trades_between(
     start: i64,
     end: i64,
 ) -> Result<Vec<TradeRecord>, MarketError> {
-    let v = rest
-        .get(
-            "/api/v3/aggTrades",
-            &[
-                ("symbol", symbol.to_owned()),
-                ("startTime", start.to_string()),
-                (
-                    "endTime",
-                    end.min(start + AGG_TRADES_SPAN_MS - 1).to_string(),
-                ),
-                ("limit", PAGE.to_string()),
-            ],
-            WEIGHT_AGG_TRADES,
-        )
-        .await?;
-    rows(&v)?
-        .iter()
-        .map(|r| Ok(parse::agg_trade(symbol, r)?))
-        .collect()
-}
-
-fn rows(v: &Value) -> Result<&Vec<Value>, ParseError> {
-    v.as_array()
-        .ok_or_else(|| ParseError("expected a JSON array".into()))
+    let query = [
+        ("symbol", symbol.to_owned()),
+        ("startTime", start.to_string()),
+        (
+            "endTime",
+            end.min(start + AGG_TRADES_SPAN_MS - 1).to_string(),
+        ),
+        ("limit", PAGE.to_string()),
+    ];
+    page(rest, "/api/v3/aggTrades", &query, WEIGHT_AGG_TRADES, |r| {
+        parse::agg_trade(symbol, r)
+    })
+    .await
 }

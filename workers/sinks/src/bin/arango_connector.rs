@@ -15,9 +15,9 @@ use streamforge_api::EventStatus;
 use streamforge_kit::telemetry::Reporter;
 use streamforge_kit::{KafkaSettings, WorkerEnv};
 use streamforge_sinks::arango::{ArangoClient, ArangoSink, WriteMode};
-use streamforge_sinks::core::Storage;
-use streamforge_sinks::core::run::{RunConfig, Runner, SinkMetrics};
+use streamforge_sinks::core::run::{RunConfig, RunError, Runner, SinkMetrics};
 use streamforge_sinks::core::signals;
+use streamforge_sinks::core::{Storage, StorageError};
 use warp::Filter;
 
 fn var(k: &str, default: &str) -> String {
@@ -69,33 +69,20 @@ async fn run() -> anyhow::Result<bool> {
         kafka.events_topic.clone(),
         env.clone(),
     );
-    let send = |status: EventStatus,
-                msg: String,
-                records: Option<u64>,
-                extra: Option<serde_json::Value>| {
-        let reporter = reporter.clone();
-        async move {
-            let mut e = reporter.event(status, msg);
-            e.records_written = records;
-            if let Some(serde_json::Value::Object(m)) = extra {
-                e.extra.extend(m);
-            }
-            if let Err(err) = reporter.send(e).await {
-                tracing::warn!(error = %err, "telemetry not delivered");
-            }
-        }
-    };
     if let Err(e) = storage.prepare().await {
-        send(EventStatus::Error, e.to_string(), None, None).await;
+        reporter
+            .report(EventStatus::Error, e.to_string(), None, None)
+            .await;
         return Err(e.into());
     }
-    send(
-        EventStatus::Started,
-        format!("storing {} into {}", env.kafka_topic, storage.collection),
-        Some(0),
-        None,
-    )
-    .await;
+    reporter
+        .report(
+            EventStatus::Started,
+            format!("storing {} into {}", env.kafka_topic, storage.collection),
+            Some(0),
+            None,
+        )
+        .await;
 
     let signals = signals::watch(&kafka, &env)?;
     let consumer = kafka.consumer(&env.telemetry_id, &env.telemetry_id)?;
@@ -127,17 +114,20 @@ async fn run() -> anyhow::Result<bool> {
                 "stored {} records in {} batches; {} dead letters",
                 report.written, report.batches, report.dead_letters
             );
-            send(
-                status,
-                msg,
-                Some(report.written),
-                serde_json::to_value(&report).ok(),
-            )
-            .await;
+            reporter
+                .report(
+                    status,
+                    msg,
+                    Some(report.written),
+                    serde_json::to_value(&report).ok(),
+                )
+                .await;
             Ok(true)
         }
         Err(e) => {
-            send(EventStatus::Error, e.to_string(), None, None).await;
+            reporter
+                .report(EventStatus::Error, e.to_string(), None, None)
+                .await;
             Err(e.into())
         }
     }
@@ -155,7 +145,15 @@ async fn main() -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "arango-connector failed");
-            let refused = e.chain().any(|c| c.to_string().contains("refused"));
+            let refused = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<StorageError>(),
+                    Some(StorageError::Refused(_))
+                ) || matches!(
+                    c.downcast_ref::<RunError>(),
+                    Some(RunError::Storage(StorageError::Refused(_)))
+                )
+            });
             ExitCode::from(if refused { 2 } else { 1 })
         }
     }

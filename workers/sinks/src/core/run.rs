@@ -239,24 +239,17 @@ impl Runner<'_> {
         let position = self.consumer.position().ok()?;
         let mut lag = 0;
         for e in assignment.elements() {
-            let (_, high) = self
+            let (low, high) = self
                 .consumer
                 .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
                 .ok()?;
-            let pos = position
+            // Nothing consumed yet on a partition: it is read from its start.
+            let next = position
                 .find_partition(e.topic(), e.partition())
                 .and_then(|p| p.offset().to_raw())
-                .filter(|o| *o >= 0);
-            let committed_or_low = match pos {
-                Some(p) => p,
-                None => {
-                    self.consumer
-                        .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
-                        .ok()?
-                        .0
-                }
-            };
-            lag += (high - committed_or_low).max(0);
+                .filter(|o| *o >= 0)
+                .unwrap_or(low);
+            lag += (high - next).max(0);
         }
         Some(lag)
     }
