@@ -9,15 +9,29 @@ pub const TEST_KAFKA: &str = "STREAMFORGE_TEST_KAFKA";
 /// The real broker for tests, or `None` (with a note on stderr) when none is configured.
 /// Under CI (`CI=true`) a missing broker is an error: those tests must run there.
 pub fn real_kafka(test: &str) -> Option<KafkaSettings> {
-    match std::env::var(TEST_KAFKA) {
-        Ok(addr) if !addr.trim().is_empty() => Some(KafkaSettings::plaintext(addr.trim())),
+    required_env(test, TEST_KAFKA, "a real broker").map(|addr| KafkaSettings::plaintext(&addr))
+}
+
+/// Environment variable naming the real S3 server tests may use (`http://host:port`);
+/// `scripts/test.sh` starts MinIO (`e2e/minio/start.sh`) and sets it, with
+/// `STREAMFORGE_TEST_S3_ACCESS_KEY` and `STREAMFORGE_TEST_S3_SECRET_KEY`.
+pub const TEST_S3: &str = "STREAMFORGE_TEST_S3";
+/// A Python interpreter with pyarrow, the independent Parquet reader (`e2e/lake/setup.sh`).
+pub const TEST_PYTHON: &str = "STREAMFORGE_TEST_PYTHON";
+
+/// The value of `var`, which `scripts/test.sh` sets to `what`, or `None` (with a note on
+/// stderr) when it is unset. Under CI (`CI=true`) a missing value is an error: those tests must
+/// run there.
+pub fn required_env(test: &str, var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_owned()),
         _ => {
             assert!(
                 std::env::var("CI").map_or(true, |v| v != "true"),
-                "{test}: {TEST_KAFKA} is not set under CI; scripts/test.sh starts a broker and sets it"
+                "{test}: {var} is not set under CI; scripts/test.sh starts {what} and sets it"
             );
             eprintln!(
-                "{test}: skipped, {TEST_KAFKA} is not set (run scripts/test.sh, which starts a real broker)"
+                "{test}: skipped, {var} is not set (run scripts/test.sh, which provides {what})"
             );
             None
         }

@@ -7,7 +7,9 @@
 //!                     `finished` with zero lag, or on `stop`
 //! ```
 //!
-//! Storage backends sit behind [`core::Storage`]: [`arango`] today.
+//! Storage backends sit behind [`core::Storage`]: [`arango`] and the S3/Parquet [`lake`].
 
 pub mod arango;
+pub mod connector;
 pub mod core;
+pub mod lake;

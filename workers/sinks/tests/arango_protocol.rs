@@ -35,6 +35,7 @@ fn batch(n: usize, version: &str) -> Batch {
                 doc,
                 partition: 0,
                 offset: i as i64,
+                timestamp: None,
             }
         })
         .collect();

@@ -103,6 +103,7 @@ mod tests {
             doc: Map::new(),
             partition: p,
             offset: o,
+            timestamp: None,
         }
     }
 

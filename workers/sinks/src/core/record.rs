@@ -10,6 +10,8 @@ pub struct Record {
     pub doc: Map<String, Value>,
     pub partition: i32,
     pub offset: i64,
+    /// The Kafka message timestamp (ms), when the message has one.
+    pub timestamp: Option<i64>,
 }
 
 /// Why a message cannot be stored; it goes to the dead-letter topic with this reason.
@@ -44,6 +46,7 @@ pub fn parse(
     payload: Option<&[u8]>,
     partition: i32,
     offset: i64,
+    timestamp: Option<i64>,
 ) -> Result<Record, Malformed> {
     let key = std::str::from_utf8(key.filter(|k| !k.is_empty()).ok_or(Malformed::NoKey)?)
         .map_err(|_| Malformed::KeyNotUtf8)?;
@@ -65,6 +68,7 @@ pub fn parse(
         doc,
         partition,
         offset,
+        timestamp,
     })
 }
 
@@ -74,20 +78,30 @@ mod tests {
 
     #[test]
     fn good_and_bad_messages() {
-        let r = parse(Some(b"BTCUSDT|5m|1"), Some(br#"{"open":"1.0"}"#), 0, 7).unwrap();
+        let r = parse(
+            Some(b"BTCUSDT|5m|1"),
+            Some(br#"{"open":"1.0"}"#),
+            0,
+            7,
+            None,
+        )
+        .unwrap();
         assert_eq!((r.key.as_str(), r.offset), ("BTCUSDT|5m|1", 7));
-        assert_eq!(parse(None, Some(b"{}"), 0, 0), Err(Malformed::NoKey));
+        assert_eq!(parse(None, Some(b"{}"), 0, 0, None), Err(Malformed::NoKey));
         assert_eq!(
-            parse(Some(b"\xff"), Some(b"{}"), 0, 0),
+            parse(Some(b"\xff"), Some(b"{}"), 0, 0, None),
             Err(Malformed::KeyNotUtf8)
         );
-        assert_eq!(parse(Some(b"k"), None, 0, 0), Err(Malformed::NoPayload));
+        assert_eq!(
+            parse(Some(b"k"), None, 0, 0, None),
+            Err(Malformed::NoPayload)
+        );
         assert!(matches!(
-            parse(Some(b"k"), Some(b"{oops"), 0, 0),
+            parse(Some(b"k"), Some(b"{oops"), 0, 0, None),
             Err(Malformed::NotJson(_))
         ));
         assert_eq!(
-            parse(Some(b"k"), Some(b"[1]"), 0, 0),
+            parse(Some(b"k"), Some(b"[1]"), 0, 0, None),
             Err(Malformed::NotObject("array"))
         );
         assert_eq!(Malformed::NotObject("array").category(), "shape");

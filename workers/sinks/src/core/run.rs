@@ -5,6 +5,7 @@
 //! and retries it with backoff, consuming nothing meanwhile, so no message is lost or skipped.
 //! The loop ends on `stop`, or once the producer reported `finished` and nothing is left to read.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
@@ -237,27 +238,96 @@ impl Runner<'_> {
             return None;
         }
         let position = self.consumer.position().ok()?;
+        // Where a partition with nothing consumed yet starts: its committed offset (a restart),
+        // else its first offset.
+        let committed = self
+            .consumer
+            .committed_offsets(assignment.clone(), Duration::from_secs(5))
+            .ok()?;
         let mut lag = 0;
         for e in assignment.elements() {
             let (low, high) = self
                 .consumer
                 .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
                 .ok()?;
-            // Nothing consumed yet on a partition: it is read from its start.
-            let next = position
-                .find_partition(e.topic(), e.partition())
-                .and_then(|p| p.offset().to_raw())
-                .filter(|o| *o >= 0)
+            let valid = |tpl: &TopicPartitionList| {
+                tpl.find_partition(e.topic(), e.partition())
+                    .and_then(|p| p.offset().to_raw())
+                    .filter(|o| *o >= 0)
+            };
+            let next = valid(&position)
+                .or_else(|| valid(&committed))
                 .unwrap_or(low);
             lag += (high - next).max(0);
         }
         Some(lag)
     }
 
+    /// The offset each partition of the topic will be consumed from: the group's committed
+    /// offset, or the partition's start when nothing was committed. Empty while the topic does
+    /// not exist yet.
+    fn resume_positions(&self) -> Result<HashMap<i32, i64>, RunError> {
+        let topic = self.cfg.topic.as_str();
+        let md = self
+            .consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .map_err(kafka("metadata"))?;
+        let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
+            return Ok(HashMap::new());
+        };
+        if t.error().is_some() {
+            return Ok(HashMap::new());
+        }
+        let mut tpl = TopicPartitionList::new();
+        for p in t.partitions() {
+            tpl.add_partition(topic, p.id());
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .map_err(kafka("committed offsets"))?;
+        let mut out = HashMap::new();
+        for e in committed.elements() {
+            let from = match e.offset() {
+                Offset::Offset(o) if o >= 0 => o,
+                _ => {
+                    self.consumer
+                        .fetch_watermarks(topic, e.partition(), Duration::from_secs(10))
+                        .map_err(kafka("watermarks"))?
+                        .0
+                }
+            };
+            out.insert(e.partition(), from);
+        }
+        Ok(out)
+    }
+
+    /// Let the storage undo uncommitted work of a previous run, retrying outages.
+    async fn recover(&mut self) -> Result<(), RunError> {
+        let resume = self.resume_positions()?;
+        let mut backoff = self.cfg.retry_start;
+        loop {
+            match self.storage.recover(&resume).await {
+                Ok(0) => return Ok(()),
+                Ok(undone) => {
+                    info!(undone, "undid uncommitted batches of a previous run");
+                    return Ok(());
+                }
+                Err(e) if e.is_transient() => {
+                    warn!(error = %e, wait_ms = backoff.as_millis() as u64, "storage unavailable during recovery; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.cfg.retry_max);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     pub async fn run(
         &mut self,
         mut signals: watch::Receiver<Signals>,
     ) -> Result<RunReport, RunError> {
+        self.recover().await?;
         self.consumer
             .subscribe(&[self.cfg.topic.as_str()])
             .map_err(kafka("subscribe"))?;
@@ -270,7 +340,7 @@ impl Runner<'_> {
                 msg = self.consumer.recv() => {
                     let m = msg.map_err(kafka("consume"))?;
                     let now = Instant::now();
-                    match record::parse(m.key(), m.payload(), m.partition(), m.offset()) {
+                    match record::parse(m.key(), m.payload(), m.partition(), m.offset(), m.timestamp().to_millis()) {
                         Ok(r) => {
                             if let Some(full) = batcher.push(r, now) {
                                 self.flush(full, &mut report).await?;

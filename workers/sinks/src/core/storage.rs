@@ -1,5 +1,7 @@
 //! What a storage backend does for the core: write one batch, idempotently by record key.
 
+use std::collections::HashMap;
+
 use futures::future::BoxFuture;
 
 use super::batch::Batch;
@@ -30,6 +32,15 @@ impl StorageError {
 pub trait Storage: Send {
     /// Create what the store needs (collections, indexes, buckets) if it is missing.
     fn prepare(&mut self) -> BoxFuture<'_, Result<(), StorageError>>;
+    /// Undo what a previous run stored but never committed, given the offset each partition
+    /// resumes from; returns how many batches were undone. Stores that overwrite by key have
+    /// nothing to undo.
+    fn recover<'a>(
+        &'a mut self,
+        _resume: &'a HashMap<i32, i64>,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(async { Ok(0) })
+    }
     /// Write every record of `batch`; a record whose key exists is replaced.
     fn write<'a>(&'a mut self, batch: &'a Batch)
     -> BoxFuture<'a, Result<WriteStats, StorageError>>;

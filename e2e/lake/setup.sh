@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# A Python environment with pyarrow, the independent Parquet reader the lake tests use.
+# Idempotent; prints the interpreter's path on its last line.
+set -euo pipefail
+cache="${STREAMFORGE_CACHE:-$HOME/.cache/streamforge}"
+venv="$cache/pyenv"
+if ! "$venv/bin/python" -c 'import pyarrow.dataset, pyarrow.fs' >/dev/null 2>&1; then
+  echo "lake: installing pyarrow into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pyarrow==26.0.1' >&2
+fi
+echo "$venv/bin/python"

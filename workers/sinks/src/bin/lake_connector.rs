@@ -1,0 +1,45 @@
+//! `lake-connector`: stores a Queue's data topic as Parquet files in an S3 bucket (MinIO) or a
+//! local directory, laid out as `symbol=/type=/date=` directories.
+//!
+//! Environment: the worker environment the operator sets (`QUEUE_ID`, `SYMBOL`, `TYPE`,
+//! `KAFKA_TOPIC`, `TELEMETRY_PRODUCER_ID`, Kafka settings); S3 with `MINIO_ENDPOINT`,
+//! `MINIO_BUCKET` (default `streamforge-lake`), `MINIO_ACCESS_KEY`, `MINIO_SECRET_KEY`,
+//! `S3_REGION`; without `MINIO_ENDPOINT` the directory `LAKE_DIR` (default `./lake`). Optional:
+//! `LAKE_PREFIX` (a path inside the bucket), `BATCH_RECORDS` (default 50000), `BATCH_WAIT_MS`
+//! (default 5000), `LAKE_CONCURRENCY` (files stored at once, default 8), `METRICS_ADDR`.
+//! Exit codes: 0 done or stopped, 1 transient failure, 2 refused (retrying cannot help).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use streamforge_kit::{KafkaSettings, WorkerEnv};
+use streamforge_sinks::connector::{self, Defaults, var};
+use streamforge_sinks::lake::{LakeLocation, LakeSink};
+
+async fn run() -> anyhow::Result<()> {
+    let env = WorkerEnv::from_env().context("worker environment")?;
+    let kafka = KafkaSettings::from_env().context("Kafka settings")?;
+    let location = LakeLocation::from_lookup(|k| std::env::var(k).ok());
+    let target = location.describe();
+    let mut storage = LakeSink::new(
+        location,
+        &var("LAKE_PREFIX", ""),
+        &env.kafka_topic,
+        &env.data_type,
+        &env.symbol,
+    )?;
+    storage.concurrency = var("LAKE_CONCURRENCY", "8")
+        .parse()
+        .context("LAKE_CONCURRENCY")?;
+    let defaults = Defaults {
+        batch_records: 50_000,
+        batch_wait_ms: 5_000,
+    };
+    connector::run(env, kafka, &mut storage, target, defaults).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    connector::init_tracing();
+    connector::exit_code("lake-connector", run().await)
+}

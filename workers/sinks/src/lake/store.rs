@@ -1,0 +1,203 @@
+//! Where the lake lives: an S3 bucket (MinIO in our platform) or, when no endpoint is set, a
+//! local directory.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::local::LocalFileSystem;
+use object_store::signer::Signer;
+use object_store::{ClientOptions, ObjectStore};
+
+use crate::core::StorageError;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LakeLocation {
+    S3 {
+        endpoint: String,
+        bucket: String,
+        region: String,
+        access_key: String,
+        secret_key: String,
+    },
+    Local {
+        dir: std::path::PathBuf,
+    },
+}
+
+impl LakeLocation {
+    /// From the worker environment: `MINIO_ENDPOINT` (with or without `http://`),
+    /// `MINIO_BUCKET`, `MINIO_ACCESS_KEY`, `MINIO_SECRET_KEY`, `S3_REGION`; without an endpoint,
+    /// the directory `LAKE_DIR` (default `./lake`).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        match get(streamforge_api::env::MINIO_ENDPOINT) {
+            Some(ep) => LakeLocation::S3 {
+                endpoint: if ep.contains("://") {
+                    ep
+                } else {
+                    format!("http://{ep}")
+                },
+                bucket: get(streamforge_api::env::MINIO_BUCKET)
+                    .unwrap_or_else(|| "streamforge-lake".into()),
+                region: get("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                access_key: get(streamforge_api::env::MINIO_ACCESS_KEY).unwrap_or_default(),
+                secret_key: get(streamforge_api::env::MINIO_SECRET_KEY).unwrap_or_default(),
+            },
+            None => LakeLocation::Local {
+                dir: get("LAKE_DIR").unwrap_or_else(|| "lake".into()).into(),
+            },
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            LakeLocation::S3 {
+                endpoint, bucket, ..
+            } => format!("s3://{bucket} at {endpoint}"),
+            LakeLocation::Local { dir } => format!("directory {}", dir.display()),
+        }
+    }
+}
+
+/// An opened lake: the object store, and for S3 the handle that can create the bucket.
+pub struct OpenedLake {
+    pub store: Arc<dyn ObjectStore>,
+    s3: Option<AmazonS3>,
+}
+
+pub fn open(location: &LakeLocation) -> Result<OpenedLake, StorageError> {
+    match location {
+        LakeLocation::S3 {
+            endpoint,
+            bucket,
+            region,
+            access_key,
+            secret_key,
+        } => {
+            let s3 = AmazonS3Builder::new()
+                .with_endpoint(endpoint)
+                .with_bucket_name(bucket)
+                .with_region(region)
+                .with_access_key_id(access_key)
+                .with_secret_access_key(secret_key)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false)
+                .with_client_options(
+                    ClientOptions::new()
+                        .with_connect_timeout(Duration::from_secs(5))
+                        .with_timeout(Duration::from_secs(60)),
+                )
+                .build()
+                .map_err(|e| StorageError::Refused(format!("S3 settings: {e}")))?;
+            Ok(OpenedLake {
+                store: Arc::new(s3.clone()),
+                s3: Some(s3),
+            })
+        }
+        LakeLocation::Local { dir } => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StorageError::Refused(format!("creating lake directory {}: {e}", dir.display()))
+            })?;
+            let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| {
+                StorageError::Refused(format!("lake directory {}: {e}", dir.display()))
+            })?;
+            Ok(OpenedLake {
+                store: Arc::new(fs),
+                s3: None,
+            })
+        }
+    }
+}
+
+/// Sort an object-store error into an outage (retry) or a refusal (stop).
+pub fn classify(e: object_store::Error) -> StorageError {
+    use object_store::Error as E;
+    match &e {
+        E::PermissionDenied { .. }
+        | E::Unauthenticated { .. }
+        | E::InvalidPath { .. }
+        | E::NotSupported { .. }
+        | E::UnknownConfigurationKey { .. } => StorageError::Refused(e.to_string()),
+        _ => StorageError::Unavailable(e.to_string()),
+    }
+}
+
+impl OpenedLake {
+    /// Create the bucket if it is missing (S3's `CreateBucket`, sent as a pre-signed `PUT` on
+    /// the bucket itself); a local directory already exists.
+    pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
+        let Some(s3) = &self.s3 else { return Ok(()) };
+        let url = s3
+            .signed_url(
+                reqwest::Method::PUT,
+                &object_store::path::Path::from(""),
+                Duration::from_secs(300),
+            )
+            .await
+            .map_err(classify)?;
+        let resp = reqwest::Client::new()
+            .put(url)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("creating the bucket: {e}")))?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if status.is_success()
+            || body.contains("BucketAlreadyOwnedByYou")
+            || body.contains("BucketAlreadyExists")
+        {
+            return Ok(());
+        }
+        let msg = format!("creating the bucket: HTTP {status}: {}", body.trim());
+        Err(if status.is_server_error() {
+            StorageError::Unavailable(msg)
+        } else {
+            StorageError::Refused(msg)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn local_directory_unless_an_endpoint_is_set() {
+        assert_eq!(
+            LakeLocation::from_lookup(lookup(&[])),
+            LakeLocation::Local { dir: "lake".into() }
+        );
+        assert_eq!(
+            LakeLocation::from_lookup(lookup(&[("MINIO_ENDPOINT", " "), ("LAKE_DIR", "/d")])),
+            LakeLocation::Local { dir: "/d".into() }
+        );
+        let s3 = LakeLocation::from_lookup(lookup(&[
+            ("MINIO_ENDPOINT", "minio:9000"),
+            ("MINIO_BUCKET", "b"),
+            ("MINIO_ACCESS_KEY", "a"),
+            ("MINIO_SECRET_KEY", "s"),
+        ]));
+        assert_eq!(
+            s3,
+            LakeLocation::S3 {
+                endpoint: "http://minio:9000".into(),
+                bucket: "b".into(),
+                region: "us-east-1".into(),
+                access_key: "a".into(),
+                secret_key: "s".into()
+            }
+        );
+        assert_eq!(s3.describe(), "s3://b at http://minio:9000");
+    }
+}

@@ -1,0 +1,237 @@
+//! The lake connector end to end: a data topic (librdkafka's mock cluster, or the real broker)
+//! into Parquet files in a local directory and in a real S3 server (MinIO), read back with
+//! pyarrow, a reader independent of the connector. A replay with nothing committed and other
+//! batch boundaries must leave every record exactly once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::FutureRecord;
+use serde_json::{Value, json};
+use streamforge_kit::KafkaSettings;
+use streamforge_kit::testing::{TEST_PYTHON, TEST_S3, required_env, unique};
+use streamforge_sinks::core::Storage;
+use streamforge_sinks::core::run::{RunConfig, RunReport, Runner, Signals, SinkMetrics};
+use streamforge_sinks::lake::{LakeLocation, LakeSink};
+use tokio::sync::watch;
+
+const START: i64 = 1_722_553_200_000; // 2024-08-01 23:00 UTC
+
+/// 300 BTCUSDT candles (60 on Aug 1, 240 on Aug 2), 20 ETHUSDT candles, the first 50 BTCUSDT
+/// candles delivered twice, and two malformed messages.
+async fn produce(settings: &KafkaSettings, topic: &str) {
+    let producer = settings.producer("loader").unwrap();
+    let send = |key: String, payload: String| {
+        let producer = producer.clone();
+        let topic = topic.to_owned();
+        async move {
+            producer
+                .send(
+                    FutureRecord::to(&topic).key(&key).payload(&payload),
+                    Duration::from_secs(10),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    for (sym, i) in (0..300)
+        .map(|i| ("BTCUSDT", i))
+        .chain((0..20).map(|i| ("ETHUSDT", i)))
+        .chain((0..50).map(|i| ("BTCUSDT", i)))
+    {
+        let t = START + i * 60_000;
+        let doc = json!({"symbol": sym, "interval": "1m", "open_time": t, "close_time": t + 59_999,
+            "open": "1.0", "close": format!("{i}.5"), "volume": "2.25", "trades": i});
+        send(format!("{sym}|1m|{t}"), doc.to_string()).await;
+        if i == 100 && sym == "BTCUSDT" {
+            send("BTCUSDT|1m|bad".into(), "{not json".into()).await;
+        }
+    }
+    producer
+        .send(
+            FutureRecord::<str, str>::to(topic).payload("[1,2]"),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+}
+
+async fn run_sink(
+    settings: &KafkaSettings,
+    topic: &str,
+    group: &str,
+    storage: &mut LakeSink,
+    batch_records: usize,
+) -> RunReport {
+    storage.prepare().await.unwrap();
+    let consumer: StreamConsumer = settings.consumer("lake", group).unwrap();
+    let dlq = settings.producer("lake-dlq").unwrap();
+    let mut cfg = RunConfig::new(topic);
+    cfg.batch_records = batch_records;
+    cfg.batch_wait = Duration::from_millis(300);
+    let metrics = SinkMetrics::new(&prometheus::Registry::new()).unwrap();
+    let (_tx, rx) = watch::channel(Signals {
+        producer_finished: true,
+        stop: false,
+    });
+    let mut runner = Runner {
+        consumer: &consumer,
+        storage,
+        dlq: &dlq,
+        cfg,
+        metrics,
+    };
+    tokio::time::timeout(Duration::from_secs(90), runner.run(rx))
+        .await
+        .expect("the sink ends by itself")
+        .unwrap()
+}
+
+/// Every data file in the lake (object paths), bookkeeping excluded.
+async fn data_files(storage: &LakeSink) -> BTreeSet<String> {
+    let metas: Vec<_> = storage.store().list(None).try_collect().await.unwrap();
+    metas
+        .into_iter()
+        .map(|m| m.location.to_string())
+        .filter(|p| p.ends_with(".parquet") && p.contains(&storage.topic))
+        .collect()
+}
+
+/// What pyarrow reads from the lake.
+fn read_back(args: &[&str], env: &[(&str, &str)]) -> Option<Value> {
+    let python = required_env("lake read-back", TEST_PYTHON, "pyarrow")?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../e2e/lake/read_lake.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(args)
+        .args(["--key", &format!("BTCUSDT|1m|{}", START + 120 * 60_000)])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "read_lake.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn check_read_back(v: &Value) {
+    assert_eq!(v["rows"], 320, "{v}");
+    assert_eq!(v["distinct_keys"], 320, "no record twice: {v}");
+    let dirs = &v["per_dir"];
+    assert_eq!(
+        dirs["symbol=BTCUSDT/type=api_candles_1m/date=2024-08-01"],
+        60
+    );
+    assert_eq!(
+        dirs["symbol=BTCUSDT/type=api_candles_1m/date=2024-08-02"],
+        240
+    );
+    assert_eq!(
+        dirs["symbol=ETHUSDT/type=api_candles_1m/date=2024-08-01"],
+        20
+    );
+    let schema = &v["schema"];
+    assert_eq!(schema["open_time"], "timestamp[ms, tz=UTC]");
+    assert_eq!(
+        schema["close"], "string",
+        "prices stay exact decimal strings"
+    );
+    assert_eq!(schema["trades"], "int64");
+    let row = &v["row"];
+    assert_eq!(row["close"], "120.5");
+    assert_eq!(row["symbol"], "BTCUSDT");
+    assert_eq!(row["volume"], "2.25");
+}
+
+async fn scenario(settings: KafkaSettings, topic: &str, location: LakeLocation) -> LakeSink {
+    produce(&settings, topic).await;
+    let mut storage =
+        LakeSink::new(location, "market", topic, "api_candles_1m", "BTCUSDT").unwrap();
+
+    let first = run_sink(&settings, topic, &unique("lake-a"), &mut storage, 64).await;
+    assert_eq!(first.dead_letters, 2);
+    assert!(first.written >= 320, "{first:?}");
+    let files_a = data_files(&storage).await;
+    assert!(files_a.len() >= 3, "{files_a:?}");
+
+    // Every commit lost, and other batch boundaries: the replay undoes the first run's files
+    // and writes each record once again.
+    let second = run_sink(&settings, topic, &unique("lake-b"), &mut storage, 100).await;
+    assert!(second.written >= 320, "{second:?}");
+    let files_b = data_files(&storage).await;
+    assert!(
+        files_a.is_disjoint(&files_b),
+        "the first run's files were replaced, not kept beside the new ones"
+    );
+
+    // A restart after everything was committed touches nothing.
+    let group = unique("lake-c");
+    run_sink(&settings, topic, &group, &mut storage, 100).await;
+    let before = data_files(&storage).await;
+    let (req0, _) = storage.counters();
+    let third = run_sink(&settings, topic, &group, &mut storage, 100).await;
+    assert_eq!(third.written, 0);
+    assert_eq!(storage.counters().0, req0, "no request to the lake");
+    assert_eq!(data_files(&storage).await, before);
+    storage
+}
+
+#[tokio::test]
+async fn lake_in_a_local_directory_from_the_mock_cluster() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("wf-lake", 3, 1).unwrap();
+    cluster.create_topic("wf-lake-dlq", 1, 1).unwrap();
+    let dir = std::env::temp_dir().join(unique("streamforge-lake"));
+    let location = LakeLocation::Local { dir: dir.clone() };
+    scenario(
+        KafkaSettings::plaintext(cluster.bootstrap_servers()),
+        "wf-lake",
+        location,
+    )
+    .await;
+    if let Some(v) = read_back(&["dir", dir.join("market").to_str().unwrap()], &[]) {
+        check_read_back(&v);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn real_s3_lake_from_the_real_broker() {
+    let Some(settings) = streamforge_kit::testing::real_kafka("real_s3_lake") else {
+        return;
+    };
+    let Some(endpoint) = required_env("real_s3_lake", TEST_S3, "a MinIO server") else {
+        return;
+    };
+    let access = std::env::var("STREAMFORGE_TEST_S3_ACCESS_KEY").unwrap_or_default();
+    let secret = std::env::var("STREAMFORGE_TEST_S3_SECRET_KEY").unwrap_or_default();
+    let bucket = unique("lake").to_lowercase().replace('_', "-");
+    let bucket: String = bucket.chars().take(63).collect();
+    let topic = unique("wf-lake");
+    let location = LakeLocation::S3 {
+        endpoint: endpoint.clone(),
+        bucket: bucket.clone(),
+        region: "us-east-1".into(),
+        access_key: access.clone(),
+        secret_key: secret.clone(),
+    };
+    scenario(settings, &topic, location).await;
+    let v = read_back(
+        &["s3", &endpoint, &bucket, "market"],
+        &[
+            ("AWS_ACCESS_KEY_ID", access.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+        ],
+    );
+    if let Some(v) = v {
+        check_read_back(&v);
+    }
+}
