@@ -74,6 +74,15 @@ pub struct WorkerDefaults {
     )]
     pub arango_secret: String,
 
+    /// Mirror every Queue's status into the ArangoDB collection `status_mirror_collection`
+    /// (ArangoDB at `ARANGO_URL`, credentials from `ARANGO_USER`/`ARANGO_PASSWORD`).
+    #[arg(long, env = "STATUS_MIRROR", default_value_t = false)]
+    pub status_mirror: bool,
+    #[arg(long, env = "STATUS_MIRROR_COLLECTION", default_value = "queue_status")]
+    pub status_mirror_collection: String,
+    #[arg(long, env = "STATUS_MIRROR_INTERVAL_MS", default_value_t = 2_000)]
+    pub status_mirror_interval_ms: u64,
+
     #[arg(long, env = "MINIO_ENDPOINT", default_value = "")]
     pub minio_endpoint: String,
     #[arg(long, env = "MINIO_BUCKET", default_value = "streamforge")]

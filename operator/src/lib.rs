@@ -16,6 +16,7 @@ pub mod http;
 pub mod images;
 pub mod jobs;
 pub mod metrics;
+pub mod mirror;
 pub mod publisher;
 pub mod reconcile;
 pub mod status;

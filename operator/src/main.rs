@@ -14,6 +14,7 @@ use streamforge_kit::KafkaSettings;
 use streamforge_operator::config::Config;
 use streamforge_operator::http::{self, Readiness};
 use streamforge_operator::metrics::Metrics;
+use streamforge_operator::mirror;
 use streamforge_operator::publisher::KafkaPublisher;
 use streamforge_operator::reconcile::{self, Context};
 use streamforge_operator::telemetry::{self, KubeStatusWriter, StoreLookup, Telemetry};
@@ -118,6 +119,26 @@ async fn main() -> anyhow::Result<()> {
         consumer.clone(),
         stopped(),
     ));
+    if cfg.workers.status_mirror {
+        let mirror = streamforge_sinks::arango::ArangoClient::new(
+            &cfg.workers.arango_url,
+            &cfg.workers.arango_db,
+            &std::env::var("ARANGO_USER").unwrap_or_else(|_| "root".into()),
+            &std::env::var("ARANGO_PASSWORD").unwrap_or_default(),
+        )
+        .context("status mirror: ArangoDB client")?;
+        let queues: Api<Queue> = if cfg.watch_namespace.is_empty() {
+            Api::all(client.clone())
+        } else {
+            Api::namespaced(client.clone(), &cfg.watch_namespace)
+        };
+        tokio::spawn(mirror::run(
+            queues,
+            mirror,
+            cfg.workers.status_mirror_collection.clone(),
+            Duration::from_millis(cfg.workers.status_mirror_interval_ms.max(100)),
+        ));
+    }
     let http_task = tokio::spawn(http::serve(
         cfg.http_addr,
         metrics.clone(),

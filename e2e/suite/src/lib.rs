@@ -38,9 +38,11 @@ impl Env {
             kubectl: std::env::var("STREAMFORGE_E2E_KUBECTL")
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| "kubectl".into()),
-            kafka: std::env::var("STREAMFORGE_E2E_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into()),
+            kafka: std::env::var("STREAMFORGE_E2E_KAFKA")
+                .unwrap_or_else(|_| "127.0.0.1:9092".into()),
             repo,
-            namespace: std::env::var("STREAMFORGE_E2E_NAMESPACE").unwrap_or_else(|_| "streamforge-e2e".into()),
+            namespace: std::env::var("STREAMFORGE_E2E_NAMESPACE")
+                .unwrap_or_else(|_| "streamforge-e2e".into()),
         })
     }
 
@@ -66,7 +68,11 @@ impl Env {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         let Ok(mut child) = cmd.spawn() else {
-            return (false, String::new(), format!("cannot run {}", self.kubectl.display()));
+            return (
+                false,
+                String::new(),
+                format!("cannot run {}", self.kubectl.display()),
+            );
         };
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             let _ = pipe.write_all(text.as_bytes());
@@ -92,7 +98,8 @@ impl Env {
     }
 
     pub fn apply(&self, yaml: &str) -> anyhow::Result<String> {
-        let (ok, out, err) = self.kubectl_stdin(&["apply", "-n", &self.namespace, "-f", "-"], Some(yaml));
+        let (ok, out, err) =
+            self.kubectl_stdin(&["apply", "-n", &self.namespace, "-f", "-"], Some(yaml));
         if !ok {
             bail!("kubectl apply: {err}");
         }
@@ -102,7 +109,9 @@ impl Env {
     /// Every command sent on queue-control for `queue_id` so far.
     pub async fn commands(&self, queue_id: &str) -> anyhow::Result<Vec<ControlCommand>> {
         read_topic(&self.kafka, "queue-control", |payload| {
-            ControlCommand::from_json(payload).ok().filter(|c| c.queue_id == queue_id)
+            ControlCommand::from_json(payload)
+                .ok()
+                .filter(|c| c.queue_id == queue_id)
         })
         .await
     }
@@ -124,7 +133,10 @@ pub async fn read_topic<T>(
     keep: impl Fn(&[u8]) -> Option<T>,
 ) -> anyhow::Result<Vec<T>> {
     let settings = KafkaSettings::plaintext(bootstrap);
-    let consumer: StreamConsumer = settings.consumer("e2e-reader", &streamforge_kit::testing::unique("e2e-reader"))?;
+    let consumer: StreamConsumer = settings.consumer(
+        "e2e-reader",
+        &streamforge_kit::testing::unique("e2e-reader"),
+    )?;
     let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut ends = std::collections::HashMap::new();
     for t in md.topics() {
@@ -149,7 +161,10 @@ pub async fn read_topic<T>(
         if let Some(v) = m.payload().and_then(&keep) {
             out.push(v);
         }
-        if ends.get(&m.partition()).is_some_and(|end| m.offset() + 1 >= *end) {
+        if ends
+            .get(&m.partition())
+            .is_some_and(|end| m.offset() + 1 >= *end)
+        {
             ends.remove(&m.partition());
         }
     }
@@ -172,7 +187,9 @@ where
         }
         if Instant::now() >= deadline {
             return Err(anyhow!("{what}: not within {timeout:?}")).with_context(|| {
-                last_err.map(|e| format!("last error: {e:#}")).unwrap_or_default()
+                last_err
+                    .map(|e| format!("last error: {e:#}"))
+                    .unwrap_or_default()
             });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -1,0 +1,163 @@
+//! Kafka → lake throughput on a real broker and a real S3 server: candle records produced to a
+//! fresh topic, then (1) read by a plain consumer, the raw rate of the topic, and (2) stored by
+//! the lake connector's loop as Parquet files in MinIO, both in records per second.
+//!
+//! Run: `e2e/bench-lake.sh` (starts Kafka and MinIO), or with both running:
+//! `KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 S3_ENDPOINT=http://127.0.0.1:9000 \
+//!  cargo bench -p streamforge-sinks --bench lake_throughput`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::FutureRecord;
+use serde_json::json;
+use streamforge_kit::KafkaSettings;
+use streamforge_kit::testing::unique;
+use streamforge_sinks::core::Storage;
+use streamforge_sinks::core::run::{RunConfig, Runner, Signals, SinkMetrics};
+use streamforge_sinks::lake::{LakeLocation, LakeSink};
+use tokio::sync::watch;
+
+fn env_or(k: &str, d: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| d.to_owned())
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
+        )
+        .init();
+    let (Ok(bootstrap), Ok(endpoint)) = (
+        std::env::var("KAFKA_BOOTSTRAP_SERVERS"),
+        std::env::var("S3_ENDPOINT"),
+    ) else {
+        println!(
+            "KAFKA_BOOTSTRAP_SERVERS and S3_ENDPOINT are not set: skipped (run e2e/bench-lake.sh)"
+        );
+        return;
+    };
+    let n: i64 = env_or("BENCH_RECORDS", "1000000").parse().unwrap();
+    let batch: usize = env_or("BATCH_RECORDS", "50000").parse().unwrap();
+    let settings = KafkaSettings::plaintext(&bootstrap);
+    let topic = unique("bench-lake");
+
+    // 1m candles of 10 symbols, about 300 bytes each, as the loader writes them.
+    let producer = settings.producer("bench-loader").unwrap();
+    let t0 = Instant::now();
+    let symbols = [
+        "BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "TRXUSDT",
+        "DOTUSDT", "LTCUSDT",
+    ];
+    let mut pending = futures::stream::FuturesUnordered::new();
+    for i in 0..n {
+        let sym = symbols[(i % 10) as usize];
+        let t = 1_704_067_200_000 + (i / 10) * 60_000;
+        let key = format!("{sym}|1m|{t}");
+        let payload =
+            json!({"symbol": sym, "interval": "1m", "open_time": t, "close_time": t + 59_999,
+            "open": "42000.10", "high": "42010.00", "low": "41990.00", "close": "42005.50",
+            "volume": "12.345", "quote_volume": "518500.12", "trades": 1234 + i % 97,
+            "taker_buy_base": "6.1", "taker_buy_quote": "256000.0"})
+            .to_string();
+        let p = producer.clone();
+        let topic = topic.clone();
+        pending.push(async move {
+            p.send(
+                FutureRecord::to(&topic).key(&key).payload(&payload),
+                Duration::from_secs(60),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| e)
+        });
+        if pending.len() >= 10_000 {
+            use futures::StreamExt;
+            pending.next().await.unwrap().unwrap();
+        }
+    }
+    {
+        use futures::StreamExt;
+        while let Some(r) = pending.next().await {
+            r.unwrap();
+        }
+    }
+    println!(
+        "produced {n} candle records in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    // 1. The raw consumer rate: every message received and its payload touched.
+    let raw: StreamConsumer = settings
+        .consumer("bench-raw", &unique("bench-raw"))
+        .unwrap();
+    raw.subscribe(&[topic.as_str()]).unwrap();
+    let mut got = 0i64;
+    let mut bytes = 0usize;
+    let mut started = None;
+    while got < n {
+        let m = raw.recv().await.unwrap();
+        started.get_or_insert_with(Instant::now);
+        bytes += m.payload().map_or(0, <[u8]>::len);
+        got += 1;
+    }
+    let raw_s = started.unwrap().elapsed().as_secs_f64();
+    let raw_rate = n as f64 / raw_s;
+    println!(
+        "raw consumer: {n} records ({:.0} MB) in {raw_s:.2} s = {raw_rate:.0} records/s",
+        bytes as f64 / 1e6
+    );
+
+    // 2. The lake connector's loop into MinIO.
+    let location = LakeLocation::S3 {
+        endpoint,
+        bucket: env_or("S3_BUCKET", "streamforge-bench"),
+        region: "us-east-1".into(),
+        access_key: env_or("S3_ACCESS_KEY", "streamforge"),
+        secret_key: env_or("S3_SECRET_KEY", "streamforge-secret"),
+    };
+    let mut storage = LakeSink::new(location, &topic, &topic, "api_candles_1m", "BTCUSDT").unwrap();
+    storage.prepare().await.unwrap();
+    let consumer: StreamConsumer = settings
+        .consumer("bench-lake", &unique("bench-lake"))
+        .unwrap();
+    let dlq = settings.producer("bench-lake-dlq").unwrap();
+    let mut cfg = RunConfig::new(&topic);
+    cfg.batch_records = batch;
+    cfg.batch_wait = Duration::from_secs(5);
+    let metrics = SinkMetrics::new(&prometheus::Registry::new()).unwrap();
+    let (_tx, rx) = watch::channel(Signals {
+        producer_finished: true,
+        stop: false,
+    });
+    let mut runner = Runner {
+        consumer: &consumer,
+        storage: &mut storage,
+        dlq: &dlq,
+        cfg,
+        metrics: metrics.clone(),
+    };
+    let t1 = Instant::now();
+    let report = runner.run(rx).await.unwrap();
+    let lake_s = t1.elapsed().as_secs_f64();
+    let lake_rate = report.written as f64 / lake_s;
+    let (requests, stored) = storage.counters();
+    println!(
+        "lake connector: {} records in {} batches, {requests} S3 requests, {:.1} MB of Parquet, in {lake_s:.2} s = {lake_rate:.0} records/s",
+        report.written,
+        report.batches,
+        stored as f64 / 1e6
+    );
+    println!(
+        "lake / raw = {:.0}% (batch {batch} records; the loop's 500 ms end-of-input check is included)",
+        100.0 * lake_rate / raw_rate
+    );
+}
