@@ -16,13 +16,22 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # A real Kafka broker for the tests that need one (ports and state apart from a dev broker).
 export KAFKA_PORT="${TEST_KAFKA_PORT:-19092}" KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-19093}"
 export STREAMFORGE_STATE="${STREAMFORGE_TEST_STATE:-$HOME/.cache/streamforge/test-state}"
+log=$(mktemp)
+trap 'rm -f "$log"; bash e2e/kafka/stop.sh >/dev/null 2>&1 || true; bash e2e/minio/stop.sh >/dev/null 2>&1 || true' EXIT
 echo "== starting a Kafka broker for the tests"
 bash e2e/kafka/start.sh
 export STREAMFORGE_TEST_KAFKA="127.0.0.1:$KAFKA_PORT"
+# A real S3 server (MinIO, built from its Go module) and pyarrow, the independent Parquet reader.
+export MINIO_PORT="${TEST_MINIO_PORT:-19000}" MINIO_CONSOLE_PORT="${TEST_MINIO_CONSOLE_PORT:-19001}"
+echo "== starting MinIO for the tests"
+bash e2e/minio/start.sh
+export STREAMFORGE_TEST_S3="http://127.0.0.1:$MINIO_PORT"
+export STREAMFORGE_TEST_S3_ACCESS_KEY="${MINIO_ROOT_USER:-streamforge}"
+export STREAMFORGE_TEST_S3_SECRET_KEY="${MINIO_ROOT_PASSWORD:-streamforge-secret}"
+STREAMFORGE_TEST_PYTHON="$(bash e2e/lake/setup.sh | tail -n1)"
+export STREAMFORGE_TEST_PYTHON
 
 echo "== cargo test"
-log=$(mktemp)
-trap 'rm -f "$log"; bash e2e/kafka/stop.sh >/dev/null 2>&1 || true' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line for the whole workspace (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6; s += $8 }

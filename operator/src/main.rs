@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
         cfg.stop_grace(),
     ));
 
+    let queues_probe = queues.clone();
     let controller = reconcile::controller(queues, jobs);
     let store = controller.store();
     let controller = reconcile::run(controller, ctx);
@@ -145,12 +146,23 @@ async fn main() -> anyhow::Result<()> {
         ready.clone(),
         stopped(),
     ));
+    // Ready once the Queue API answers this operator (RBAC and CRD in place). The store's own
+    // readiness signal did not fire in-cluster, so it is not waited for here.
     tokio::spawn({
-        let (store, ready) = (store.clone(), ready.clone());
+        let (queues, ready) = (queues_probe, ready.clone());
         async move {
-            if store.wait_until_ready().await.is_ok() {
-                ready.set(true);
-                info!("Queue store synced; ready");
+            loop {
+                match queues.list_metadata(&kube::api::ListParams::default().limit(1)).await {
+                    Ok(_) => {
+                        ready.set(true);
+                        info!("Queue API reachable; ready");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Queue API not reachable yet");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
             }
         }
     });

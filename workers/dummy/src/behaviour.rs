@@ -27,7 +27,9 @@ impl Default for Behaviour {
 pub enum BehaviourError {
     #[error("type {0:?} is not a dummy type: it must start with dummy_")]
     NotDummy(String),
-    #[error("type {ty:?}: unknown word {word:?} (known: load, slow, crash, fatal, malformed, ignorestop)")]
+    #[error(
+        "type {ty:?}: unknown word {word:?} (known: load, slow, crash, fatal, malformed, ignorestop)"
+    )]
     UnknownWord { ty: String, word: String },
 }
 
@@ -76,7 +78,10 @@ mod tests {
 
     #[test]
     fn words_combine_and_unknown_words_are_refused() {
-        assert_eq!(Behaviour::parse("dummy_load").unwrap(), Behaviour::default());
+        assert_eq!(
+            Behaviour::parse("dummy_load").unwrap(),
+            Behaviour::default()
+        );
         assert_eq!(Behaviour::parse("dummy").unwrap(), Behaviour::default());
         let b = Behaviour::parse("dummy_slow_ignorestop_malformed").unwrap();
         assert_eq!(b.rate_per_sec, 20);
@@ -89,8 +94,17 @@ mod tests {
                 word: "explode".into()
             })
         );
-        assert!(matches!(Behaviour::parse("dummyx"), Err(BehaviourError::NotDummy(_))));
-        assert!(matches!(Behaviour::parse("api_trades"), Err(BehaviourError::NotDummy(_))));
-        assert_eq!(Behaviour::default().step_time(100), Duration::from_millis(100));
+        assert!(matches!(
+            Behaviour::parse("dummyx"),
+            Err(BehaviourError::NotDummy(_))
+        ));
+        assert!(matches!(
+            Behaviour::parse("api_trades"),
+            Err(BehaviourError::NotDummy(_))
+        ));
+        assert_eq!(
+            Behaviour::default().step_time(100),
+            Duration::from_millis(100)
+        );
     }
 }

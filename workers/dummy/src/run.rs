@@ -68,7 +68,12 @@ pub async fn run(
         Ok(Some(Ok(cmd))) => info!(command_id = %cmd.command_id, "start received"),
         Ok(Some(Err(_))) => {
             reporter
-                .report(EventStatus::Stopped, "stopped before it started", None, None)
+                .report(
+                    EventStatus::Stopped,
+                    "stopped before it started",
+                    None,
+                    None,
+                )
                 .await;
             return Ok(Exit::Done);
         }

@@ -12,11 +12,11 @@ use streamforge_kit::{KafkaSettings, WorkerEnv};
 
 fn number(name: &str) -> anyhow::Result<Option<u64>> {
     match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(Some(
-            v.trim()
-                .parse()
-                .with_context(|| format!("{name} must be a whole number, not {v:?}"))?,
-        )),
+        Ok(v) if !v.trim().is_empty() => {
+            Ok(Some(v.trim().parse().with_context(|| {
+                format!("{name} must be a whole number, not {v:?}")
+            })?))
+        }
         _ => Ok(None),
     }
 }
