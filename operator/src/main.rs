@@ -152,7 +152,10 @@ async fn main() -> anyhow::Result<()> {
         let (queues, ready) = (queues_probe, ready.clone());
         async move {
             loop {
-                match queues.list_metadata(&kube::api::ListParams::default().limit(1)).await {
+                match queues
+                    .list_metadata(&kube::api::ListParams::default().limit(1))
+                    .await
+                {
                     Ok(_) => {
                         ready.set(true);
                         info!("Queue API reachable; ready");

@@ -81,10 +81,12 @@ pub fn open(location: &LakeLocation) -> Result<OpenedLake, StorageError> {
                 .with_region(region)
                 .with_access_key_id(access_key)
                 .with_secret_access_key(secret_key)
-                .with_allow_http(endpoint.starts_with("http://"))
                 .with_virtual_hosted_style_request(false)
+                // The client options carry `allow_http` too: set it there, after them it would
+                // be overwritten.
                 .with_client_options(
                     ClientOptions::new()
+                        .with_allow_http(endpoint.starts_with("http://"))
                         .with_connect_timeout(Duration::from_secs(5))
                         .with_timeout(Duration::from_secs(60)),
                 )
@@ -113,13 +115,24 @@ pub fn open(location: &LakeLocation) -> Result<OpenedLake, StorageError> {
 /// Sort an object-store error into an outage (retry) or a refusal (stop).
 pub fn classify(e: object_store::Error) -> StorageError {
     use object_store::Error as E;
+    // The whole chain: the outer messages alone ("builder error") do not say what failed.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
     match &e {
         E::PermissionDenied { .. }
         | E::Unauthenticated { .. }
         | E::InvalidPath { .. }
         | E::NotSupported { .. }
-        | E::UnknownConfigurationKey { .. } => StorageError::Refused(e.to_string()),
-        _ => StorageError::Unavailable(e.to_string()),
+        | E::UnknownConfigurationKey { .. } => StorageError::Refused(text),
+        _ => StorageError::Unavailable(text),
     }
 }
 
