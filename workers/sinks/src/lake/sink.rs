@@ -31,6 +31,10 @@ pub struct LakeSink {
     pub concurrency: usize,
     requests: AtomicU64,
     bytes: AtomicU64,
+    /// Highest position written per (partition, key prefix) in this run; see [`Self::plan`].
+    written_up_to: HashMap<(i32, String), i64>,
+    /// Records dropped as re-deliveries of a key already stored in this run.
+    pub duplicates: u64,
 }
 
 /// One file to store.
@@ -57,6 +61,8 @@ impl LakeSink {
             concurrency: 8,
             requests: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            written_up_to: HashMap::new(),
+            duplicates: 0,
         })
     }
 
@@ -84,14 +90,37 @@ impl LakeSink {
         Ok(())
     }
 
-    /// The files and intents of a batch (pure but for the encoding).
-    fn plan(&self, batch: &Batch) -> Result<(Vec<Intent>, Vec<DataFile>), StorageError> {
+    /// Is `r` a re-delivery of a record an earlier batch of this run stored? Record keys end
+    /// with a position (`SYMBOL|5m|<open time>`, `SYMBOL|<trade id>`) that grows within a key
+    /// prefix, and one key always lands in one partition; so a key whose position is not above
+    /// the highest one earlier batches stored for its prefix in its partition is a duplicate (a
+    /// producer retry, or a loader that sent it again). Files are immutable, so it is dropped
+    /// rather than overwritten. Repeats within one batch are already merged by the batcher.
+    fn is_repeat(&self, r: &Record, seen: &mut HashMap<(i32, String), i64>) -> bool {
+        let Some((prefix, pos)) = r.key.rsplit_once('|') else {
+            return false;
+        };
+        let Ok(pos) = pos.parse::<i64>() else {
+            return false;
+        };
+        let slot = (r.partition, prefix.to_owned());
+        if self.written_up_to.get(&slot).is_some_and(|top| pos <= *top) {
+            return true;
+        }
+        let top = seen.entry(slot).or_insert(pos);
+        *top = (*top).max(pos);
+        false
+    }
+
+    /// The files and intents of a batch (pure but for the encoding and the repeat filter).
+    fn plan(&mut self, batch: &Batch) -> Result<(Vec<Intent>, Vec<DataFile>), StorageError> {
         let mut by_partition: BTreeMap<i32, Vec<&Record>> = BTreeMap::new();
         for r in &batch.records {
             by_partition.entry(r.partition).or_default().push(r);
         }
         let mut intents = vec![];
         let mut files = vec![];
+        let mut seen = HashMap::new();
         for (partition, mut records) in by_partition {
             records.sort_by_key(|r| r.offset);
             let (Some(first), Some(last)) = (records.first(), records.last()) else {
@@ -100,6 +129,10 @@ impl LakeSink {
             let (start, end) = (first.offset, last.offset);
             let mut by_dir: BTreeMap<PartitionDir, Vec<&Record>> = BTreeMap::new();
             for r in records {
+                if self.is_repeat(r, &mut seen) {
+                    self.duplicates += 1;
+                    continue;
+                }
                 by_dir
                     .entry(PartitionDir::of(
                         &r.doc,
@@ -131,6 +164,7 @@ impl LakeSink {
             }
             intents.push(intent);
         }
+        self.written_up_to.extend(seen);
         Ok((intents, files))
     }
 
@@ -184,6 +218,8 @@ impl Storage for LakeSink {
         resume: &'a HashMap<i32, i64>,
     ) -> BoxFuture<'a, Result<u64, StorageError>> {
         Box::pin(async move {
+            // Consumption starts over from `resume`: what this run stored before does not count.
+            self.written_up_to.clear();
             let mut undone = 0;
             for (&partition, &from) in resume {
                 let intents = self.intents_from(partition, from).await?;
@@ -225,7 +261,9 @@ impl Storage for LakeSink {
     ) -> BoxFuture<'a, Result<WriteStats, StorageError>> {
         Box::pin(async move {
             let (req0, bytes0) = self.counters();
+            let dropped = self.duplicates;
             let (intents, files) = self.plan(batch)?;
+            let files_rows = batch.records.len() as u64 - (self.duplicates - dropped);
             for i in &intents {
                 let body = serde_json::to_vec(i)
                     .map_err(|e| StorageError::Refused(format!("intent: {e}")))?;
@@ -240,8 +278,9 @@ impl Storage for LakeSink {
                 .try_collect::<Vec<()>>()
                 .await?;
             let (req1, bytes1) = self.counters();
+            let rows = files_rows;
             Ok(WriteStats {
-                records: batch.records.len() as u64,
+                records: rows,
                 requests: req1 - req0,
                 bytes: bytes1 - bytes0,
             })
