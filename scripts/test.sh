@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the build needs, then formatting, lints, the CRD check and
-# every test of the workspace. Build output is cached outside the repository.
+# every test of the workspace, then the end-to-end suite on a local Kubernetes built here
+# (e2e/run.sh). Build output and built tools are cached outside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +33,13 @@ STREAMFORGE_TEST_PYTHON="$(bash e2e/lake/setup.sh | tail -n1)"
 export STREAMFORGE_TEST_PYTHON
 
 echo "== cargo test"
-cargo test --workspace --locked 2>&1 | tee "$log"
+# The end-to-end suite needs the platform; e2e/run.sh below brings it up and runs it.
+cargo test --workspace --locked --exclude streamforge-e2e 2>&1 | tee "$log"
 # One closing line for the whole workspace (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6; s += $8 }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+
+echo "== end-to-end suite (e2e/run.sh: Kubernetes, Kafka and MinIO built here, the operator in-cluster)"
+# The suite keeps its own state, ports and broker apart from the ones above.
+env -u STREAMFORGE_STATE -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT -u MINIO_PORT -u MINIO_CONSOLE_PORT \
+  E2E_DOWN="${E2E_DOWN:-1}" bash e2e/run.sh
