@@ -53,10 +53,10 @@ impl Pending {
             watcher::Event::Delete(q) => (q, true),
             watcher::Event::Init | watcher::Event::InitDone => return,
         };
-        if let Some(doc) = document(&q, deleted) {
-            if let Some(Value::String(k)) = doc.get("_key") {
-                self.0.insert(k.clone(), doc);
-            }
+        if let Some(doc) = document(&q, deleted)
+            && let Some(Value::String(k)) = doc.get("_key")
+        {
+            self.0.insert(k.clone(), doc);
         }
     }
 

@@ -452,18 +452,17 @@ async fn e2e_7_a_hundred_queues_at_once() {
         )
         .boxed();
         while let Ok(Some(ev)) = s.try_next().await {
-            if let watcher::Event::Apply(j) | watcher::Event::InitApply(j) = ev {
-                if let Some(q) = j
+            if let watcher::Event::Apply(j) | watcher::Event::InitApply(j) = ev
+                && let Some(q) = j
                     .metadata
                     .labels
                     .as_ref()
                     .and_then(|l| l.get("streamforge.io/queue"))
-                {
-                    js.lock()
-                        .unwrap()
-                        .entry(q.clone())
-                        .or_insert_with(Instant::now);
-                }
+            {
+                js.lock()
+                    .unwrap()
+                    .entry(q.clone())
+                    .or_insert_with(Instant::now);
             }
         }
     });
