@@ -1,5 +1,5 @@
-//! One Parquet file from a group of records. Columns follow the JSON fields (in order of first
-//! appearance); each field's type is read from its values: whole numbers are INT64 (fields
+//! One Parquet file from a group of records. Columns follow the JSON fields (in each record's
+//! key order, fields first seen in later records appended); each field's type is read from its values: whole numbers are INT64 (fields
 //! named `time` or `*_time` are UTC millisecond timestamps), other numbers DOUBLE, booleans
 //! BOOLEAN, strings UTF-8 (decimal prices stay exact strings), anything else or a mix of types
 //! JSON text. Every data column is optional; `_key`, `_partition` and `_offset` say where each
@@ -250,22 +250,23 @@ mod tests {
             .iter()
             .map(|c| c.name().to_owned())
             .collect();
+        // Fields in each record's key order (serde_json sorts them), new ones appended.
         assert_eq!(
             names,
             [
                 "_key",
                 "_partition",
                 "_offset",
-                "open_time",
-                "close",
-                "trades",
                 "buyer_maker",
+                "close",
+                "open_time",
+                "trades",
                 "x",
                 "bids"
             ]
         );
         assert_eq!(
-            schema.column(3).logical_type_ref(),
+            schema.column(5).logical_type_ref(),
             Some(&LogicalType::timestamp(true, TimeUnit::MILLIS))
         );
         assert_eq!(
@@ -294,7 +295,11 @@ mod tests {
         assert_eq!(first[7].1, Field::Double(1.0));
         assert_eq!(first[8].1, Field::Null, "absent field is null");
         let second: Vec<_> = rows[1].get_column_iter().map(|(_, f)| f.clone()).collect();
-        assert_eq!(second[5], Field::Null);
+        assert_eq!(
+            second[6],
+            Field::Null,
+            "no trades field in the second record"
+        );
         assert_eq!(second[8], Field::Str(r#"[["1","2"]]"#.into()));
     }
 
