@@ -19,7 +19,7 @@ use streamforge_operator::publisher::KafkaPublisher;
 use streamforge_operator::reconcile::{self, Context};
 use streamforge_operator::telemetry::{self, KubeStatusWriter, StoreLookup, Telemetry};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -69,6 +69,14 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
+    // Both topics exist before anything subscribes: a consumer of a topic that does not exist
+    // yet only sees it at its next metadata refresh (minutes), and telemetry would wait.
+    // Partitions and replication -1: the broker's defaults.
+    for topic in [&kafka.control_topic, &kafka.events_topic] {
+        if let Err(e) = streamforge_kit::topics::ensure_topic(&kafka, topic, -1, -1, None).await {
+            warn!(error = %e, "could not make sure the topic exists; going on");
+        }
+    }
     let producer = kafka
         .producer("streamforge-operator")
         .context("Kafka producer")?;

@@ -73,6 +73,21 @@ async fn wait_progress(api: &Api<Queue>, name: &str) -> Queue {
     .unwrap()
 }
 
+/// The status shows `records` (telemetry is folded apart from the Job's completion, so it may
+/// land a moment after Succeeded).
+async fn wait_records(api: &Api<Queue>, name: &str, records: u64) {
+    eventually(
+        &format!("{name} shows {records} records"),
+        Duration::from_secs(60),
+        || async {
+            let q = api.get(name).await?;
+            Ok((q.status.and_then(|s| s.records_written) == Some(records)).then_some(()))
+        },
+    )
+    .await
+    .unwrap();
+}
+
 fn uid_selector(q: &Queue) -> String {
     format!(
         "streamforge.io/queue-uid={}",
@@ -153,7 +168,7 @@ async fn e2e_1_dummy_sample_runs_to_succeeded() {
     );
 
     let q = wait_phase(&queues, name, Phase::Succeeded, Duration::from_secs(240)).await;
-    assert_eq!(q.status.as_ref().unwrap().records_written, Some(1440));
+    wait_records(&queues, name, 1440).await;
     let pods: Api<Pod> = Api::namespaced(client, &env.namespace);
     let job_name = job.metadata.name.clone().unwrap();
     let pod_list = pods
@@ -348,8 +363,8 @@ async fn e2e_5_killing_the_operator_mid_run_changes_nothing() {
     ])
     .unwrap();
 
-    let q2 = wait_phase(&queues, name, Phase::Succeeded, Duration::from_secs(300)).await;
-    assert_eq!(q2.status.as_ref().unwrap().records_written, Some(1440));
+    wait_phase(&queues, name, Phase::Succeeded, Duration::from_secs(300)).await;
+    wait_records(&queues, name, 1440).await;
     let jobs: Api<Job> = Api::namespaced(client, &env.namespace);
     assert_eq!(
         jobs.list(&ListParams::default().labels(&uid_selector(&q)))

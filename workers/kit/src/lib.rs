@@ -5,6 +5,7 @@ pub mod control;
 pub mod kafka;
 pub mod telemetry;
 pub mod testing;
+pub mod topics;
 pub mod worker_env;
 
 pub use kafka::{KafkaConfigError, KafkaSettings, Security};

@@ -8,8 +8,6 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
@@ -129,46 +127,12 @@ pub async fn ensure_topic(
     replication: i32,
     retention_ms: Option<i64>,
 ) -> Result<(), SinkError> {
-    let terr = |reason: String| SinkError::Topic {
-        topic: topic.to_owned(),
-        reason,
-    };
-    // An existing topic is used as it is; only a missing one needs the admin API (and rights).
-    let probe: BaseConsumer = settings
-        .client_config()
-        .create()
-        .map_err(|e| terr(e.to_string()))?;
-    if let Ok(md) = probe.fetch_metadata(Some(topic), Duration::from_secs(10))
-        && md
-            .topics()
-            .iter()
-            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-    {
-        return Ok(());
-    }
-    let admin: AdminClient<DefaultClientContext> = settings
-        .client_config()
-        .create()
-        .map_err(|e| terr(e.to_string()))?;
-    let retention = retention_ms.map(|r| r.to_string());
-    let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
-    if let Some(r) = &retention {
-        new = new.set("retention.ms", r);
-    }
-    let results = admin
-        .create_topics(
-            &[new],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-        )
+    streamforge_kit::topics::ensure_topic(settings, topic, partitions, replication, retention_ms)
         .await
-        .map_err(|e| terr(e.to_string()))?;
-    for r in results {
-        match r {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(terr(code.to_string())),
-        }
-    }
-    Ok(())
+        .map_err(|e| SinkError::Topic {
+            topic: e.topic,
+            reason: e.reason,
+        })
 }
 
 /// The highest position (open time or trade id, from the record keys) already in `topic`, so
