@@ -41,6 +41,7 @@ pub struct LakeSink {
 struct DataFile {
     path: String,
     body: bytes::Bytes,
+    rows: u64,
 }
 
 impl LakeSink {
@@ -160,7 +161,11 @@ impl LakeSink {
                     StorageError::Refused(format!("encoding {path} as Parquet: {e}"))
                 })?;
                 intent.files.push(path.clone());
-                files.push(DataFile { path, body });
+                files.push(DataFile {
+                    path,
+                    body,
+                    rows: rows.len() as u64,
+                });
             }
             intents.push(intent);
         }
@@ -261,9 +266,8 @@ impl Storage for LakeSink {
     ) -> BoxFuture<'a, Result<WriteStats, StorageError>> {
         Box::pin(async move {
             let (req0, bytes0) = self.counters();
-            let dropped = self.duplicates;
             let (intents, files) = self.plan(batch)?;
-            let files_rows = batch.records.len() as u64 - (self.duplicates - dropped);
+            let rows = files.iter().map(|f| f.rows).sum();
             for i in &intents {
                 let body = serde_json::to_vec(i)
                     .map_err(|e| StorageError::Refused(format!("intent: {e}")))?;
@@ -278,7 +282,6 @@ impl Storage for LakeSink {
                 .try_collect::<Vec<()>>()
                 .await?;
             let (req1, bytes1) = self.counters();
-            let rows = files_rows;
             Ok(WriteStats {
                 records: rows,
                 requests: req1 - req0,
