@@ -125,6 +125,7 @@ async fn main() {
         secret_key: env_or("S3_SECRET_KEY", "streamforge-secret"),
     };
     let mut storage = LakeSink::new(location, &topic, &topic, "api_candles_1m", "BTCUSDT").unwrap();
+    storage.concurrency = env_or("LAKE_CONCURRENCY", "8").parse().unwrap();
     storage.prepare().await.unwrap();
     let consumer: StreamConsumer = settings
         .consumer("bench-lake", &unique("bench-lake"))
@@ -155,6 +156,10 @@ async fn main() {
         report.written,
         report.batches,
         stored as f64 / 1e6
+    );
+    println!(
+        "time in batch writes (encode, upload, retries): {:.2} s of {lake_s:.2} s",
+        metrics.batch_latency.get_sample_sum()
     );
     println!(
         "lake / raw = {:.0}% (batch {batch} records; the loop's 500 ms end-of-input check is included)",

@@ -4,10 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use streamforge_sinks::arango::testserver::{self, Shared};
 use streamforge_sinks::arango::{ArangoClient, ArangoSink, WriteMode};
-use streamforge_sinks::core::{Batch, Record, Storage, StorageError};
+use std::sync::Arc;
+use streamforge_sinks::core::{Batch, Storage, StorageError, record};
 
 async fn server() -> (String, Shared) {
     let (addr, state) = testserver::serve(
@@ -21,28 +22,26 @@ async fn server() -> (String, Shared) {
     (format!("http://{addr}"), state)
 }
 
-fn batch(n: usize, version: &str) -> Batch {
+fn batch(n: usize, version: &str) -> Arc<Batch> {
     let records = (0..n)
         .map(|i| {
-            let mut doc = Map::new();
-            doc.insert(
-                "open_time".into(),
-                json!(1_722_470_400_000i64 + i as i64 * 60_000),
-            );
-            doc.insert("close".into(), json!(format!("{version}.{i}")));
-            Record {
-                key: format!("BTCUSDT|1m|{}", 1_722_470_400_000i64 + i as i64 * 60_000),
-                doc,
-                partition: 0,
-                offset: i as i64,
-                timestamp: None,
-            }
+            let t = 1_722_470_400_000i64 + i as i64 * 60_000;
+            let payload = json!({"open_time": t, "close": format!("{version}.{i}")}).to_string();
+            let key = format!("BTCUSDT|1m|{t}");
+            record::parse(
+                Some(key.as_bytes()),
+                Some(payload.as_bytes()),
+                0,
+                i as i64,
+                None,
+            )
+            .unwrap()
         })
         .collect();
-    Batch {
+    Arc::new(Batch {
         records,
         commit: Default::default(),
-    }
+    })
 }
 
 fn sink(url: &str, password: &str, mode: WriteMode) -> ArangoSink {
@@ -71,14 +70,14 @@ async fn protocol_both_write_modes_are_idempotent_by_key() {
         let (url, state) = server().await;
         let mut s = sink(&url, "secret", mode);
         s.prepare().await.unwrap();
-        let stats = s.write(&batch(500, "v1")).await.unwrap();
+        let stats = s.write(batch(500, "v1")).await.unwrap();
         assert_eq!(
             (stats.records, stats.requests),
             (500, 1),
             "{mode:?}: one request per batch"
         );
         // Re-delivered with newer values: replaced, not duplicated.
-        s.write(&batch(500, "v2")).await.unwrap();
+        s.write(batch(500, "v2")).await.unwrap();
         let st = state.lock().unwrap();
         let docs = &st.collections["btcusdt_api_candles_1m_2024_08_01"].docs;
         assert_eq!(docs.len(), 500, "{mode:?}");
@@ -102,9 +101,9 @@ async fn protocol_refusals_and_outages_are_told_apart() {
     let mut s = sink(&url, "secret", WriteMode::DocumentReplace);
     s.prepare().await.unwrap();
     state.lock().unwrap().unavailable_for = 1;
-    let err = s.write(&batch(3, "v")).await.unwrap_err();
+    let err = s.write(batch(3, "v")).await.unwrap_err();
     assert!(err.is_transient(), "{err}");
-    s.write(&batch(3, "v")).await.unwrap();
+    s.write(batch(3, "v")).await.unwrap();
 
     // A missing database is a refusal with ArangoDB's error number.
     let mut other = ArangoSink {
@@ -155,7 +154,7 @@ async fn protocol_requests_and_bytes_per_write_mode() {
         s.prepare().await.unwrap();
         let before = state.lock().unwrap().counters.clone();
         let b = batch(5000, "v1");
-        s.write(&b).await.unwrap();
+        s.write(b.clone()).await.unwrap();
         let after = state.lock().unwrap().counters.clone();
         let (req, bytes): (u64, u64) = after
             .iter()
@@ -190,10 +189,10 @@ async fn live_arango_round_trip() {
         index_fields: vec!["open_time".into()],
     };
     s.prepare().await.unwrap();
-    s.write(&batch(100, "v1")).await.unwrap();
-    s.write(&batch(100, "v2")).await.unwrap();
+    s.write(batch(100, "v1")).await.unwrap();
+    s.write(batch(100, "v2")).await.unwrap();
     s.mode = WriteMode::AqlUpsert;
-    s.write(&batch(100, "v3")).await.unwrap();
+    s.write(batch(100, "v3")).await.unwrap();
     let count = s
         .client
         .post(

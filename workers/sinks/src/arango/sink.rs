@@ -1,12 +1,14 @@
 //! ArangoDB as a sink [`Storage`]: one collection per Queue (the seeds' naming), documents keyed
 //! by the record key, written in one request per batch.
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::client::ArangoClient;
 use super::key::arango_key;
-use crate::core::{Batch, Storage, StorageError, WriteStats};
+use crate::core::{Batch, Record, Storage, StorageError, WriteStats};
 
 /// How a batch is written. Both are idempotent by `_key`; `docs/benchmarks.md` compares them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,11 +38,11 @@ pub struct ArangoSink {
 }
 
 /// The document for one record: its fields plus `_key`.
-pub fn document(key: &str, doc: &serde_json::Map<String, Value>) -> Result<Value, StorageError> {
-    let k = arango_key(key).ok_or_else(|| {
-        StorageError::Refused(format!("record key {key:?} cannot be an ArangoDB _key"))
+pub fn document(r: &Record) -> Result<Value, StorageError> {
+    let k = arango_key(&r.key).ok_or_else(|| {
+        StorageError::Refused(format!("record key {:?} cannot be an ArangoDB _key", r.key))
     })?;
-    let mut d = doc.clone();
+    let mut d = r.document();
     d.insert("_key".into(), Value::String(k));
     Ok(Value::Object(d))
 }
@@ -60,15 +62,12 @@ impl Storage for ArangoSink {
         })
     }
 
-    fn write<'a>(
-        &'a mut self,
-        batch: &'a Batch,
-    ) -> BoxFuture<'a, Result<WriteStats, StorageError>> {
+    fn write(&mut self, batch: Arc<Batch>) -> BoxFuture<'_, Result<WriteStats, StorageError>> {
         Box::pin(async move {
             let docs = batch
                 .records
                 .iter()
-                .map(|r| document(&r.key, &r.doc))
+                .map(document)
                 .collect::<Result<Vec<_>, _>>()?;
             let (req0, bytes0) = self.client.counters();
             match self.mode {

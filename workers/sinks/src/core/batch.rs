@@ -32,7 +32,7 @@ pub struct Batcher {
     max_records: usize,
     max_wait: Duration,
     current: Batch,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, ahash::RandomState>,
     opened: Option<Instant>,
 }
 
@@ -42,7 +42,7 @@ impl Batcher {
             max_records: max_records.max(1),
             max_wait,
             current: Batch::default(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             opened: None,
         }
     }
@@ -95,16 +95,9 @@ impl Batcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Map;
 
     fn rec(key: &str, p: i32, o: i64) -> Record {
-        Record {
-            key: key.into(),
-            doc: Map::new(),
-            partition: p,
-            offset: o,
-            timestamp: None,
-        }
+        crate::core::record::parse(Some(key.as_bytes()), Some(b"{}"), p, o, None).unwrap()
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and the consume → write → commit loop.
 
 pub mod batch;
+pub mod json_object;
 pub mod record;
 pub mod run;
 pub mod signals;

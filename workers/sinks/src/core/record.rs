@@ -1,17 +1,71 @@
 //! A data-topic message as a sink sees it: a key and a JSON object.
+//!
+//! The object is checked once, when the message is read, and kept as the payload bytes plus
+//! where each top-level field's name and value lie in them. Nothing is copied per field:
+//! storage reads a field as raw JSON text, or slices a string value out of the payload, and
+//! only builds a full JSON document when it needs one ([`Record::document`]).
 
+use std::borrow::Cow;
+use std::ops::Range;
+
+use bytes::Bytes;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
+
+use super::json_object;
 
 /// One record to store. `key` is the deterministic record key the loader wrote; storage uses it
 /// as the document identity, so a re-delivered record overwrites itself.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     pub key: String,
-    pub doc: Map<String, Value>,
+    /// The message payload, a JSON object.
+    payload: Bytes,
+    /// The object's top-level fields in payload order (a name given twice appears twice; the
+    /// last one counts, as in any JSON reader).
+    fields: Vec<Field>,
     pub partition: i32,
     pub offset: i64,
     /// The Kafka message timestamp (ms), when the message has one.
     pub timestamp: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Field {
+    name: Name,
+    /// The value's raw JSON text.
+    value: Range<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Name {
+    /// The name as written, no escapes in it.
+    At(Range<usize>),
+    /// A name with escape sequences, decoded.
+    Decoded(Box<str>),
+}
+
+/// What a field's raw JSON value is, from its first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawKind {
+    Null,
+    Bool,
+    Number,
+    String,
+    /// An object or an array.
+    Nested,
+}
+
+impl RawKind {
+    pub fn of(raw: &str) -> RawKind {
+        match raw.as_bytes().first() {
+            Some(b'n') => RawKind::Null,
+            Some(b't' | b'f') => RawKind::Bool,
+            Some(b'"') => RawKind::String,
+            Some(b'{' | b'[') => RawKind::Nested,
+            _ => RawKind::Number,
+        }
+    }
 }
 
 /// Why a message cannot be stored; it goes to the dead-letter topic with this reason.
@@ -53,23 +107,130 @@ pub fn parse(
     let payload = payload
         .filter(|p| !p.is_empty())
         .ok_or(Malformed::NoPayload)?;
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| Malformed::NotJson(e.to_string()))?;
-    let doc = match value {
-        Value::Object(m) => m,
-        Value::Array(_) => return Err(Malformed::NotObject("array")),
-        Value::String(_) => return Err(Malformed::NotObject("string")),
-        Value::Number(_) => return Err(Malformed::NotObject("number")),
-        Value::Bool(_) => return Err(Malformed::NotObject("bool")),
-        Value::Null => return Err(Malformed::NotObject("null")),
-    };
+    let payload = Bytes::copy_from_slice(payload);
+    let fields = object_fields(&payload)?;
     Ok(Record {
         key: key.to_owned(),
-        doc,
+        payload,
+        fields,
         partition,
         offset,
         timestamp,
     })
+}
+
+/// The top-level fields of a JSON object, or why `payload` is not one.
+fn object_fields(payload: &[u8]) -> Result<Vec<Field>, Malformed> {
+    let start = payload.iter().position(|b| !b.is_ascii_whitespace());
+    if start.is_none_or(|i| payload[i] != b'{') {
+        // Not an object: say whether it is other JSON or no JSON at all.
+        serde_json::from_slice::<IgnoredAny>(payload)
+            .map_err(|e| Malformed::NotJson(e.to_string()))?;
+        let kind = match start.map(|i| payload[i]) {
+            Some(b'[') => "array",
+            Some(b'"') => "string",
+            Some(b't' | b'f') => "bool",
+            Some(b'n') => "null",
+            _ => "number",
+        };
+        return Err(Malformed::NotObject(kind));
+    }
+    let text = std::str::from_utf8(payload)
+        .map_err(|e| Malformed::NotJson(format!("not UTF-8: {e}")))?;
+    let mut raw = Vec::with_capacity(16);
+    json_object::scan_object(text, &mut raw).map_err(|e| Malformed::NotJson(e.0))?;
+    raw.into_iter()
+        .map(|f| {
+            let name = if f.name_escaped {
+                let quoted = &text[f.name.start - 1..f.name.end + 1];
+                let decoded: String = serde_json::from_str(quoted)
+                    .map_err(|e| Malformed::NotJson(format!("field name {quoted}: {e}")))?;
+                Name::Decoded(decoded.into_boxed_str())
+            } else {
+                Name::At(f.name)
+            };
+            Ok(Field {
+                name,
+                value: f.value,
+            })
+        })
+        .collect()
+}
+
+impl Record {
+    /// The payload as received.
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    fn text(&self, r: &Range<usize>) -> &str {
+        // The payload was checked as UTF-8 and every range was cut at ASCII delimiters, so this
+        // never falls back.
+        std::str::from_utf8(&self.payload[r.clone()]).unwrap_or_default()
+    }
+
+    fn name<'s>(&'s self, f: &'s Field) -> &'s str {
+        match &f.name {
+            Name::At(r) => self.text(r),
+            Name::Decoded(n) => n,
+        }
+    }
+
+    /// Is `f` named `name`? Compares bytes, without re-reading the name as UTF-8.
+    fn is_named(&self, f: &Field, name: &str) -> bool {
+        match &f.name {
+            Name::At(r) => self.payload[r.clone()] == *name.as_bytes(),
+            Name::Decoded(n) => **n == *name,
+        }
+    }
+
+    /// Each top-level field as (name, raw JSON value), in payload order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.fields
+            .iter()
+            .map(|f| (self.name(f), self.text(&f.value)))
+    }
+
+    /// The raw JSON value of field `name` (its last occurrence).
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|f| self.is_named(f, name))
+            .map(|f| self.text(&f.value))
+    }
+
+    /// Field `name` as a string, when it is one.
+    pub fn str_field(&self, name: &str) -> Option<Cow<'_, str>> {
+        json_string(self.raw(name)?)
+    }
+
+    /// Field `name` as a whole number, when it is one that fits 64 bits.
+    pub fn i64_field(&self, name: &str) -> Option<i64> {
+        self.raw(name)?.parse().ok()
+    }
+
+    /// The payload bytes of a raw value (a sub-slice, no copy), for storage that keeps strings
+    /// as they came. `raw` must come from this record's [`Self::fields`] or [`Self::raw`].
+    pub fn slice(&self, raw: &str) -> Bytes {
+        self.payload.slice_ref(raw.as_bytes())
+    }
+
+    /// The whole object as a JSON document.
+    pub fn document(&self) -> Map<String, Value> {
+        // Parsed once already, so this cannot fail; an empty map would only hide a bug here.
+        serde_json::from_slice(&self.payload).unwrap_or_default()
+    }
+}
+
+/// The text of a raw JSON string value, unescaped only when it has escapes.
+pub fn json_string(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
 }
 
 #[cfg(test)]
@@ -96,14 +257,48 @@ mod tests {
             parse(Some(b"k"), None, 0, 0, None),
             Err(Malformed::NoPayload)
         );
-        assert!(matches!(
-            parse(Some(b"k"), Some(b"{oops"), 0, 0, None),
-            Err(Malformed::NotJson(_))
-        ));
-        assert_eq!(
-            parse(Some(b"k"), Some(b"[1]"), 0, 0, None),
-            Err(Malformed::NotObject("array"))
-        );
+        for bad in [&b"{oops"[..], b"{\"a\":1", b"{\"a\":1} x", b"[1", b"  ", b"{\"a\":tru}"] {
+            assert!(
+                matches!(parse(Some(b"k"), Some(bad), 0, 0, None), Err(Malformed::NotJson(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        for (payload, kind) in [
+            (&b"[1]"[..], "array"),
+            (b" \"s\"", "string"),
+            (b"true", "bool"),
+            (b"null", "null"),
+            (b"-1.5", "number"),
+        ] {
+            assert_eq!(
+                parse(Some(b"k"), Some(payload), 0, 0, None),
+                Err(Malformed::NotObject(kind))
+            );
+        }
         assert_eq!(Malformed::NotObject("array").category(), "shape");
+    }
+
+    #[test]
+    fn fields_are_read_where_they_lie() {
+        let payload = br#" {"symbol":"BTC\"USDT", "open_time": 1722470400000, "x\u0041": [1, {"b": null}],
+            "p": "1.50", "f": 2.5, "ok": true, "n": null, "open_time": 5}"#;
+        let r = parse(Some(b"k"), Some(payload), 3, 9, Some(1)).unwrap();
+        let names: Vec<_> = r.fields().map(|(n, _)| n).collect();
+        assert_eq!(names, ["symbol", "open_time", "xA", "p", "f", "ok", "n", "open_time"]);
+        assert_eq!(r.raw("xA"), Some(r#"[1, {"b": null}]"#));
+        assert_eq!(r.str_field("symbol").as_deref(), Some("BTC\"USDT"));
+        assert_eq!(r.str_field("p").as_deref(), Some("1.50"));
+        assert_eq!(r.i64_field("open_time"), Some(5), "the last occurrence counts");
+        assert_eq!(r.i64_field("f"), None);
+        assert_eq!(r.str_field("f"), None);
+        assert_eq!(RawKind::of(r.raw("ok").unwrap()), RawKind::Bool);
+        assert_eq!(RawKind::of(r.raw("n").unwrap()), RawKind::Null);
+        assert_eq!(RawKind::of(r.raw("f").unwrap()), RawKind::Number);
+        assert_eq!(RawKind::of(r.raw("xA").unwrap()), RawKind::Nested);
+        assert_eq!(&r.slice(r.raw("p").unwrap())[..], br#""1.50""#);
+        let doc = r.document();
+        assert_eq!(doc["open_time"], 5);
+        assert_eq!(doc["symbol"], "BTC\"USDT");
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! Ordering rules: offsets are committed only after the batch holding them is stored (or, for a
 //! malformed message, after it reached the dead-letter topic); a storage outage holds the batch
-//! and retries it with backoff, consuming nothing meanwhile, so no message is lost or skipped.
+//! and retries it with backoff, consuming at most one more batch meanwhile, so no message is
+//! lost or skipped. Reading the next batch overlaps with storing the last one.
 //! The loop ends on `stop`, or once the producer reported `finished` and nothing is left to read.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
@@ -14,7 +16,7 @@ use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use super::batch::{Batch, Batcher};
@@ -121,6 +123,9 @@ fn kafka(op: &'static str) -> impl Fn(rdkafka::error::KafkaError) -> RunError {
     }
 }
 
+/// How often the lag metric is refreshed while records flow.
+const LAG_METRIC_EVERY: Duration = Duration::from_secs(5);
+
 pub struct Runner<'a> {
     pub consumer: &'a StreamConsumer,
     pub storage: &'a mut dyn Storage,
@@ -130,6 +135,82 @@ pub struct Runner<'a> {
 }
 
 impl Runner<'_> {
+    /// Run until the end of input or `stop`. Two stages run at once: the intake reads, checks
+    /// and batches messages while the writer stores the previous batch and commits it. One full
+    /// batch waits between them at most, so a slow or failing store holds the intake back.
+    pub async fn run(&mut self, signals: watch::Receiver<Signals>) -> Result<RunReport, RunError> {
+        let intake = Intake {
+            consumer: self.consumer,
+            dlq: self.dlq,
+            cfg: &self.cfg,
+            metrics: &self.metrics,
+        };
+        let resume = intake.resume_positions()?;
+        recover(&mut *self.storage, &resume, &self.cfg).await?;
+        self.consumer
+            .subscribe(&[self.cfg.topic.as_str()])
+            .map_err(kafka("subscribe"))?;
+        let writer = Writer {
+            consumer: self.consumer,
+            storage: &mut *self.storage,
+            cfg: &self.cfg,
+            metrics: &self.metrics,
+        };
+        let (to_writer, batches) = mpsc::channel(1);
+        let (read, mut report) = tokio::try_join!(intake.run(signals, to_writer), writer.run(batches))?;
+        report.dead_letters = read.dead_letters;
+        report.stopped = read.stopped;
+        info!(
+            written = report.written,
+            batches = report.batches,
+            dead_letters = report.dead_letters,
+            stopped = report.stopped,
+            "sink finished"
+        );
+        Ok(report)
+    }
+}
+
+/// Let the storage undo uncommitted work of a previous run, retrying outages.
+async fn recover(
+    storage: &mut dyn Storage,
+    resume: &HashMap<i32, i64>,
+    cfg: &RunConfig,
+) -> Result<(), RunError> {
+    let mut backoff = cfg.retry_start;
+    loop {
+        match storage.recover(resume).await {
+            Ok(0) => return Ok(()),
+            Ok(undone) => {
+                info!(undone, "undid uncommitted batches of a previous run");
+                return Ok(());
+            }
+            Err(e) if e.is_transient() => {
+                warn!(error = %e, wait_ms = backoff.as_millis() as u64, "storage unavailable during recovery; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(cfg.retry_max);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// What the intake counted.
+#[derive(Default)]
+struct Read {
+    dead_letters: u64,
+    stopped: bool,
+}
+
+/// The reading stage: consume, check each message, dead-letter the malformed, batch the rest.
+struct Intake<'r> {
+    consumer: &'r StreamConsumer,
+    dlq: &'r FutureProducer,
+    cfg: &'r RunConfig,
+    metrics: &'r SinkMetrics,
+}
+
+impl Intake<'_> {
     async fn dead_letter(
         &self,
         m: &rdkafka::message::BorrowedMessage<'_>,
@@ -178,56 +259,6 @@ impl Runner<'_> {
             .dead_letters
             .with_label_values(&[why.category()])
             .inc();
-        Ok(())
-    }
-
-    /// Store `batch` (retrying outages) and commit its offsets.
-    async fn flush(&mut self, batch: Batch, report: &mut RunReport) -> Result<(), RunError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let mut backoff = self.cfg.retry_start;
-        if !batch.records.is_empty() {
-            loop {
-                match self.storage.write(&batch).await {
-                    Ok(stats) => {
-                        report.written += stats.records;
-                        self.metrics.records_written.inc_by(stats.records);
-                        break;
-                    }
-                    Err(e) if e.is_transient() => {
-                        warn!(error = %e, wait_ms = backoff.as_millis() as u64, "storage unavailable; retrying the batch");
-                        report.storage_retries += 1;
-                        self.metrics.storage_retries.inc();
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(self.cfg.retry_max);
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            report.batches += 1;
-            self.metrics.batches.inc();
-            self.metrics
-                .batch_latency
-                .observe(started.elapsed().as_secs_f64());
-            if let Some((lo, hi)) = batch.key_range() {
-                if report.first_key.as_deref().is_none_or(|f| lo < f) {
-                    report.first_key = Some(lo.to_owned());
-                }
-                if report.last_key.as_deref().is_none_or(|l| hi > l) {
-                    report.last_key = Some(hi.to_owned());
-                }
-            }
-        }
-        let mut tpl = TopicPartitionList::new();
-        for (p, o) in &batch.commit {
-            tpl.add_partition_offset(&self.cfg.topic, *p, Offset::Offset(*o))
-                .map_err(kafka("commit"))?;
-        }
-        self.consumer
-            .commit(&tpl, CommitMode::Sync)
-            .map_err(kafka("commit"))?;
         Ok(())
     }
 
@@ -302,75 +333,72 @@ impl Runner<'_> {
         Ok(out)
     }
 
-    /// Let the storage undo uncommitted work of a previous run, retrying outages.
-    async fn recover(&mut self) -> Result<(), RunError> {
-        let resume = self.resume_positions()?;
-        let mut backoff = self.cfg.retry_start;
-        loop {
-            match self.storage.recover(&resume).await {
-                Ok(0) => return Ok(()),
-                Ok(undone) => {
-                    info!(undone, "undid uncommitted batches of a previous run");
-                    return Ok(());
-                }
-                Err(e) if e.is_transient() => {
-                    warn!(error = %e, wait_ms = backoff.as_millis() as u64, "storage unavailable during recovery; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(self.cfg.retry_max);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    pub async fn run(
-        &mut self,
+    /// Read until the end of input or `stop`, handing each closed batch to the writer. Returns
+    /// early, without error, when the writer is gone (it failed, and its error is the run's).
+    async fn run(
+        self,
         mut signals: watch::Receiver<Signals>,
-    ) -> Result<RunReport, RunError> {
-        self.recover().await?;
-        self.consumer
-            .subscribe(&[self.cfg.topic.as_str()])
-            .map_err(kafka("subscribe"))?;
-        let mut report = RunReport::default();
+        to_writer: mpsc::Sender<Batch>,
+    ) -> Result<Read, RunError> {
+        let mut read = Read::default();
         let mut batcher = Batcher::new(self.cfg.batch_records, self.cfg.batch_wait);
+        let send = |b: Batch| {
+            let to_writer = to_writer.clone();
+            async move { b.is_empty() || to_writer.send(b).await.is_ok() }
+        };
         let mut check = tokio::time::interval(Duration::from_millis(500));
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The lag check makes blocking broker requests, so it runs only when the consumer went
+        // idle since the last tick (the end of input is near) or every few seconds for the
+        // metric; never once per message while records flow.
+        let mut received = false;
+        let mut lag_checked = Instant::now();
         loop {
             let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
             tokio::select! {
                 msg = self.consumer.recv() => {
                     let m = msg.map_err(kafka("consume"))?;
+                    received = true;
                     let now = Instant::now();
                     match record::parse(m.key(), m.payload(), m.partition(), m.offset(), m.timestamp().to_millis()) {
                         Ok(r) => {
-                            if let Some(full) = batcher.push(r, now) {
-                                self.flush(full, &mut report).await?;
+                            if let Some(full) = batcher.push(r, now)
+                                && !send(full).await
+                            {
+                                return Ok(read);
                             }
                         }
                         Err(why) => {
                             self.dead_letter(&m, &why).await?;
-                            report.dead_letters += 1;
+                            read.dead_letters += 1;
                             batcher.skip(m.partition(), m.offset(), now);
                         }
                     }
                 }
                 _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending::<()>().await } } => {
-                    if let Some(b) = batcher.due(Instant::now()) {
-                        self.flush(b, &mut report).await?;
+                    if let Some(b) = batcher.due(Instant::now())
+                        && !send(b).await
+                    {
+                        return Ok(read);
                     }
                 }
                 _ = check.tick() => {
                     let s = *signals.borrow();
                     if s.stop {
-                        self.flush(batcher.take(), &mut report).await?;
-                        report.stopped = true;
-                        return Ok(report);
+                        send(batcher.take()).await;
+                        read.stopped = true;
+                        return Ok(read);
                     }
+                    if std::mem::take(&mut received) && lag_checked.elapsed() < LAG_METRIC_EVERY {
+                        continue;
+                    }
+                    lag_checked = Instant::now();
                     if let Some(lag) = self.lag() {
                         self.metrics.lag.set(lag);
                         if s.producer_finished && lag == 0 {
-                            self.flush(batcher.take(), &mut report).await?;
-                            info!(written = report.written, "producer finished and nothing left to read");
-                            return Ok(report);
+                            send(batcher.take()).await;
+                            info!("producer finished and nothing left to read");
+                            return Ok(read);
                         }
                     }
                 }
@@ -382,5 +410,78 @@ impl Runner<'_> {
                 } => {}
             }
         }
+    }
+}
+
+/// The writing stage: store each batch (retrying outages), then commit its offsets.
+struct Writer<'r> {
+    consumer: &'r StreamConsumer,
+    storage: &'r mut dyn Storage,
+    cfg: &'r RunConfig,
+    metrics: &'r SinkMetrics,
+}
+
+impl Writer<'_> {
+    async fn run(mut self, mut batches: mpsc::Receiver<Batch>) -> Result<RunReport, RunError> {
+        let mut report = RunReport::default();
+        while let Some(batch) = batches.recv().await {
+            self.flush(batch, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Store `batch` (retrying outages) and commit its offsets.
+    async fn flush(&mut self, batch: Batch, report: &mut RunReport) -> Result<(), RunError> {
+        let started = Instant::now();
+        let batch = Arc::new(batch);
+        let mut backoff = self.cfg.retry_start;
+        if !batch.records.is_empty() {
+            loop {
+                match self.storage.write(batch.clone()).await {
+                    Ok(stats) => {
+                        report.written += stats.records;
+                        self.metrics.records_written.inc_by(stats.records);
+                        break;
+                    }
+                    Err(e) if e.is_transient() => {
+                        warn!(error = %e, wait_ms = backoff.as_millis() as u64, "storage unavailable; retrying the batch");
+                        report.storage_retries += 1;
+                        self.metrics.storage_retries.inc();
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(self.cfg.retry_max);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            report.batches += 1;
+            self.metrics.batches.inc();
+            self.metrics
+                .batch_latency
+                .observe(started.elapsed().as_secs_f64());
+            if let Some((lo, hi)) = batch.key_range() {
+                if report.first_key.as_deref().is_none_or(|f| lo < f) {
+                    report.first_key = Some(lo.to_owned());
+                }
+                if report.last_key.as_deref().is_none_or(|l| hi > l) {
+                    report.last_key = Some(hi.to_owned());
+                }
+            }
+        }
+        let written_in = started.elapsed();
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &batch.commit {
+            tpl.add_partition_offset(&self.cfg.topic, *p, Offset::Offset(*o))
+                .map_err(kafka("commit"))?;
+        }
+        self.consumer
+            .commit(&tpl, CommitMode::Sync)
+            .map_err(kafka("commit"))?;
+        tracing::debug!(
+            records = batch.records.len(),
+            write_ms = written_in.as_millis() as u64,
+            commit_ms = (started.elapsed() - written_in).as_millis() as u64,
+            "batch stored and committed"
+        );
+        Ok(())
     }
 }

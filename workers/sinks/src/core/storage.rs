@@ -1,6 +1,7 @@
 //! What a storage backend does for the core: write one batch, idempotently by record key.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
@@ -41,7 +42,8 @@ pub trait Storage: Send {
     ) -> BoxFuture<'a, Result<u64, StorageError>> {
         Box::pin(async { Ok(0) })
     }
-    /// Write every record of `batch`; a record whose key exists is replaced.
-    fn write<'a>(&'a mut self, batch: &'a Batch)
-    -> BoxFuture<'a, Result<WriteStats, StorageError>>;
+    /// Write every record of `batch`; a record whose key exists is replaced. The batch is
+    /// shared so that a store can hand parts of it to other threads (encoding); a retry after
+    /// an outage passes the same batch again.
+    fn write(&mut self, batch: Arc<Batch>) -> BoxFuture<'_, Result<WriteStats, StorageError>>;
 }

@@ -1,13 +1,16 @@
 //! Where a record lands in the lake: a Hive-style directory per symbol, type and UTC date, and a
-//! file name made of the topic, the Kafka partition and the offset range it holds. The same
-//! records always get the same name, so a replay overwrites a file instead of adding one.
+//! file name made of the topic and the Kafka partitions and offset ranges of the batch it came
+//! from. The same records always get the same name, so a replay overwrites a file instead of
+//! adding one.
 //!
 //! ```text
-//! <prefix>/symbol=BTCUSDT/type=api_candles_5m/date=2024-08-01/<topic>-p0-00000000000000000000-00000000000000004999.parquet
+//! <prefix>/symbol=BTCUSDT/type=api_candles_5m/date=2024-08-01/<topic>-p0-0-4999_p1-0-5120.parquet
 //! <prefix>/_streamforge/intents/<topic>/p0/00000000000000000000-00000000000000004999.json
 //! ```
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use crate::core::Record;
 
 /// The columns that live in the path, not in the files (the usual Hive convention, so a
 /// dataset reader does not see them twice).
@@ -27,24 +30,31 @@ pub struct PartitionDir {
 impl PartitionDir {
     /// `symbol` comes from the record (else `fallback_symbol`), the date from its time field,
     /// else from the Kafka message timestamp (order book snapshots carry no time of their own).
-    pub fn of(
-        doc: &Map<String, Value>,
-        timestamp_ms: Option<i64>,
-        fallback_symbol: &str,
-        kind: &str,
-    ) -> Self {
-        let symbol = doc
-            .get("symbol")
-            .and_then(Value::as_str)
-            .unwrap_or(fallback_symbol);
+    pub fn of(record: &Record, fallback_symbol: &str, kind: &str) -> Self {
+        let (symbol, day) = Self::symbol_and_day(record);
+        Self::new(symbol.as_deref(), day, fallback_symbol, kind)
+    }
+
+    /// What places a record: its symbol, if it has one, and its UTC day number (days since
+    /// 1970-01-01), if it has a time.
+    pub fn symbol_and_day(record: &Record) -> (Option<Cow<'_, str>>, Option<i64>) {
         let time = TIME_FIELDS
             .iter()
-            .find_map(|f| doc.get(*f).and_then(Value::as_i64))
-            .or(timestamp_ms);
+            .find_map(|f| record.i64_field(f))
+            .or(record.timestamp);
+        (
+            record.str_field("symbol"),
+            time.map(|ms| ms.div_euclid(DAY_MS)),
+        )
+    }
+
+    pub fn new(symbol: Option<&str>, day: Option<i64>, fallback_symbol: &str, kind: &str) -> Self {
         Self {
-            symbol: symbol.to_owned(),
+            symbol: symbol.unwrap_or(fallback_symbol).to_owned(),
             kind: kind.to_owned(),
-            date: time.and_then(utc_date).unwrap_or_else(|| "unknown".into()),
+            date: day
+                .and_then(|d| utc_date(d.saturating_mul(DAY_MS)))
+                .unwrap_or_else(|| "unknown".into()),
         }
     }
 
@@ -61,9 +71,11 @@ impl PartitionDir {
     }
 }
 
+const DAY_MS: i64 = 86_400_000;
+
 /// `YYYY-MM-DD` of a millisecond timestamp, in UTC.
 pub fn utc_date(ms: i64) -> Option<String> {
-    let days = ms.div_euclid(86_400_000);
+    let days = ms.div_euclid(DAY_MS);
     let (y, m, d) = civil_from_days(days);
     (0..=9999)
         .contains(&y)
@@ -112,12 +124,35 @@ fn join(prefix: &str, rest: &str) -> String {
     }
 }
 
-/// The data file of `partition`'s offsets `start..=end` inside a partition directory.
-pub fn file_name(topic: &str, partition: i32, start: i64, end: i64) -> String {
-    format!(
-        "{}-p{partition}-{start:020}-{end:020}.parquet",
-        segment(topic)
-    )
+/// The offsets `start..=end` of one Kafka partition that a batch holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OffsetRange {
+    pub partition: i32,
+    pub start: i64,
+    pub end: i64,
+}
+
+/// Ranges spelled out in a file name, at most; a batch over more partitions is named by its
+/// first range and a hash of all of them (names stay far below file system limits).
+const NAMED_RANGES: usize = 4;
+
+/// The data file, inside a partition directory, of a batch holding `ranges` (sorted by
+/// partition): `<topic>-p0-<start>-<end>_p1-<start>-<end>.parquet`.
+pub fn file_name(topic: &str, ranges: &[OffsetRange]) -> String {
+    let spell = |r: &OffsetRange| format!("p{}-{}-{}", r.partition, r.start, r.end);
+    let body = if ranges.len() <= NAMED_RANGES {
+        ranges.iter().map(spell).collect::<Vec<_>>().join("_")
+    } else {
+        // FNV-1a: stable across releases and platforms, unlike the standard library's hasher.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for r in ranges {
+            for b in spell(r).bytes().chain([b'_']) {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{}_and-{}-more-{h:016x}", spell(&ranges[0]), ranges.len() - 1)
+    };
+    format!("{}-{body}.parquet", segment(topic))
 }
 
 /// The directory of `topic`/`partition`'s write intents.
@@ -145,10 +180,9 @@ pub fn intents_from(prefix: &str, topic: &str, partition: i32, from: i64) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn doc(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
+    fn record(payload: &str, timestamp: Option<i64>) -> Record {
+        crate::core::record::parse(Some(b"k"), Some(payload.as_bytes()), 0, 0, timestamp).unwrap()
     }
 
     #[test]
@@ -164,17 +198,17 @@ mod tests {
 
     #[test]
     fn directory_from_the_record_then_the_message_time() {
-        let candle = doc(json!({"symbol": "BTCUSDT", "open_time": 1_722_470_400_000i64}));
-        let d = PartitionDir::of(&candle, Some(0), "X", "api_candles_5m");
+        let candle = record(r#"{"symbol": "BTCUSDT", "open_time": 1722470400000}"#, Some(0));
+        let d = PartitionDir::of(&candle, "X", "api_candles_5m");
         assert_eq!(
             d.path("lake"),
             "lake/symbol=BTCUSDT/type=api_candles_5m/date=2024-08-01"
         );
-        let snapshot = doc(json!({"kind": "snapshot", "symbol": "ETHUSDT"}));
-        let d = PartitionDir::of(&snapshot, Some(1_722_556_800_000), "X", "ws_orderbook");
+        let snapshot = record(r#"{"kind": "snapshot", "symbol": "ETHUSDT"}"#, Some(1_722_556_800_000));
+        let d = PartitionDir::of(&snapshot, "X", "ws_orderbook");
         assert_eq!(d.date, "2024-08-02");
-        let bare = doc(json!({}));
-        let d = PartitionDir::of(&bare, None, "SOLUSDT", "ws_trades");
+        let bare = record("{}", None);
+        let d = PartitionDir::of(&bare, "SOLUSDT", "ws_trades");
         assert_eq!(d.path("/"), "symbol=SOLUSDT/type=ws_trades/date=unknown");
     }
 
@@ -194,9 +228,26 @@ mod tests {
         assert!(a < b);
         assert!(intents_from("lake", "t", 0, 201) < b);
         assert!(intents_from("lake", "t", 0, 201) > a);
+        let r = |partition, start, end| OffsetRange {
+            partition,
+            start,
+            end,
+        };
         assert_eq!(
-            file_name("wf-x.data", 2, 5, 9),
-            "wf-x.data-p2-00000000000000000005-00000000000000000009.parquet"
+            file_name("wf-x.data", &[r(2, 5, 9)]),
+            "wf-x.data-p2-5-9.parquet"
         );
+        assert_eq!(
+            file_name("t", &[r(0, 0, 16277), r(1, 0, 15622), r(2, 0, 18098)]),
+            "t-p0-0-16277_p1-0-15622_p2-0-18098.parquet"
+        );
+        let many: Vec<_> = (0..12).map(|p| r(p, 1000, 2000)).collect();
+        let name = file_name("t", &many);
+        assert!(name.starts_with("t-p0-1000-2000_and-11-more-"), "{name}");
+        assert!(name.len() < 80);
+        assert_eq!(name, file_name("t", &many), "deterministic");
+        let mut other = many.clone();
+        other[11].end = 2001;
+        assert_ne!(name, file_name("t", &other));
     }
 }

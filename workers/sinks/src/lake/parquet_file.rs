@@ -1,10 +1,14 @@
-//! One Parquet file from a group of records. Columns follow the JSON fields (in each record's
-//! key order, fields first seen in later records appended); each field's type is read from its values: whole numbers are INT64 (fields
-//! named `time` or `*_time` are UTC millisecond timestamps), other numbers DOUBLE, booleans
-//! BOOLEAN, strings UTF-8 (decimal prices stay exact strings), anything else or a mix of types
-//! JSON text. Every data column is optional; `_key`, `_partition` and `_offset` say where each
-//! row came from.
+//! One Parquet file from a group of records. Columns follow the JSON fields (in payload order,
+//! fields first seen in later records appended); each field's type is read from its values:
+//! whole numbers are INT64 (fields named `time` or `*_time` are UTC millisecond timestamps),
+//! other numbers DOUBLE, booleans BOOLEAN, strings UTF-8 (decimal prices stay exact strings),
+//! anything else or a mix of types JSON text. Every data column is optional; `_key`,
+//! `_partition` and `_offset` say where each row came from.
+//!
+//! Values are read from the records' raw JSON text in one pass; strings are sliced out of the
+//! message payloads, not copied.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,9 +18,9 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{Type, TypePtr};
-use serde_json::Value;
 
 use crate::core::Record;
+use crate::core::record::{RawKind, json_string};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -28,14 +32,14 @@ enum Kind {
 }
 
 impl Kind {
-    fn of(v: &Value) -> Option<Kind> {
-        match v {
-            Value::Null => None,
-            Value::Bool(_) => Some(Kind::Bool),
-            Value::Number(n) if n.is_i64() => Some(Kind::Int),
-            Value::Number(_) => Some(Kind::Float),
-            Value::String(_) => Some(Kind::Str),
-            Value::Array(_) | Value::Object(_) => Some(Kind::Json),
+    fn of(raw: &str) -> Option<Kind> {
+        match RawKind::of(raw) {
+            RawKind::Null => None,
+            RawKind::Bool => Some(Kind::Bool),
+            RawKind::Number if raw.parse::<i64>().is_ok() => Some(Kind::Int),
+            RawKind::Number => Some(Kind::Float),
+            RawKind::String => Some(Kind::Str),
+            RawKind::Nested => Some(Kind::Json),
         }
     }
 
@@ -48,9 +52,11 @@ impl Kind {
     }
 }
 
-struct Column {
-    name: String,
+/// One data column: its type so far and each row's raw value (`None`: absent or null).
+struct Column<'r> {
+    name: &'r str,
     kind: Option<Kind>,
+    raws: Vec<Option<&'r str>>,
 }
 
 fn is_time(name: &str) -> bool {
@@ -58,25 +64,34 @@ fn is_time(name: &str) -> bool {
 }
 
 /// The data columns of `records`, minus `skip` (the columns kept in the path).
-fn columns(records: &[&Record], skip: &[&str]) -> Vec<Column> {
-    let mut cols: Vec<Column> = vec![];
-    let mut index = std::collections::HashMap::new();
-    for r in records {
-        for (name, v) in &r.doc {
-            if skip.contains(&name.as_str()) || name.starts_with('_') {
+fn columns<'r>(records: &[&'r Record], skip: &[&str]) -> Vec<Column<'r>> {
+    let mut cols: Vec<Column<'r>> = vec![];
+    let mut index: HashMap<&'r str, usize> = HashMap::new();
+    for (row, r) in records.iter().enumerate() {
+        for (name, raw) in r.fields() {
+            if name.starts_with('_') || skip.contains(&name) {
                 continue;
             }
-            let i = *index.entry(name.clone()).or_insert_with(|| {
+            let i = *index.entry(name).or_insert_with(|| {
                 cols.push(Column {
-                    name: name.clone(),
+                    name,
                     kind: None,
+                    raws: Vec::with_capacity(records.len()),
                 });
                 cols.len() - 1
             });
-            if let Some(k) = Kind::of(v) {
-                cols[i].kind = Some(cols[i].kind.map_or(k, |c| c.merge(k)));
+            let c = &mut cols[i];
+            // A name given twice in one record: the last value counts.
+            c.raws.resize(row + 1, None);
+            let kind = Kind::of(raw);
+            c.raws[row] = kind.map(|_| raw);
+            if let Some(k) = kind {
+                c.kind = Some(c.kind.map_or(k, |have| have.merge(k)));
             }
         }
+    }
+    for c in &mut cols {
+        c.raws.resize(records.len(), None);
     }
     cols
 }
@@ -101,10 +116,12 @@ fn field(name: &str, kind: Kind, repetition: Repetition) -> Result<TypePtr, Parq
     ))
 }
 
-fn text(v: &Value) -> ByteArray {
-    match v {
-        Value::String(s) => ByteArray::from(s.as_str()),
-        other => ByteArray::from(other.to_string().into_bytes()),
+/// A string value as stored: sliced out of the payload, unescaped only when it has escapes.
+fn string(r: &Record, raw: &str) -> ByteArray {
+    match json_string(raw) {
+        Some(std::borrow::Cow::Borrowed(inner)) => ByteArray::from(r.slice(inner)),
+        Some(std::borrow::Cow::Owned(s)) => ByteArray::from(s.into_bytes()),
+        None => ByteArray::from(r.slice(raw)),
     }
 }
 
@@ -159,25 +176,28 @@ pub fn encode(records: &[&Record], skip: &[&str]) -> Result<Bytes, ParquetError>
     write_required::<Int64Type>(&mut rg, &offsets)?;
 
     for c in &cols {
-        let values = records
-            .iter()
-            .map(|r| r.doc.get(&c.name).filter(|v| !v.is_null()));
-        let defs: Vec<i16> = values.clone().map(|v| i16::from(v.is_some())).collect();
+        let defs: Vec<i16> = c.raws.iter().map(|v| i16::from(v.is_some())).collect();
+        let present = || {
+            c.raws
+                .iter()
+                .zip(records)
+                .filter_map(|(v, r)| v.map(|raw| (*r, raw)))
+        };
         match c.kind.unwrap_or(Kind::Str) {
             Kind::Int => {
-                let v: Vec<i64> = values.flatten().filter_map(Value::as_i64).collect();
+                let v: Vec<i64> = present().filter_map(|(_, raw)| raw.parse().ok()).collect();
                 write_optional::<Int64Type>(&mut rg, &v, &defs)?;
             }
             Kind::Float => {
-                let v: Vec<f64> = values.flatten().filter_map(Value::as_f64).collect();
+                let v: Vec<f64> = present().filter_map(|(_, raw)| raw.parse().ok()).collect();
                 write_optional::<DoubleType>(&mut rg, &v, &defs)?;
             }
             Kind::Bool => {
-                let v: Vec<bool> = values.flatten().filter_map(Value::as_bool).collect();
+                let v: Vec<bool> = present().map(|(_, raw)| raw == "true").collect();
                 write_optional::<BoolType>(&mut rg, &v, &defs)?;
             }
             Kind::Str | Kind::Json => {
-                let v: Vec<ByteArray> = values.flatten().map(text).collect();
+                let v: Vec<ByteArray> = present().map(|(r, raw)| string(r, raw)).collect();
                 write_optional::<ByteArrayType>(&mut rg, &v, &defs)?;
             }
         }
@@ -218,16 +238,10 @@ mod tests {
     use super::*;
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::record::Field;
-    use serde_json::json;
 
-    fn rec(key: &str, offset: i64, doc: Value) -> Record {
-        Record {
-            key: key.into(),
-            doc: doc.as_object().cloned().unwrap(),
-            partition: 1,
-            offset,
-            timestamp: None,
-        }
+    fn rec(key: &str, offset: i64, payload: &str) -> Record {
+        crate::core::record::parse(Some(key.as_bytes()), Some(payload.as_bytes()), 1, offset, None)
+            .unwrap()
     }
 
     #[test]
@@ -235,12 +249,12 @@ mod tests {
         let a = rec(
             "BTCUSDT|5m|0",
             7,
-            json!({"symbol": "BTCUSDT", "open_time": 0, "close": "1.50", "trades": 3, "buyer_maker": true, "x": 1}),
+            r#"{"symbol":"BTCUSDT","open_time":0,"close":"1.50","trades":3,"buyer_maker":true,"x":1,"note":"a\"b","_x":1}"#,
         );
         let b = rec(
             "BTCUSDT|5m|300000",
             8,
-            json!({"symbol": "BTCUSDT", "open_time": 300_000, "close": "1.60", "x": 2.5, "bids": [["1", "2"]]}),
+            r#"{"symbol":"BTCUSDT","open_time":300000,"close":"1.60","x":2.5,"bids":[["1","2"]],"note":null}"#,
         );
         let bytes = encode(&[&a, &b], &["symbol"]).unwrap();
         let reader = SerializedFileReader::new(bytes).unwrap();
@@ -250,23 +264,24 @@ mod tests {
             .iter()
             .map(|c| c.name().to_owned())
             .collect();
-        // Fields in each record's key order (serde_json sorts them), new ones appended.
+        // Fields in payload order, new ones appended; path columns and `_` names left out.
         assert_eq!(
             names,
             [
                 "_key",
                 "_partition",
                 "_offset",
-                "buyer_maker",
-                "close",
                 "open_time",
+                "close",
                 "trades",
+                "buyer_maker",
                 "x",
+                "note",
                 "bids"
             ]
         );
         assert_eq!(
-            schema.column(5).logical_type_ref(),
+            schema.column(3).logical_type_ref(),
             Some(&LogicalType::timestamp(true, TimeUnit::MILLIS))
         );
         assert_eq!(
@@ -275,7 +290,7 @@ mod tests {
             "int and float merge to double"
         );
         assert_eq!(
-            schema.column(8).logical_type_ref(),
+            schema.column(9).logical_type_ref(),
             Some(&LogicalType::Json)
         );
 
@@ -291,22 +306,27 @@ mod tests {
             .collect();
         assert_eq!(first[0].1, Field::Str("BTCUSDT|5m|0".into()));
         assert_eq!(first[2].1, Field::Long(7));
+        assert_eq!(first[3].1, Field::TimestampMillis(0));
         assert_eq!(first[4].1, Field::Str("1.50".into()));
+        assert_eq!(first[5].1, Field::Long(3));
+        assert_eq!(first[6].1, Field::Bool(true));
         assert_eq!(first[7].1, Field::Double(1.0));
-        assert_eq!(first[8].1, Field::Null, "absent field is null");
+        assert_eq!(first[8].1, Field::Str("a\"b".into()), "escapes decoded");
+        assert_eq!(first[9].1, Field::Null, "absent field is null");
         let second: Vec<_> = rows[1].get_column_iter().map(|(_, f)| f.clone()).collect();
         assert_eq!(
-            second[6],
+            second[5],
             Field::Null,
             "no trades field in the second record"
         );
-        assert_eq!(second[8], Field::Str(r#"[["1","2"]]"#.into()));
+        assert_eq!(second[8], Field::Null, "a null value is null");
+        assert_eq!(second[9], Field::Str(r#"[["1","2"]]"#.into()));
     }
 
     #[test]
     fn the_same_records_give_the_same_bytes() {
-        let a = rec("k|1", 1, json!({"price": "1.0", "time": 5}));
-        let b = rec("k|2", 2, json!({"price": "2.0", "time": 6}));
+        let a = rec("k|1", 1, r#"{"price": "1.0", "time": 5}"#);
+        let b = rec("k|2", 2, r#"{"price": "2.0", "time": 6}"#);
         assert_eq!(
             encode(&[&a, &b], &[]).unwrap(),
             encode(&[&a, &b], &[]).unwrap()

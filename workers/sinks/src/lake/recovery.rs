@@ -1,11 +1,15 @@
 //! Exactly-once files across restarts. Before a batch's files are written, an intent naming
-//! them is stored under `_streamforge/intents/<topic>/p<partition>/<start>-<end>.json`. Offsets
-//! are committed only after the files are stored, so on restart every intent that starts at or
-//! after the committed offset belongs to a batch whose records Kafka will deliver again: its
-//! files are deleted and the replay writes them anew, whatever the new batch boundaries are.
-//! Files of committed batches are never touched.
+//! them is stored for each Kafka partition in the batch, under
+//! `_streamforge/intents/<topic>/p<partition>/<start>-<end>.json`. Offsets are committed only
+//! after the files are stored, all partitions of a batch in one commit, so on restart every
+//! intent that starts at or after its partition's committed offset belongs to a batch whose
+//! records Kafka will deliver again: its files and its sibling intents are deleted and the
+//! replay writes them anew, whatever the new batch boundaries are. Files of committed batches
+//! are never touched.
 
 use serde::{Deserialize, Serialize};
+
+use super::layout::OffsetRange;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intent {
@@ -15,6 +19,9 @@ pub struct Intent {
     pub end: i64,
     /// Object paths of the batch's data files.
     pub files: Vec<String>,
+    /// Every partition's range in the batch (this one included), to find sibling intents.
+    #[serde(default)]
+    pub batch: Vec<OffsetRange>,
 }
 
 /// Which of `intents` (of one partition) to undo when consumption resumes at `resume`.
@@ -33,6 +40,7 @@ mod tests {
             start,
             end,
             files: vec![format!("f{start}")],
+            batch: vec![],
         }
     }
 

@@ -1,17 +1,20 @@
-//! The lake as a sink [`Storage`]: each batch becomes, per Kafka partition and per
-//! symbol/type/date directory, one Parquet file named by the partition's offset range in the
-//! batch. An intent listing the files is stored first (see [`super::recovery`]).
+//! The lake as a sink [`Storage`]: each batch becomes one Parquet file per symbol/type/date
+//! directory, named by the Kafka partitions and offset ranges of the batch. Intents listing the
+//! files are stored first (see [`super::recovery`]). Files are
+//! encoded on blocking threads, one per core, and uploaded several at once.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 
-use super::layout::{self, PATH_COLUMNS, PartitionDir};
+use super::layout::{self, OffsetRange, PATH_COLUMNS, PartitionDir};
 use super::parquet_file;
 use super::recovery::{self, Intent};
 use super::store::{LakeLocation, OpenedLake, classify, open};
@@ -29,19 +32,24 @@ pub struct LakeSink {
     pub symbol: String,
     /// Files stored at once.
     pub concurrency: usize,
+    /// Files encoded at once (one per core).
+    encoders: tokio::sync::Semaphore,
     requests: AtomicU64,
     bytes: AtomicU64,
-    /// Highest position written per (partition, key prefix) in this run; see [`Self::plan`].
-    written_up_to: HashMap<(i32, String), i64>,
+    /// Highest position written per partition and key prefix in this run; see
+    /// [`Self::is_repeat`].
+    written_up_to: Positions,
     /// Records dropped as re-deliveries of a key already stored in this run.
     pub duplicates: u64,
 }
 
-/// One file to store.
-struct DataFile {
+/// Highest key position per partition and key prefix.
+type Positions = HashMap<i32, HashMap<String, i64, ahash::RandomState>>;
+
+/// One file to store: its path and the batch's records in it, in offset order.
+struct FilePlan {
     path: String,
-    body: bytes::Bytes,
-    rows: u64,
+    rows: Vec<usize>,
 }
 
 impl LakeSink {
@@ -60,9 +68,12 @@ impl LakeSink {
             kind: kind.to_owned(),
             symbol: symbol.to_owned(),
             concurrency: 8,
+            encoders: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            ),
             requests: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
-            written_up_to: HashMap::new(),
+            written_up_to: Positions::new(),
             duplicates: 0,
         })
     }
@@ -79,7 +90,7 @@ impl LakeSink {
         )
     }
 
-    async fn put(&self, path: &str, body: bytes::Bytes) -> Result<(), StorageError> {
+    async fn put(&self, path: &str, body: Bytes) -> Result<(), StorageError> {
         let len = body.len() as u64;
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.lake
@@ -97,80 +108,148 @@ impl LakeSink {
     /// the highest one earlier batches stored for its prefix in its partition is a duplicate (a
     /// producer retry, or a loader that sent it again). Files are immutable, so it is dropped
     /// rather than overwritten. Repeats within one batch are already merged by the batcher.
-    fn is_repeat(&self, r: &Record, seen: &mut HashMap<(i32, String), i64>) -> bool {
+    fn is_repeat(&self, r: &Record, seen: &mut Positions) -> bool {
         let Some((prefix, pos)) = r.key.rsplit_once('|') else {
             return false;
         };
         let Ok(pos) = pos.parse::<i64>() else {
             return false;
         };
-        let slot = (r.partition, prefix.to_owned());
-        if self.written_up_to.get(&slot).is_some_and(|top| pos <= *top) {
+        if self
+            .written_up_to
+            .get(&r.partition)
+            .and_then(|m| m.get(prefix))
+            .is_some_and(|top| pos <= *top)
+        {
             return true;
         }
-        let top = seen.entry(slot).or_insert(pos);
-        *top = (*top).max(pos);
+        let tops = seen.entry(r.partition).or_default();
+        match tops.get_mut(prefix) {
+            Some(top) => *top = (*top).max(pos),
+            None => {
+                tops.insert(prefix.to_owned(), pos);
+            }
+        }
         false
     }
 
-    /// The files and intents of a batch (pure but for the encoding and the repeat filter).
-    fn plan(&mut self, batch: &Batch) -> Result<(Vec<Intent>, Vec<DataFile>), StorageError> {
-        let mut by_partition: BTreeMap<i32, Vec<&Record>> = BTreeMap::new();
-        for r in &batch.records {
-            by_partition.entry(r.partition).or_default().push(r);
-        }
-        let mut intents = vec![];
-        let mut files = vec![];
-        let mut seen = HashMap::new();
-        for (partition, mut records) in by_partition {
-            records.sort_by_key(|r| r.offset);
-            let (Some(first), Some(last)) = (records.first(), records.last()) else {
+    /// The intents and files of a batch (pure but for the repeat filter): one file per
+    /// directory with the rows of every partition in it, in (partition, offset) order, and one
+    /// intent per partition listing all the files.
+    fn plan(&mut self, batch: &Batch) -> (Vec<Intent>, Vec<FilePlan>) {
+        let mut order: Vec<usize> = (0..batch.records.len()).collect();
+        order.sort_by_key(|&i| (batch.records[i].partition, batch.records[i].offset));
+        let mut ranges: Vec<OffsetRange> = vec![];
+        let mut seen = Positions::new();
+        // Records of one symbol and day share a directory: found once per pair, by the symbol
+        // as it lies in the payload.
+        let mut dirs: Vec<(PartitionDir, Vec<usize>)> = vec![];
+        let mut dir_of: HashMap<(Option<Cow<'_, str>>, Option<i64>), usize, ahash::RandomState> =
+            HashMap::default();
+        for i in order {
+            let r = &batch.records[i];
+            match ranges.last_mut() {
+                Some(last) if last.partition == r.partition => last.end = r.offset,
+                _ => ranges.push(OffsetRange {
+                    partition: r.partition,
+                    start: r.offset,
+                    end: r.offset,
+                }),
+            }
+            if self.is_repeat(r, &mut seen) {
+                self.duplicates += 1;
                 continue;
-            };
-            let (start, end) = (first.offset, last.offset);
-            let mut by_dir: BTreeMap<PartitionDir, Vec<&Record>> = BTreeMap::new();
-            for r in records {
-                if self.is_repeat(r, &mut seen) {
-                    self.duplicates += 1;
-                    continue;
+            }
+            let (symbol, day) = PartitionDir::symbol_and_day(r);
+            let d = match dir_of.get(&(symbol.clone(), day)) {
+                Some(&d) => d,
+                None => {
+                    let dir = PartitionDir::new(symbol.as_deref(), day, &self.symbol, &self.kind);
+                    dirs.push((dir, vec![]));
+                    dir_of.insert((symbol, day), dirs.len() - 1);
+                    dirs.len() - 1
                 }
-                by_dir
-                    .entry(PartitionDir::of(
-                        &r.doc,
-                        r.timestamp,
-                        &self.symbol,
-                        &self.kind,
-                    ))
-                    .or_default()
-                    .push(r);
-            }
-            let mut intent = Intent {
-                topic: self.topic.clone(),
-                partition,
-                start,
-                end,
-                files: vec![],
             };
-            for (dir, rows) in by_dir {
-                let path = format!(
-                    "{}/{}",
-                    dir.path(&self.prefix),
-                    layout::file_name(&self.topic, partition, start, end)
-                );
-                let body = parquet_file::encode(&rows, &PATH_COLUMNS).map_err(|e| {
-                    StorageError::Refused(format!("encoding {path} as Parquet: {e}"))
-                })?;
-                intent.files.push(path.clone());
-                files.push(DataFile {
-                    path,
-                    body,
-                    rows: rows.len() as u64,
-                });
-            }
-            intents.push(intent);
+            dirs[d].1.push(i);
         }
-        self.written_up_to.extend(seen);
-        Ok((intents, files))
+        for (partition, tops) in seen {
+            self.written_up_to.entry(partition).or_default().extend(tops);
+        }
+        // Two symbols spelled apart (an escape) may still share a directory.
+        let mut by_dir: BTreeMap<PartitionDir, Vec<usize>> = BTreeMap::new();
+        for (dir, rows) in dirs {
+            by_dir.entry(dir).or_default().extend(rows);
+        }
+        for rows in by_dir.values_mut() {
+            rows.sort_by_key(|&i| (batch.records[i].partition, batch.records[i].offset));
+        }
+        let name = layout::file_name(&self.topic, &ranges);
+        let files: Vec<FilePlan> = by_dir
+            .into_iter()
+            .map(|(dir, rows)| FilePlan {
+                path: format!("{}/{name}", dir.path(&self.prefix)),
+                rows,
+            })
+            .collect();
+        let intents = ranges
+            .iter()
+            .map(|r| Intent {
+                topic: self.topic.clone(),
+                partition: r.partition,
+                start: r.start,
+                end: r.end,
+                files: files.iter().map(|f| f.path.clone()).collect(),
+                batch: ranges.clone(),
+            })
+            .collect();
+        (intents, files)
+    }
+
+    /// Delete an object; one already gone is fine.
+    async fn delete(&self, path: &str) -> Result<(), StorageError> {
+        match self.lake.store.delete(&Path::from(path)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn put_intent(&self, i: &Intent) -> Result<(), StorageError> {
+        let body =
+            serde_json::to_vec(i).map_err(|e| StorageError::Refused(format!("intent: {e}")))?;
+        let path = layout::intent_path(&self.prefix, &self.topic, i.partition, i.start, i.end);
+        self.put(&path, body.into()).await
+    }
+
+    async fn store_file(&self, batch: &Arc<Batch>, file: &FilePlan) -> Result<(), StorageError> {
+        let t = std::time::Instant::now();
+        let body = self.encode(batch, file).await?;
+        let encoded = t.elapsed();
+        self.put(&file.path, body).await?;
+        tracing::trace!(
+            rows = file.rows.len(),
+            encode_ms = encoded.as_millis() as u64,
+            put_ms = (t.elapsed() - encoded).as_millis() as u64,
+            "lake file"
+        );
+        Ok(())
+    }
+
+    /// Encode one planned file as Parquet on a blocking thread, at most one per core at once.
+    async fn encode(&self, batch: &Arc<Batch>, file: &FilePlan) -> Result<Bytes, StorageError> {
+        let _slot = self
+            .encoders
+            .acquire()
+            .await
+            .map_err(|_| StorageError::Refused("the encoder pool is closed".into()))?;
+        let batch = batch.clone();
+        let rows = file.rows.clone();
+        let encoded = tokio::task::spawn_blocking(move || {
+            let records: Vec<&Record> = rows.iter().map(|&i| &batch.records[i]).collect();
+            parquet_file::encode(&records, &PATH_COLUMNS)
+        })
+        .await
+        .map_err(|e| StorageError::Refused(format!("encoding {}: {e}", file.path)))?;
+        encoded.map_err(|e| StorageError::Refused(format!("encoding {} as Parquet: {e}", file.path)))
     }
 
     /// The intents of `partition` from offset `from` on.
@@ -237,22 +316,27 @@ impl Storage for LakeSink {
                         "undoing an uncommitted batch; its records will be written again"
                     );
                     for f in &intent.files {
-                        match self.lake.store.delete(&Path::from(f.as_str())).await {
-                            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                            Err(e) => return Err(classify(e)),
-                        }
+                        self.delete(f).await?;
                     }
-                    let path = layout::intent_path(
+                    // This intent last: were the undo cut short, a restart finds it again.
+                    for r in intent.batch.iter().filter(|r| r.partition != partition) {
+                        self.delete(&layout::intent_path(
+                            &self.prefix,
+                            &self.topic,
+                            r.partition,
+                            r.start,
+                            r.end,
+                        ))
+                        .await?;
+                    }
+                    self.delete(&layout::intent_path(
                         &self.prefix,
                         &self.topic,
                         partition,
                         intent.start,
                         intent.end,
-                    );
-                    match self.lake.store.delete(&Path::from(path)).await {
-                        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                        Err(e) => return Err(classify(e)),
-                    }
+                    ))
+                    .await?;
                     undone += 1;
                 }
             }
@@ -260,30 +344,36 @@ impl Storage for LakeSink {
         })
     }
 
-    fn write<'a>(
-        &'a mut self,
-        batch: &'a Batch,
-    ) -> BoxFuture<'a, Result<WriteStats, StorageError>> {
+    fn write(&mut self, batch: Arc<Batch>) -> BoxFuture<'_, Result<WriteStats, StorageError>> {
         Box::pin(async move {
             let (req0, bytes0) = self.counters();
-            let (intents, files) = self.plan(batch)?;
-            let rows = files.iter().map(|f| f.rows).sum();
-            for i in &intents {
-                let body = serde_json::to_vec(i)
-                    .map_err(|e| StorageError::Refused(format!("intent: {e}")))?;
-                let path =
-                    layout::intent_path(&self.prefix, &self.topic, i.partition, i.start, i.end);
-                self.put(&path, body.into()).await?;
-            }
+            let planning = std::time::Instant::now();
+            let (intents, files) = self.plan(&batch);
+            let plan_ms = planning.elapsed().as_millis() as u64;
             let this = &*self;
-            futures::stream::iter(files)
-                .map(|f| async move { this.put(&f.path, f.body).await })
-                .buffer_unordered(self.concurrency.max(1))
+            let limit = this.concurrency.max(1);
+            // Every intent is stored before any file it names.
+            // Futures collected first: a lazy `map` adapter held across an await trips the
+            // compiler's higher-ranked lifetime check for `Send`.
+            let puts: Vec<_> = intents.iter().map(|i| this.put_intent(i)).collect();
+            futures::stream::iter(puts)
+                .buffer_unordered(limit)
+                .try_collect::<Vec<()>>()
+                .await?;
+            let stores: Vec<_> = files.iter().map(|f| this.store_file(&batch, f)).collect();
+            futures::stream::iter(stores)
+                .buffer_unordered(limit)
                 .try_collect::<Vec<()>>()
                 .await?;
             let (req1, bytes1) = self.counters();
+            tracing::debug!(
+                plan_ms,
+                files = files.len(),
+                store_ms = planning.elapsed().as_millis() as u64 - plan_ms,
+                "lake batch"
+            );
             Ok(WriteStats {
-                records: rows,
+                records: files.iter().map(|f| f.rows.len() as u64).sum(),
                 requests: req1 - req0,
                 bytes: bytes1 - bytes0,
             })
