@@ -164,7 +164,11 @@ impl KafkaSettings {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            // librdkafka stops fetching a partition whose local queue is full and, by default,
+            // waits a whole second before it looks again; a consumer that drains its queue in a
+            // fraction of that then sits idle. Look again soon instead.
+            .set("fetch.queue.backoff.ms", "20");
         c.create().map_err(|source| KafkaConfigError::Client {
             role: "consumer",
             source,

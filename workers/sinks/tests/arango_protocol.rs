@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
+use std::sync::Arc;
 use streamforge_sinks::arango::testserver::{self, Shared};
 use streamforge_sinks::arango::{ArangoClient, ArangoSink, WriteMode};
-use std::sync::Arc;
 use streamforge_sinks::core::{Batch, Storage, StorageError, record};
 
 async fn server() -> (String, Shared) {

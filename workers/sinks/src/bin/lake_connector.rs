@@ -38,6 +38,9 @@ async fn run() -> anyhow::Result<()> {
     connector::run(env, kafka, &mut storage, target, defaults).await
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     connector::init_tracing();

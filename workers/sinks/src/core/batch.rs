@@ -32,7 +32,9 @@ pub struct Batcher {
     max_records: usize,
     max_wait: Duration,
     current: Batch,
-    index: HashMap<String, usize, ahash::RandomState>,
+    /// Positions in `current.records`, found by key.
+    index: hashbrown::HashTable<usize>,
+    hasher: ahash::RandomState,
     opened: Option<Instant>,
 }
 
@@ -42,7 +44,8 @@ impl Batcher {
             max_records: max_records.max(1),
             max_wait,
             current: Batch::default(),
-            index: HashMap::default(),
+            index: hashbrown::HashTable::new(),
+            hasher: ahash::RandomState::new(),
             opened: None,
         }
     }
@@ -51,11 +54,15 @@ impl Batcher {
     pub fn push(&mut self, r: Record, now: Instant) -> Option<Batch> {
         self.opened.get_or_insert(now);
         self.advance(r.partition, r.offset);
-        match self.index.get(&r.key) {
-            Some(&i) => self.current.records[i] = r,
+        let hash = self.hasher.hash_one(&r.key);
+        let records = &mut self.current.records;
+        match self.index.find(hash, |&i| records[i].key == r.key) {
+            Some(&i) => records[i] = r,
             None => {
-                self.index.insert(r.key.clone(), self.current.records.len());
-                self.current.records.push(r);
+                let hasher = &self.hasher;
+                self.index
+                    .insert_unique(hash, records.len(), |&i| hasher.hash_one(&records[i].key));
+                records.push(r);
             }
         }
         (self.current.records.len() >= self.max_records).then(|| self.take())

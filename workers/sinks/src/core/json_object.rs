@@ -227,6 +227,12 @@ impl Scanner<'_> {
         self.expect(b'"', "expected a string")?;
         let mut escaped = false;
         loop {
+            // Plain characters in one sweep.
+            let rest = &self.b[self.i..];
+            self.i += rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(rest.len());
             let Some(c) = self.peek() else {
                 return Err(self.error("unterminated string"));
             };
@@ -274,7 +280,13 @@ mod tests {
         let f = scan(text).unwrap();
         let parts: Vec<_> = f
             .iter()
-            .map(|f| (&text[f.name.clone()], f.name_escaped, &text[f.value.clone()]))
+            .map(|f| {
+                (
+                    &text[f.name.clone()],
+                    f.name_escaped,
+                    &text[f.value.clone()],
+                )
+            })
             .collect();
         assert_eq!(
             parts,
@@ -311,12 +323,11 @@ mod tests {
     fn reference(text: &str) -> Option<Vec<(String, String)>> {
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
         drop(map);
-        let raw: Vec<(String, Box<RawValue>)> = serde_json::from_str::<
-            std::collections::BTreeMap<String, Box<RawValue>>,
-        >(text)
-        .ok()?
-        .into_iter()
-        .collect();
+        let raw: Vec<(String, Box<RawValue>)> =
+            serde_json::from_str::<std::collections::BTreeMap<String, Box<RawValue>>>(text)
+                .ok()?
+                .into_iter()
+                .collect();
         Some(
             raw.into_iter()
                 .map(|(k, v)| (k, v.get().to_owned()))
@@ -343,7 +354,13 @@ mod tests {
                     .pick(&["0", "-1", "12.5", "1e3", "-0.0E-2", "123456789012345678901"])
                     .into(),
                 1 => self
-                    .pick(&[r#""""#, r#""BTCUSDT""#, r#""a\"b""#, r#""\u00e9\n""#, "\"é漢\""])
+                    .pick(&[
+                        r#""""#,
+                        r#""BTCUSDT""#,
+                        r#""a\"b""#,
+                        r#""\u00e9\n""#,
+                        "\"é漢\"",
+                    ])
                     .into(),
                 2 => self.pick(&["true", "false", "null"]).into(),
                 3 => self.pick(&[r#""42000.10""#, "1722470400000"]).into(),
@@ -360,7 +377,11 @@ mod tests {
             let fields: Vec<_> = (0..n)
                 .map(|_| {
                     let name = self.pick(&["a", "open_time", "x\\ty", "é", "symbol", ""]);
-                    format!("\"{name}\"{}{}", self.pick(&[":", " : "]), self.value(depth))
+                    format!(
+                        "\"{name}\"{}{}",
+                        self.pick(&[":", " : "]),
+                        self.value(depth)
+                    )
                 })
                 .collect();
             format!("{{{}}}", fields.join(self.pick(&[",", ",\n "])))
@@ -424,6 +445,9 @@ mod tests {
                 }
             }
         }
-        assert!(valid > 5_000 && invalid > 2_000, "{valid} valid, {invalid} invalid");
+        assert!(
+            valid > 5_000 && invalid > 2_000,
+            "{valid} valid, {invalid} invalid"
+        );
     }
 }

@@ -57,8 +57,8 @@ pub enum RawKind {
 }
 
 impl RawKind {
-    pub fn of(raw: &str) -> RawKind {
-        match raw.as_bytes().first() {
+    pub fn of(raw: &[u8]) -> RawKind {
+        match raw.first() {
             Some(b'n') => RawKind::Null,
             Some(b't' | b'f') => RawKind::Bool,
             Some(b'"') => RawKind::String,
@@ -135,8 +135,8 @@ fn object_fields(payload: &[u8]) -> Result<Vec<Field>, Malformed> {
         };
         return Err(Malformed::NotObject(kind));
     }
-    let text = std::str::from_utf8(payload)
-        .map_err(|e| Malformed::NotJson(format!("not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(payload).map_err(|e| Malformed::NotJson(format!("not UTF-8: {e}")))?;
     let mut raw = Vec::with_capacity(16);
     json_object::scan_object(text, &mut raw).map_err(|e| Malformed::NotJson(e.0))?;
     raw.into_iter()
@@ -163,41 +163,28 @@ impl Record {
         &self.payload
     }
 
-    fn text(&self, r: &Range<usize>) -> &str {
-        // The payload was checked as UTF-8 and every range was cut at ASCII delimiters, so this
-        // never falls back.
-        std::str::from_utf8(&self.payload[r.clone()]).unwrap_or_default()
-    }
-
-    fn name<'s>(&'s self, f: &'s Field) -> &'s str {
+    fn name<'s>(&'s self, f: &'s Field) -> &'s [u8] {
         match &f.name {
-            Name::At(r) => self.text(r),
-            Name::Decoded(n) => n,
+            Name::At(r) => &self.payload[r.clone()],
+            Name::Decoded(n) => n.as_bytes(),
         }
     }
 
-    /// Is `f` named `name`? Compares bytes, without re-reading the name as UTF-8.
-    fn is_named(&self, f: &Field, name: &str) -> bool {
-        match &f.name {
-            Name::At(r) => self.payload[r.clone()] == *name.as_bytes(),
-            Name::Decoded(n) => **n == *name,
-        }
-    }
-
-    /// Each top-level field as (name, raw JSON value), in payload order.
-    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+    /// Each top-level field as (name, raw JSON value), in payload order. Both are UTF-8 (the
+    /// payload was checked) but stay bytes, so reading them costs nothing.
+    pub fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         self.fields
             .iter()
-            .map(|f| (self.name(f), self.text(&f.value)))
+            .map(|f| (self.name(f), &self.payload[f.value.clone()]))
     }
 
     /// The raw JSON value of field `name` (its last occurrence).
-    pub fn raw(&self, name: &str) -> Option<&str> {
+    pub fn raw(&self, name: &str) -> Option<&[u8]> {
         self.fields
             .iter()
             .rev()
-            .find(|f| self.is_named(f, name))
-            .map(|f| self.text(&f.value))
+            .find(|f| self.name(f) == name.as_bytes())
+            .map(|f| &self.payload[f.value.clone()])
     }
 
     /// Field `name` as a string, when it is one.
@@ -207,30 +194,41 @@ impl Record {
 
     /// Field `name` as a whole number, when it is one that fits 64 bits.
     pub fn i64_field(&self, name: &str) -> Option<i64> {
-        self.raw(name)?.parse().ok()
+        json_i64(self.raw(name)?)
     }
 
     /// The payload bytes of a raw value (a sub-slice, no copy), for storage that keeps strings
-    /// as they came. `raw` must come from this record's [`Self::fields`] or [`Self::raw`].
-    pub fn slice(&self, raw: &str) -> Bytes {
-        self.payload.slice_ref(raw.as_bytes())
+    /// as they came. `raw` must be a part of this record's payload, as [`Self::fields`] and
+    /// [`Self::raw`] give.
+    pub fn slice(&self, raw: &[u8]) -> Bytes {
+        self.payload.slice_ref(raw)
     }
 
     /// The whole object as a JSON document.
     pub fn document(&self) -> Map<String, Value> {
-        // Parsed once already, so this cannot fail; an empty map would only hide a bug here.
+        // Checked once already, so this cannot fail; an empty map would only hide a bug here.
         serde_json::from_slice(&self.payload).unwrap_or_default()
     }
 }
 
 /// The text of a raw JSON string value, unescaped only when it has escapes.
-pub fn json_string(raw: &str) -> Option<Cow<'_, str>> {
-    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
-        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+pub fn json_string(raw: &[u8]) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if inner.contains(&b'\\') {
+        serde_json::from_slice::<String>(raw).ok().map(Cow::Owned)
     } else {
-        Some(Cow::Borrowed(inner))
+        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
     }
+}
+
+/// A raw JSON number as a whole number, when it is one that fits 64 bits.
+pub fn json_i64(raw: &[u8]) -> Option<i64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+/// A raw JSON number as a float.
+pub fn json_f64(raw: &[u8]) -> Option<f64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -257,9 +255,19 @@ mod tests {
             parse(Some(b"k"), None, 0, 0, None),
             Err(Malformed::NoPayload)
         );
-        for bad in [&b"{oops"[..], b"{\"a\":1", b"{\"a\":1} x", b"[1", b"  ", b"{\"a\":tru}"] {
+        for bad in [
+            &b"{oops"[..],
+            b"{\"a\":1",
+            b"{\"a\":1} x",
+            b"[1",
+            b"  ",
+            b"{\"a\":tru}",
+        ] {
             assert!(
-                matches!(parse(Some(b"k"), Some(bad), 0, 0, None), Err(Malformed::NotJson(_))),
+                matches!(
+                    parse(Some(b"k"), Some(bad), 0, 0, None),
+                    Err(Malformed::NotJson(_))
+                ),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
@@ -281,17 +289,35 @@ mod tests {
 
     #[test]
     fn fields_are_read_where_they_lie() {
-        let payload = br#" {"symbol":"BTC\"USDT", "open_time": 1722470400000, "x\u0041": [1, {"b": null}],
+        let payload =
+            br#" {"symbol":"BTC\"USDT", "open_time": 1722470400000, "x\u0041": [1, {"b": null}],
             "p": "1.50", "f": 2.5, "ok": true, "n": null, "open_time": 5}"#;
         let r = parse(Some(b"k"), Some(payload), 3, 9, Some(1)).unwrap();
         let names: Vec<_> = r.fields().map(|(n, _)| n).collect();
-        assert_eq!(names, ["symbol", "open_time", "xA", "p", "f", "ok", "n", "open_time"]);
-        assert_eq!(r.raw("xA"), Some(r#"[1, {"b": null}]"#));
+        assert_eq!(
+            names,
+            [
+                &b"symbol"[..],
+                b"open_time",
+                b"xA",
+                b"p",
+                b"f",
+                b"ok",
+                b"n",
+                b"open_time"
+            ]
+        );
+        assert_eq!(r.raw("xA"), Some(&br#"[1, {"b": null}]"#[..]));
         assert_eq!(r.str_field("symbol").as_deref(), Some("BTC\"USDT"));
         assert_eq!(r.str_field("p").as_deref(), Some("1.50"));
-        assert_eq!(r.i64_field("open_time"), Some(5), "the last occurrence counts");
+        assert_eq!(
+            r.i64_field("open_time"),
+            Some(5),
+            "the last occurrence counts"
+        );
         assert_eq!(r.i64_field("f"), None);
         assert_eq!(r.str_field("f"), None);
+        assert_eq!(json_f64(r.raw("f").unwrap()), Some(2.5));
         assert_eq!(RawKind::of(r.raw("ok").unwrap()), RawKind::Bool);
         assert_eq!(RawKind::of(r.raw("n").unwrap()), RawKind::Null);
         assert_eq!(RawKind::of(r.raw("f").unwrap()), RawKind::Number);

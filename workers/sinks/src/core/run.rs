@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Message, OwnedHeaders};
@@ -123,6 +124,9 @@ fn kafka(op: &'static str) -> impl Fn(rdkafka::error::KafkaError) -> RunError {
     }
 }
 
+/// Messages the intake takes from librdkafka's queue in one go, at most.
+const DRAIN_AT_ONCE: usize = 1024;
+
 /// How often the lag metric is refreshed while records flow.
 const LAG_METRIC_EVERY: Duration = Duration::from_secs(5);
 
@@ -157,7 +161,8 @@ impl Runner<'_> {
             metrics: &self.metrics,
         };
         let (to_writer, batches) = mpsc::channel(1);
-        let (read, mut report) = tokio::try_join!(intake.run(signals, to_writer), writer.run(batches))?;
+        let (read, mut report) =
+            tokio::try_join!(intake.run(signals, to_writer), writer.run(batches))?;
         report.dead_letters = read.dead_letters;
         report.stopped = read.stopped;
         info!(
@@ -344,7 +349,19 @@ impl Intake<'_> {
         let mut batcher = Batcher::new(self.cfg.batch_records, self.cfg.batch_wait);
         let send = |b: Batch| {
             let to_writer = to_writer.clone();
-            async move { b.is_empty() || to_writer.send(b).await.is_ok() }
+            async move {
+                if b.is_empty() {
+                    return true;
+                }
+                let (records, waiting) = (b.records.len(), Instant::now());
+                let sent = to_writer.send(b).await.is_ok();
+                tracing::debug!(
+                    records,
+                    waited_ms = waiting.elapsed().as_millis() as u64,
+                    "batch handed to the writer"
+                );
+                sent
+            }
         };
         let mut check = tokio::time::interval(Duration::from_millis(500));
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -352,26 +369,41 @@ impl Intake<'_> {
         // idle since the last tick (the end of input is near) or every few seconds for the
         // metric; never once per message while records flow.
         let mut received = false;
+        let mut received_any = false;
         let mut lag_checked = Instant::now();
         loop {
             let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
             tokio::select! {
                 msg = self.consumer.recv() => {
-                    let m = msg.map_err(kafka("consume"))?;
+                    if !std::mem::replace(&mut received_any, true) {
+                        tracing::debug!("first message");
+                    }
                     received = true;
                     let now = Instant::now();
-                    match record::parse(m.key(), m.payload(), m.partition(), m.offset(), m.timestamp().to_millis()) {
-                        Ok(r) => {
-                            if let Some(full) = batcher.push(r, now)
-                                && !send(full).await
-                            {
-                                return Ok(read);
+                    // Take what is already fetched before waiting again: setting up the timers
+                    // and signal futures of this loop once per message would cost more than
+                    // reading the message.
+                    let mut next = Some(msg);
+                    let mut handled = 0;
+                    while let Some(msg) = next.take() {
+                        let m = msg.map_err(kafka("consume"))?;
+                        match record::parse(m.key(), m.payload(), m.partition(), m.offset(), m.timestamp().to_millis()) {
+                            Ok(r) => {
+                                if let Some(full) = batcher.push(r, now)
+                                    && !send(full).await
+                                {
+                                    return Ok(read);
+                                }
+                            }
+                            Err(why) => {
+                                self.dead_letter(&m, &why).await?;
+                                read.dead_letters += 1;
+                                batcher.skip(m.partition(), m.offset(), now);
                             }
                         }
-                        Err(why) => {
-                            self.dead_letter(&m, &why).await?;
-                            read.dead_letters += 1;
-                            batcher.skip(m.partition(), m.offset(), now);
+                        handled += 1;
+                        if handled < DRAIN_AT_ONCE {
+                            next = self.consumer.recv().now_or_never();
                         }
                     }
                 }

@@ -150,7 +150,11 @@ pub fn file_name(topic: &str, ranges: &[OffsetRange]) -> String {
                 h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
             }
         }
-        format!("{}_and-{}-more-{h:016x}", spell(&ranges[0]), ranges.len() - 1)
+        format!(
+            "{}_and-{}-more-{h:016x}",
+            spell(&ranges[0]),
+            ranges.len() - 1
+        )
     };
     format!("{}-{body}.parquet", segment(topic))
 }
@@ -198,13 +202,19 @@ mod tests {
 
     #[test]
     fn directory_from_the_record_then_the_message_time() {
-        let candle = record(r#"{"symbol": "BTCUSDT", "open_time": 1722470400000}"#, Some(0));
+        let candle = record(
+            r#"{"symbol": "BTCUSDT", "open_time": 1722470400000}"#,
+            Some(0),
+        );
         let d = PartitionDir::of(&candle, "X", "api_candles_5m");
         assert_eq!(
             d.path("lake"),
             "lake/symbol=BTCUSDT/type=api_candles_5m/date=2024-08-01"
         );
-        let snapshot = record(r#"{"kind": "snapshot", "symbol": "ETHUSDT"}"#, Some(1_722_556_800_000));
+        let snapshot = record(
+            r#"{"kind": "snapshot", "symbol": "ETHUSDT"}"#,
+            Some(1_722_556_800_000),
+        );
         let d = PartitionDir::of(&snapshot, "X", "ws_orderbook");
         assert_eq!(d.date, "2024-08-02");
         let bare = record("{}", None);

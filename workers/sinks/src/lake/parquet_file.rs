@@ -8,6 +8,7 @@
 //! Values are read from the records' raw JSON text in one pass; strings are sliced out of the
 //! message payloads, not copied.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{Type, TypePtr};
 
 use crate::core::Record;
-use crate::core::record::{RawKind, json_string};
+use crate::core::record::{RawKind, json_f64, json_i64, json_string};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -31,12 +32,20 @@ enum Kind {
     Json,
 }
 
+/// A JSON number that is an INT64: digits only (after a sign), and in range.
+fn is_whole(raw: &[u8]) -> bool {
+    let digits = raw.strip_prefix(b"-").unwrap_or(raw);
+    !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits.len() < 19 || json_i64(raw).is_some())
+}
+
 impl Kind {
-    fn of(raw: &str) -> Option<Kind> {
+    fn of(raw: &[u8]) -> Option<Kind> {
         match RawKind::of(raw) {
             RawKind::Null => None,
             RawKind::Bool => Some(Kind::Bool),
-            RawKind::Number if raw.parse::<i64>().is_ok() => Some(Kind::Int),
+            RawKind::Number if is_whole(raw) => Some(Kind::Int),
             RawKind::Number => Some(Kind::Float),
             RawKind::String => Some(Kind::Str),
             RawKind::Nested => Some(Kind::Json),
@@ -54,32 +63,49 @@ impl Kind {
 
 /// One data column: its type so far and each row's raw value (`None`: absent or null).
 struct Column<'r> {
-    name: &'r str,
+    name: &'r [u8],
     kind: Option<Kind>,
-    raws: Vec<Option<&'r str>>,
+    raws: Vec<Option<&'r [u8]>>,
 }
 
 fn is_time(name: &str) -> bool {
     name == "time" || name.ends_with("_time")
 }
 
+/// Where a field name goes: a column, or nowhere (a path column or a `_` name).
+const SKIPPED: usize = usize::MAX;
+
 /// The data columns of `records`, minus `skip` (the columns kept in the path).
 fn columns<'r>(records: &[&'r Record], skip: &[&str]) -> Vec<Column<'r>> {
     let mut cols: Vec<Column<'r>> = vec![];
-    let mut index: HashMap<&'r str, usize> = HashMap::new();
+    let mut index: HashMap<&'r [u8], usize, ahash::RandomState> = HashMap::default();
+    // Records of one topic nearly always list the same fields in the same order: the previous
+    // record's names and columns answer most lookups with one comparison.
+    let mut previous: Vec<(&'r [u8], usize)> = vec![];
     for (row, r) in records.iter().enumerate() {
-        for (name, raw) in r.fields() {
-            if name.starts_with('_') || skip.contains(&name) {
+        for (k, (name, raw)) in r.fields().enumerate() {
+            let i = match previous.get(k) {
+                Some(&(n, i)) if n == name => i,
+                _ => {
+                    let i = *index.entry(name).or_insert_with(|| {
+                        if name.starts_with(b"_") || skip.iter().any(|s| s.as_bytes() == name) {
+                            return SKIPPED;
+                        }
+                        cols.push(Column {
+                            name,
+                            kind: None,
+                            raws: Vec::with_capacity(records.len()),
+                        });
+                        cols.len() - 1
+                    });
+                    previous.truncate(k);
+                    previous.push((name, i));
+                    i
+                }
+            };
+            if i == SKIPPED {
                 continue;
             }
-            let i = *index.entry(name).or_insert_with(|| {
-                cols.push(Column {
-                    name,
-                    kind: None,
-                    raws: Vec::with_capacity(records.len()),
-                });
-                cols.len() - 1
-            });
             let c = &mut cols[i];
             // A name given twice in one record: the last value counts.
             c.raws.resize(row + 1, None);
@@ -116,11 +142,17 @@ fn field(name: &str, kind: Kind, repetition: Repetition) -> Result<TypePtr, Parq
     ))
 }
 
-/// A string value as stored: sliced out of the payload, unescaped only when it has escapes.
-fn string(r: &Record, raw: &str) -> ByteArray {
+/// A string value as stored: sliced out of the payload, unescaped only when it has escapes;
+/// any other value as its JSON text.
+fn string(r: &Record, raw: &[u8]) -> ByteArray {
+    if let Some(inner) = raw.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\""))
+        && !inner.contains(&b'\\')
+    {
+        return ByteArray::from(r.slice(inner));
+    }
     match json_string(raw) {
-        Some(std::borrow::Cow::Borrowed(inner)) => ByteArray::from(r.slice(inner)),
-        Some(std::borrow::Cow::Owned(s)) => ByteArray::from(s.into_bytes()),
+        Some(Cow::Borrowed(inner)) => ByteArray::from(r.slice(inner.as_bytes())),
+        Some(Cow::Owned(s)) => ByteArray::from(s.into_bytes()),
         None => ByteArray::from(r.slice(raw)),
     }
 }
@@ -145,7 +177,7 @@ pub fn encode(records: &[&Record], skip: &[&str]) -> Result<Bytes, ParquetError>
     for c in &cols {
         // A field that is null in every record is kept, as nullable text.
         fields.push(field(
-            &c.name,
+            &String::from_utf8_lossy(c.name),
             c.kind.unwrap_or(Kind::Str),
             Repetition::OPTIONAL,
         )?);
@@ -185,15 +217,15 @@ pub fn encode(records: &[&Record], skip: &[&str]) -> Result<Bytes, ParquetError>
         };
         match c.kind.unwrap_or(Kind::Str) {
             Kind::Int => {
-                let v: Vec<i64> = present().filter_map(|(_, raw)| raw.parse().ok()).collect();
+                let v: Vec<i64> = present().filter_map(|(_, raw)| json_i64(raw)).collect();
                 write_optional::<Int64Type>(&mut rg, &v, &defs)?;
             }
             Kind::Float => {
-                let v: Vec<f64> = present().filter_map(|(_, raw)| raw.parse().ok()).collect();
+                let v: Vec<f64> = present().filter_map(|(_, raw)| json_f64(raw)).collect();
                 write_optional::<DoubleType>(&mut rg, &v, &defs)?;
             }
             Kind::Bool => {
-                let v: Vec<bool> = present().map(|(_, raw)| raw == "true").collect();
+                let v: Vec<bool> = present().map(|(_, raw)| raw == b"true").collect();
                 write_optional::<BoolType>(&mut rg, &v, &defs)?;
             }
             Kind::Str | Kind::Json => {
@@ -240,8 +272,14 @@ mod tests {
     use parquet::record::Field;
 
     fn rec(key: &str, offset: i64, payload: &str) -> Record {
-        crate::core::record::parse(Some(key.as_bytes()), Some(payload.as_bytes()), 1, offset, None)
-            .unwrap()
+        crate::core::record::parse(
+            Some(key.as_bytes()),
+            Some(payload.as_bytes()),
+            1,
+            offset,
+            None,
+        )
+        .unwrap()
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct LakeSink {
 /// Highest key position per partition and key prefix.
 type Positions = HashMap<i32, HashMap<String, i64, ahash::RandomState>>;
 
+/// A record's directory as found in its payload: the symbol and the UTC day number.
+type DirKey<'r> = (Option<Cow<'r, str>>, Option<i64>);
+
 /// One file to store: its path and the batch's records in it, in offset order.
 struct FilePlan {
     path: String,
@@ -144,8 +147,7 @@ impl LakeSink {
         // Records of one symbol and day share a directory: found once per pair, by the symbol
         // as it lies in the payload.
         let mut dirs: Vec<(PartitionDir, Vec<usize>)> = vec![];
-        let mut dir_of: HashMap<(Option<Cow<'_, str>>, Option<i64>), usize, ahash::RandomState> =
-            HashMap::default();
+        let mut dir_of: HashMap<DirKey<'_>, usize, ahash::RandomState> = HashMap::default();
         for i in order {
             let r = &batch.records[i];
             match ranges.last_mut() {
@@ -173,7 +175,10 @@ impl LakeSink {
             dirs[d].1.push(i);
         }
         for (partition, tops) in seen {
-            self.written_up_to.entry(partition).or_default().extend(tops);
+            self.written_up_to
+                .entry(partition)
+                .or_default()
+                .extend(tops);
         }
         // Two symbols spelled apart (an escape) may still share a directory.
         let mut by_dir: BTreeMap<PartitionDir, Vec<usize>> = BTreeMap::new();
@@ -249,7 +254,8 @@ impl LakeSink {
         })
         .await
         .map_err(|e| StorageError::Refused(format!("encoding {}: {e}", file.path)))?;
-        encoded.map_err(|e| StorageError::Refused(format!("encoding {} as Parquet: {e}", file.path)))
+        encoded
+            .map_err(|e| StorageError::Refused(format!("encoding {} as Parquet: {e}", file.path)))
     }
 
     /// The intents of `partition` from offset `from` on.

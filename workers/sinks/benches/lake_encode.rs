@@ -1,0 +1,72 @@
+//! CPU figures of the lake's per-record work, without Kafka or S3: checking a candle message
+//! (the JSON object scan and the record it becomes) and encoding a day of 1m candles (1,440
+//! rows) as one Parquet file.
+//!
+//! Run: `cargo bench -p streamforge-sinks --bench lake_encode`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use streamforge_sinks::core::record;
+use streamforge_sinks::lake::layout::PATH_COLUMNS;
+use streamforge_sinks::lake::parquet_file;
+
+fn candle(i: i64) -> (String, String) {
+    let t = 1_704_067_200_000 + i * 60_000;
+    let payload = format!(
+        r#"{{"symbol":"BTCUSDT","interval":"1m","open_time":{t},"close_time":{},"open":"42000.10","high":"42010.00","low":"41990.00","close":"42005.50","volume":"12.345","quote_volume":"518500.12","trades":{},"taker_buy_base":"6.1","taker_buy_quote":"256000.0"}}"#,
+        t + 59_999,
+        1234 + i % 97
+    );
+    (format!("BTCUSDT|1m|{t}"), payload)
+}
+
+// The connectors' allocator, so the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let messages: Vec<_> = (0..1440).map(candle).collect();
+    let rounds = 200;
+
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for (i, (k, p)) in messages.iter().enumerate() {
+            black_box(
+                record::parse(Some(k.as_bytes()), Some(p.as_bytes()), 0, i as i64, None).unwrap(),
+            );
+        }
+    }
+    let per = t.elapsed().as_secs_f64() / (rounds * messages.len()) as f64;
+    println!(
+        "check a candle message ({} bytes) into a record: {:.0} ns = {:.0} records/s on one core",
+        messages[0].1.len(),
+        per * 1e9,
+        1.0 / per
+    );
+
+    let records: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (k, p))| {
+            record::parse(Some(k.as_bytes()), Some(p.as_bytes()), 0, i as i64, None).unwrap()
+        })
+        .collect();
+    let refs: Vec<_> = records.iter().collect();
+    let t = Instant::now();
+    let mut size = 0;
+    for _ in 0..rounds {
+        size = black_box(parquet_file::encode(&refs, &PATH_COLUMNS).unwrap()).len();
+    }
+    let per = t.elapsed().as_secs_f64() / rounds as f64;
+    println!(
+        "encode 1,440 candles as Parquet ({size} bytes): {:.2} ms = {:.0} records/s on one core",
+        per * 1e3,
+        refs.len() as f64 / per
+    );
+}
