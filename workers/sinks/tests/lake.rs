@@ -14,10 +14,11 @@ use rdkafka::consumer::StreamConsumer;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use streamforge_kit::KafkaSettings;
 use streamforge_kit::testing::{TEST_PYTHON, TEST_S3, required_env, unique};
-use streamforge_sinks::core::Storage;
 use streamforge_sinks::core::run::{RunConfig, RunReport, Runner, Signals, SinkMetrics};
+use streamforge_sinks::core::{Batch, Storage, record};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
 use tokio::sync::watch;
 
@@ -234,4 +235,76 @@ async fn real_s3_lake_from_the_real_broker() {
     if let Some(v) = v {
         check_read_back(&v);
     }
+}
+
+/// Every Parquet file under `dir` and its row count.
+fn local_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, i64)> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut out = vec![];
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                let reader = SerializedFileReader::new(std::fs::File::open(&p).unwrap()).unwrap();
+                out.push((p, reader.metadata().file_metadata().num_rows()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_batch_retried_after_a_failed_write_stores_every_record() {
+    let dir = std::env::temp_dir().join(unique("streamforge-lake-retry"));
+    // A file where the symbol's directory must go: the first write fails part way.
+    std::fs::create_dir_all(dir.join("market")).unwrap();
+    let blocker = dir.join("market").join("symbol=ETHUSDT");
+    std::fs::write(&blocker, b"in the way").unwrap();
+    let mut sink = LakeSink::new(
+        LakeLocation::Local { dir: dir.clone() },
+        "market",
+        "wf-retry",
+        "api_candles_1m",
+        "BTCUSDT",
+    )
+    .unwrap();
+    let records = ["BTCUSDT", "ETHUSDT"]
+        .iter()
+        .flat_map(|sym| (0..3i64).map(move |i| (*sym, i)))
+        .enumerate()
+        .map(|(offset, (sym, i))| {
+            let t = 1_722_470_400_000 + i * 60_000;
+            let key = format!("{sym}|1m|{t}");
+            let payload = format!(r#"{{"symbol":"{sym}","open_time":{t},"close":"1.{i}"}}"#);
+            record::parse(
+                Some(key.as_bytes()),
+                Some(payload.as_bytes()),
+                0,
+                offset as i64,
+                None,
+            )
+            .unwrap()
+        })
+        .collect();
+    let batch = Arc::new(Batch {
+        records,
+        commit: Default::default(),
+    });
+    let err = sink.write(batch.clone()).await.unwrap_err();
+    assert!(err.is_transient(), "a failed write is retried: {err}");
+
+    std::fs::remove_file(&blocker).unwrap();
+    let stats = sink.write(batch).await.unwrap();
+    assert_eq!(stats.records, 6, "the retry stores the whole batch again");
+    assert_eq!(
+        sink.duplicates, 0,
+        "nothing of the retried batch counts as a repeat"
+    );
+    let files = local_files(&dir);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().all(|(_, rows)| *rows == 3), "{files:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

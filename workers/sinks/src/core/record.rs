@@ -23,26 +23,48 @@ pub struct Record {
     payload: Bytes,
     /// The object's top-level fields in payload order (a name given twice appears twice; the
     /// last one counts, as in any JSON reader).
-    fields: Vec<Field>,
+    fields: Box<[Field]>,
     pub partition: i32,
     pub offset: i64,
     /// The Kafka message timestamp (ms), when the message has one.
     pub timestamp: Option<i64>,
 }
 
+/// 32 bytes a field: a batch holds hundreds of thousands of records.
 #[derive(Clone, Debug, PartialEq)]
 struct Field {
     name: Name,
     /// The value's raw JSON text.
-    value: Range<usize>,
+    value: Span,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 enum Name {
     /// The name as written, no escapes in it.
-    At(Range<usize>),
+    At(Span),
     /// A name with escape sequences, decoded.
     Decoded(Box<str>),
+}
+
+/// A byte range of the payload (payloads are far below 4 GiB; larger ones are refused).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn of(r: Range<usize>) -> Self {
+        // Callers check the payload's length first, so both ends fit.
+        Span {
+            start: u32::try_from(r.start).unwrap_or(u32::MAX),
+            end: u32::try_from(r.end).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// What a field's raw JSON value is, from its first byte.
@@ -120,7 +142,7 @@ pub fn parse(
 }
 
 /// The top-level fields of a JSON object, or why `payload` is not one.
-fn object_fields(payload: &[u8]) -> Result<Vec<Field>, Malformed> {
+fn object_fields(payload: &[u8]) -> Result<Box<[Field]>, Malformed> {
     let start = payload.iter().position(|b| !b.is_ascii_whitespace());
     if start.is_none_or(|i| payload[i] != b'{') {
         // Not an object: say whether it is other JSON or no JSON at all.
@@ -135,26 +157,36 @@ fn object_fields(payload: &[u8]) -> Result<Vec<Field>, Malformed> {
         };
         return Err(Malformed::NotObject(kind));
     }
+    if u32::try_from(payload.len()).is_err() {
+        return Err(Malformed::NotJson("payload over 4 GiB".into()));
+    }
     let text =
         std::str::from_utf8(payload).map_err(|e| Malformed::NotJson(format!("not UTF-8: {e}")))?;
-    let mut raw = Vec::with_capacity(16);
-    json_object::scan_object(text, &mut raw).map_err(|e| Malformed::NotJson(e.0))?;
-    raw.into_iter()
-        .map(|f| {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<json_object::RawField>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|raw| {
+        raw.clear();
+        json_object::scan_object(text, raw).map_err(|e| Malformed::NotJson(e.0))?;
+        // Sized exactly: one allocation of what the record keeps.
+        let mut fields = Vec::with_capacity(raw.len());
+        for f in raw.drain(..) {
             let name = if f.name_escaped {
                 let quoted = &text[f.name.start - 1..f.name.end + 1];
                 let decoded: String = serde_json::from_str(quoted)
                     .map_err(|e| Malformed::NotJson(format!("field name {quoted}: {e}")))?;
                 Name::Decoded(decoded.into_boxed_str())
             } else {
-                Name::At(f.name)
+                Name::At(Span::of(f.name))
             };
-            Ok(Field {
+            fields.push(Field {
                 name,
-                value: f.value,
-            })
-        })
-        .collect()
+                value: Span::of(f.value),
+            });
+        }
+        Ok(fields.into_boxed_slice())
+    })
 }
 
 impl Record {
@@ -165,7 +197,7 @@ impl Record {
 
     fn name<'s>(&'s self, f: &'s Field) -> &'s [u8] {
         match &f.name {
-            Name::At(r) => &self.payload[r.clone()],
+            Name::At(r) => &self.payload[r.range()],
             Name::Decoded(n) => n.as_bytes(),
         }
     }
@@ -175,7 +207,7 @@ impl Record {
     pub fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         self.fields
             .iter()
-            .map(|f| (self.name(f), &self.payload[f.value.clone()]))
+            .map(|f| (self.name(f), &self.payload[f.value.range()]))
     }
 
     /// The raw JSON value of field `name` (its last occurrence).
@@ -184,7 +216,7 @@ impl Record {
             .iter()
             .rev()
             .find(|f| self.name(f) == name.as_bytes())
-            .map(|f| &self.payload[f.value.clone()])
+            .map(|f| &self.payload[f.value.range()])
     }
 
     /// Field `name` as a string, when it is one.

@@ -49,6 +49,17 @@ type Positions = HashMap<i32, HashMap<String, i64, ahash::RandomState>>;
 /// A record's directory as found in its payload: the symbol and the UTC day number.
 type DirKey<'r> = (Option<Cow<'r, str>>, Option<i64>);
 
+/// What storing one batch takes.
+struct Plan {
+    intents: Vec<Intent>,
+    files: Vec<FilePlan>,
+    /// The batch's highest key positions, which count as written once every file is stored
+    /// (not before: a batch retried after an outage must not find its own records repeated).
+    positions: Positions,
+    /// Records dropped as repeats of ones already stored.
+    repeats: u64,
+}
+
 /// One file to store: its path and the batch's records in it, in offset order.
 struct FilePlan {
     path: String,
@@ -139,11 +150,12 @@ impl LakeSink {
     /// The intents and files of a batch (pure but for the repeat filter): one file per
     /// directory with the rows of every partition in it, in (partition, offset) order, and one
     /// intent per partition listing all the files.
-    fn plan(&mut self, batch: &Batch) -> (Vec<Intent>, Vec<FilePlan>) {
+    fn plan(&mut self, batch: &Batch) -> Plan {
         let mut order: Vec<usize> = (0..batch.records.len()).collect();
         order.sort_by_key(|&i| (batch.records[i].partition, batch.records[i].offset));
         let mut ranges: Vec<OffsetRange> = vec![];
         let mut seen = Positions::new();
+        let mut repeats = 0;
         // Records of one symbol and day share a directory: found once per pair, by the symbol
         // as it lies in the payload.
         let mut dirs: Vec<(PartitionDir, Vec<usize>)> = vec![];
@@ -159,7 +171,7 @@ impl LakeSink {
                 }),
             }
             if self.is_repeat(r, &mut seen) {
-                self.duplicates += 1;
+                repeats += 1;
                 continue;
             }
             let (symbol, day) = PartitionDir::symbol_and_day(r);
@@ -173,12 +185,6 @@ impl LakeSink {
                 }
             };
             dirs[d].1.push(i);
-        }
-        for (partition, tops) in seen {
-            self.written_up_to
-                .entry(partition)
-                .or_default()
-                .extend(tops);
         }
         // Two symbols spelled apart (an escape) may still share a directory.
         let mut by_dir: BTreeMap<PartitionDir, Vec<usize>> = BTreeMap::new();
@@ -207,7 +213,12 @@ impl LakeSink {
                 batch: ranges.clone(),
             })
             .collect();
-        (intents, files)
+        Plan {
+            intents,
+            files,
+            positions: seen,
+            repeats,
+        }
     }
 
     /// Delete an object; one already gone is fine.
@@ -354,7 +365,12 @@ impl Storage for LakeSink {
         Box::pin(async move {
             let (req0, bytes0) = self.counters();
             let planning = std::time::Instant::now();
-            let (intents, files) = self.plan(&batch);
+            let Plan {
+                intents,
+                files,
+                positions,
+                repeats,
+            } = self.plan(&batch);
             let plan_ms = planning.elapsed().as_millis() as u64;
             let this = &*self;
             let limit = this.concurrency.max(1);
@@ -371,6 +387,14 @@ impl Storage for LakeSink {
                 .buffer_unordered(limit)
                 .try_collect::<Vec<()>>()
                 .await?;
+            self.duplicates += repeats;
+            for (partition, tops) in positions {
+                let written = self.written_up_to.entry(partition).or_default();
+                for (prefix, top) in tops {
+                    let slot = written.entry(prefix).or_insert(top);
+                    *slot = (*slot).max(top);
+                }
+            }
             let (req1, bytes1) = self.counters();
             tracing::debug!(
                 plan_ms,
