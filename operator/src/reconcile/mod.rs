@@ -87,6 +87,7 @@ pub async fn reconcile(queue: Arc<Queue>, ctx: Arc<Context>) -> Result<Action, E
     let started = Instant::now();
     ctx.metrics.reconciles.inc();
     let ns = queue.namespace().unwrap_or_default();
+    let name = queue.name_any();
     let api: Api<Queue> = Api::namespaced(ctx.client.clone(), &ns);
     let result = finalizer(&api, FINALIZER, queue, |event| async {
         match event {
@@ -94,15 +95,25 @@ pub async fn reconcile(queue: Arc<Queue>, ctx: Arc<Context>) -> Result<Action, E
             Finalizer::Cleanup(q) => cleanup::cleanup(&q, &ctx).await,
         }
     })
-    .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer {
-            queue: ns.clone(),
+    .await;
+    let result = match result {
+        Ok(action) => Ok(action),
+        Err(
+            kube::runtime::finalizer::Error::ApplyFailed(e)
+            | kube::runtime::finalizer::Error::CleanupFailed(e),
+        ) => Err(e),
+        // Cleaned up, and the Queue was gone before its finalizer could be taken off (a bulk
+        // delete, or another replica): nothing is left to do.
+        Err(kube::runtime::finalizer::Error::RemoveFinalizer(kube::Error::Api(s)))
+            if s.code == 404 =>
+        {
+            Ok(Action::await_change())
+        }
+        Err(other) => Err(Error::Finalizer {
+            queue: format!("{ns}/{name}"),
             message: other.to_string(),
-        },
-    });
+        }),
+    };
     ctx.metrics
         .reconcile_duration
         .observe(started.elapsed().as_secs_f64());

@@ -19,10 +19,11 @@ use crate::fixtures::{QueueExt, job_with};
 use crate::metrics::Metrics;
 use crate::publisher::RecordingPublisher;
 
-/// One expected API call: method, path (query ignored) and the JSON to answer with.
+/// One expected API call: method, path (query ignored), and the status and JSON to answer with.
 struct Call {
     method: Method,
     path: &'static str,
+    status: u16,
     reply: Value,
 }
 
@@ -30,7 +31,20 @@ fn call(method: Method, path: &'static str, reply: Value) -> Call {
     Call {
         method,
         path,
+        status: 200,
         reply,
+    }
+}
+
+/// The API server's answer for an object that no longer exists.
+fn not_found(method: Method, path: &'static str) -> Call {
+    Call {
+        method,
+        path,
+        status: 404,
+        reply: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "queues.streamforge.io \"btc-candles\" not found", "reason": "NotFound",
+            "code": 404}),
     }
 }
 
@@ -84,6 +98,7 @@ fn harness(queue: &Queue, calls: Vec<Call>) -> Harness {
             };
             send.send_response(
                 Response::builder()
+                    .status(expected.status)
                     .body(Body::from(serde_json::to_vec(&reply).unwrap()))
                     .unwrap(),
             );
@@ -453,4 +468,23 @@ async fn deletion_of_a_live_queue_sends_stop() {
             .collect::<Vec<_>>(),
         [Command::Stop]
     );
+}
+
+#[tokio::test]
+async fn a_queue_gone_before_its_finalizer_is_removed_is_done() {
+    // A bulk delete: the cleanup ran, but the Queue vanished before the finalizer patch.
+    let q = Queue::test()
+        .finalized()
+        .in_phase(Phase::Running, 1, true)
+        .deleting();
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            not_found(Method::PATCH, QUEUE),
+        ],
+    );
+    let action = reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    h.done().await;
 }
