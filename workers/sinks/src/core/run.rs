@@ -376,7 +376,7 @@ impl Intake<'_> {
             tokio::select! {
                 msg = self.consumer.recv() => {
                     if !std::mem::replace(&mut received_any, true) {
-                        tracing::debug!("first message");
+                        tracing::debug!("first message read: the group join is done");
                     }
                     received = true;
                     let now = Instant::now();
