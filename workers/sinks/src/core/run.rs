@@ -347,37 +347,17 @@ impl Intake<'_> {
     ) -> Result<Read, RunError> {
         let mut read = Read::default();
         let mut batcher = Batcher::new(self.cfg.batch_records, self.cfg.batch_wait);
-        let send = |b: Batch| {
-            let to_writer = to_writer.clone();
-            async move {
-                if b.is_empty() {
-                    return true;
-                }
-                let (records, waiting) = (b.records.len(), Instant::now());
-                let sent = to_writer.send(b).await.is_ok();
-                tracing::debug!(
-                    records,
-                    waited_ms = waiting.elapsed().as_millis() as u64,
-                    "batch handed to the writer"
-                );
-                sent
-            }
-        };
         let mut check = tokio::time::interval(Duration::from_millis(500));
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The lag check makes blocking broker requests, so it runs only when the consumer went
         // idle since the last tick (the end of input is near) or every few seconds for the
         // metric; never once per message while records flow.
         let mut received = false;
-        let mut received_any = false;
         let mut lag_checked = Instant::now();
         loop {
             let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
             tokio::select! {
                 msg = self.consumer.recv() => {
-                    if !std::mem::replace(&mut received_any, true) {
-                        tracing::debug!("first message read: the group join is done");
-                    }
                     received = true;
                     let now = Instant::now();
                     // Take what is already fetched before waiting again: setting up the timers
@@ -390,7 +370,7 @@ impl Intake<'_> {
                         match record::parse(m.key(), m.payload(), m.partition(), m.offset(), m.timestamp().to_millis()) {
                             Ok(r) => {
                                 if let Some(full) = batcher.push(r, now)
-                                    && !send(full).await
+                                    && !hand_over(&to_writer, full).await
                                 {
                                     return Ok(read);
                                 }
@@ -409,7 +389,7 @@ impl Intake<'_> {
                 }
                 _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending::<()>().await } } => {
                     if let Some(b) = batcher.due(Instant::now())
-                        && !send(b).await
+                        && !hand_over(&to_writer, b).await
                     {
                         return Ok(read);
                     }
@@ -417,7 +397,7 @@ impl Intake<'_> {
                 _ = check.tick() => {
                     let s = *signals.borrow();
                     if s.stop {
-                        send(batcher.take()).await;
+                        hand_over(&to_writer, batcher.take()).await;
                         read.stopped = true;
                         return Ok(read);
                     }
@@ -428,7 +408,7 @@ impl Intake<'_> {
                     if let Some(lag) = self.lag() {
                         self.metrics.lag.set(lag);
                         if s.producer_finished && lag == 0 {
-                            send(batcher.take()).await;
+                            hand_over(&to_writer, batcher.take()).await;
                             info!("producer finished and nothing left to read");
                             return Ok(read);
                         }
@@ -443,6 +423,21 @@ impl Intake<'_> {
             }
         }
     }
+}
+
+/// Hand a closed batch to the writer; false when the writer is gone.
+async fn hand_over(to_writer: &mpsc::Sender<Batch>, b: Batch) -> bool {
+    if b.is_empty() {
+        return true;
+    }
+    let (records, waiting) = (b.records.len(), Instant::now());
+    let sent = to_writer.send(b).await.is_ok();
+    tracing::debug!(
+        records,
+        waited_ms = waiting.elapsed().as_millis() as u64,
+        "batch handed to the writer"
+    );
+    sent
 }
 
 /// The writing stage: store each batch (retrying outages), then commit its offsets.

@@ -8,7 +8,6 @@
 //! Values are read from the records' raw JSON text in one pass; strings are sliced out of the
 //! message payloads, not copied.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -145,14 +144,12 @@ fn field(name: &str, kind: Kind, repetition: Repetition) -> Result<TypePtr, Parq
 /// A string value as stored: sliced out of the payload, unescaped only when it has escapes;
 /// any other value as its JSON text.
 fn string(r: &Record, raw: &[u8]) -> ByteArray {
-    if let Some(inner) = raw.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\""))
-        && !inner.contains(&b'\\')
-    {
-        return ByteArray::from(r.slice(inner));
-    }
-    match json_string(raw) {
-        Some(Cow::Borrowed(inner)) => ByteArray::from(r.slice(inner.as_bytes())),
-        Some(Cow::Owned(s)) => ByteArray::from(s.into_bytes()),
+    match raw.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")) {
+        Some(inner) if !inner.contains(&b'\\') => ByteArray::from(r.slice(inner)),
+        Some(_) => match json_string(raw) {
+            Some(text) => ByteArray::from(text.into_owned().into_bytes()),
+            None => ByteArray::from(r.slice(raw)),
+        },
         None => ByteArray::from(r.slice(raw)),
     }
 }

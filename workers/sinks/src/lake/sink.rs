@@ -1,7 +1,7 @@
 //! The lake as a sink [`Storage`]: each batch becomes one Parquet file per symbol/type/date
 //! directory, named by the Kafka partitions and offset ranges of the batch. Intents listing the
-//! files are stored first (see [`super::recovery`]). Files are
-//! encoded on blocking threads, one per core, and uploaded several at once.
+//! files are stored first (see [`super::recovery`]). Files are encoded on blocking threads, one
+//! per core, and uploaded several at once.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -147,10 +147,10 @@ impl LakeSink {
         false
     }
 
-    /// The intents and files of a batch (pure but for the repeat filter): one file per
-    /// directory with the rows of every partition in it, in (partition, offset) order, and one
-    /// intent per partition listing all the files.
-    fn plan(&mut self, batch: &Batch) -> Plan {
+    /// The intents and files of a batch: one file per directory with the rows of every
+    /// partition in it, in (partition, offset) order, and one intent per partition listing all
+    /// the files. Pure: what counts as written changes only once the files are stored.
+    fn plan(&self, batch: &Batch) -> Plan {
         let mut order: Vec<usize> = (0..batch.records.len()).collect();
         order.sort_by_key(|&i| (batch.records[i].partition, batch.records[i].offset));
         let mut ranges: Vec<OffsetRange> = vec![];
@@ -186,7 +186,8 @@ impl LakeSink {
             };
             dirs[d].1.push(i);
         }
-        // Two symbols spelled apart (an escape) may still share a directory.
+        // Different keys may still name one directory: a record without a symbol and one whose
+        // symbol is the Queue's, or two without a time.
         let mut by_dir: BTreeMap<PartitionDir, Vec<usize>> = BTreeMap::new();
         for (dir, rows) in dirs {
             by_dir.entry(dir).or_default().extend(rows);
