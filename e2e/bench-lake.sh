@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kafka → lake figures on a real broker and a real S3 server, in one run: the raw consumer rate
 # of a topic of candle records, and the lake connector's rate into MinIO on the same topic.
-# Starts Kafka and MinIO (state apart from the tests'), stops both at the end.
+# Starts Kafka and MinIO on an empty state directory apart from the tests', stops both and
+# removes that state at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/streamforge/target}"
@@ -11,7 +12,12 @@ export MINIO_PORT="${BENCH_MINIO_PORT:-39000}" MINIO_CONSOLE_PORT="${BENCH_MINIO
 
 bash scripts/setup.sh
 cargo bench --locked -p streamforge-sinks --bench lake_throughput --no-run
-trap 'bash e2e/kafka/stop.sh || true; bash e2e/minio/stop.sh || true' EXIT
+# A fresh broker and bucket every run: each run writes a few hundred MB of topic and Parquet
+# that nothing reads again, and a full disk slows both servers down.
+bash e2e/kafka/stop.sh >/dev/null 2>&1 || true
+bash e2e/minio/stop.sh >/dev/null 2>&1 || true
+rm -rf "$STREAMFORGE_STATE"
+trap 'bash e2e/kafka/stop.sh || true; bash e2e/minio/stop.sh || true; rm -rf "$STREAMFORGE_STATE"' EXIT
 bash e2e/kafka/start.sh
 bash e2e/minio/start.sh
 KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" S3_ENDPOINT="http://127.0.0.1:$MINIO_PORT" \
