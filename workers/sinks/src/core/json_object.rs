@@ -227,12 +227,7 @@ impl Scanner<'_> {
         self.expect(b'"', "expected a string")?;
         let mut escaped = false;
         loop {
-            // Plain characters in one sweep.
-            let rest = &self.b[self.i..];
-            self.i += rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-                .unwrap_or(rest.len());
+            self.i = plain_run_end(self.b, self.i);
             let Some(c) = self.peek() else {
                 return Err(self.error("unterminated string"));
             };
@@ -262,6 +257,35 @@ impl Scanner<'_> {
             }
         }
     }
+}
+
+/// Eight copies of a byte in one word.
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// Where the run of plain string characters starting at `i` ends: the first quote, backslash
+/// or control character, or the end of `b`. Eight bytes at a time: the flag of a byte below
+/// `x` is `(w - splat(x)) & !w & splat(0x80)`; a borrow can flag bytes after the first true
+/// one, never before it, so the lowest flag is exact.
+fn plain_run_end(b: &[u8], mut i: usize) -> usize {
+    const HIGH: u64 = splat(0x80);
+    let below = |w: u64, x: u8| w.wrapping_sub(splat(x)) & !w & HIGH;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let special = below(w ^ splat(b'"'), 1) | below(w ^ splat(b'\\'), 1) | below(w, 0x20);
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    let rest = &b[i.min(b.len())..];
+    i + rest
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .unwrap_or(rest.len())
 }
 
 #[cfg(test)]
@@ -298,6 +322,33 @@ mod tests {
             ]
         );
         assert_eq!(scan("{}").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_quote_backslash_or_control_character() {
+        // Every position of a special byte in and past the first word, after every kind of
+        // plain byte (ASCII, UTF-8, 0x7f, bytes just above the specials).
+        for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+            for filler in [b'a', 0xc3, 0x7f, 0x20, 0x21, 0x23, 0x5d] {
+                for at in 0..20 {
+                    let mut b = vec![filler; 24];
+                    b[at] = special;
+                    assert_eq!(
+                        plain_run_end(&b, 0),
+                        at,
+                        "{special:#x} at {at} after {filler:#x}"
+                    );
+                    if at >= 3 {
+                        assert_eq!(plain_run_end(&b, 3), at);
+                    }
+                }
+            }
+        }
+        assert_eq!(plain_run_end(b"abc", 0), 3);
+        assert_eq!(plain_run_end(b"abcdefghijk", 11), 11);
+        // Two specials in one word: the first counts, whatever follows it.
+        assert_eq!(plain_run_end(b"ab\x01\"cdefgh", 0), 2);
+        assert_eq!(plain_run_end(b"abcdef\"\\", 0), 6);
     }
 
     #[test]
