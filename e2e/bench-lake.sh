@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/streamforge/target}"
 export STREAMFORGE_STATE="${STREAMFORGE_CACHE:-$HOME/.cache/streamforge}/bench-state"
-export KAFKA_PORT="${BENCH_KAFKA_PORT:-39092}" KAFKA_CONTROLLER_PORT="${BENCH_KAFKA_CONTROLLER_PORT:-39093}"
-export MINIO_PORT="${BENCH_MINIO_PORT:-39000}" MINIO_CONSOLE_PORT="${BENCH_MINIO_CONSOLE_PORT:-39001}"
+# Below the kernel's ephemeral range (32768 on): a port there can be held by any client connection.
+export KAFKA_PORT="${BENCH_KAFKA_PORT:-17092}" KAFKA_CONTROLLER_PORT="${BENCH_KAFKA_CONTROLLER_PORT:-17093}"
+export MINIO_PORT="${BENCH_MINIO_PORT:-17000}" MINIO_CONSOLE_PORT="${BENCH_MINIO_CONSOLE_PORT:-17001}"
 
 bash scripts/setup.sh
 cargo bench --locked -p streamforge-sinks --bench lake_throughput --no-run
