@@ -158,13 +158,37 @@ impl KafkaSettings {
         client_id: &str,
         group_id: &str,
     ) -> Result<StreamConsumer, KafkaConfigError> {
+        self.group_consumer(client_id, group_id, false)
+    }
+
+    /// A consumer like [`Self::consumer`] that also says when it has read a partition to its
+    /// end: `recv` then yields `KafkaError::PartitionEOF(partition)`, once each time the end is
+    /// reached. For readers that finish at the end of their input, such as the sinks, which
+    /// learn it from these events rather than by asking the broker.
+    pub fn consumer_reporting_ends(
+        &self,
+        client_id: &str,
+        group_id: &str,
+    ) -> Result<StreamConsumer, KafkaConfigError> {
+        self.group_consumer(client_id, group_id, true)
+    }
+
+    fn group_consumer(
+        &self,
+        client_id: &str,
+        group_id: &str,
+        partition_ends: bool,
+    ) -> Result<StreamConsumer, KafkaConfigError> {
         let mut c = self.client_config();
         c.set("client.id", client_id)
             .set("group.id", group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
+            .set(
+                "enable.partition.eof",
+                if partition_ends { "true" } else { "false" },
+            )
             // librdkafka stops fetching a partition whose local queue is full and, by default,
             // waits a whole second before it looks again; a consumer that drains its queue in a
             // fraction of that then sits idle. Look again soon instead.

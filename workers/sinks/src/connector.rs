@@ -78,7 +78,7 @@ pub async fn run(
         .await;
 
     let signals = signals::watch(&kafka, &env)?;
-    let consumer = kafka.consumer(&env.telemetry_id, &env.telemetry_id)?;
+    let consumer = kafka.consumer_reporting_ends(&env.telemetry_id, &env.telemetry_id)?;
     let dlq = kafka.producer(&format!("{}-dlq", env.telemetry_id))?;
     let mut cfg = RunConfig::new(&env.kafka_topic);
     cfg.batch_records = var("BATCH_RECORDS", &defaults.batch_records.to_string())

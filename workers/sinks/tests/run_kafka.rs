@@ -68,7 +68,8 @@ async fn scenario(settings: KafkaSettings, topic: &str) {
     state.lock().unwrap().unavailable_for = 2;
 
     let group = streamforge_kit::testing::unique("arango-connector");
-    let consumer: StreamConsumer = settings.consumer("sink", &group).unwrap();
+    // The connector's consumer, which reports partition ends.
+    let consumer: StreamConsumer = settings.consumer_reporting_ends("sink", &group).unwrap();
     let dlq = settings.producer("sink-dlq").unwrap();
     let mut cfg = RunConfig::new(topic);
     cfg.batch_records = 64;

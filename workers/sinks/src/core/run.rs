@@ -6,13 +6,14 @@
 //! lost or skipped. Reading the next batch overlaps with storing the last one.
 //! The loop ends on `stop`, or once the producer reported `finished` and nothing is left to read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -267,8 +268,17 @@ impl Intake<'_> {
         Ok(())
     }
 
-    /// Records left to read on the assigned partitions, or `None` when unknown.
+    /// Records left to read on the assigned partitions, or `None` when unknown; also the lag
+    /// metric.
     fn lag(&self) -> Option<i64> {
+        let lag = self.lag_now();
+        if let Some(lag) = lag {
+            self.metrics.lag.set(lag);
+        }
+        lag
+    }
+
+    fn lag_now(&self) -> Option<i64> {
         let assignment = self.consumer.assignment().ok()?;
         if assignment.count() == 0 {
             return None;
@@ -354,37 +364,61 @@ impl Intake<'_> {
         // metric; never once per message while records flow.
         let mut received = false;
         let mut lag_checked = Instant::now();
+        // Partitions read to their end since their last message, when the consumer reports
+        // ends (`KafkaSettings::consumer_reporting_ends`): the end of input is then known the
+        // moment it is reached, not a tick or two later.
+        let mut at_end: HashSet<i32> = HashSet::new();
         loop {
             let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
+            let mut finished = false;
             tokio::select! {
                 msg = self.consumer.recv() => {
-                    received = true;
                     let now = Instant::now();
                     // Take what is already fetched before waiting again: setting up the timers
                     // and signal futures of this loop once per message would cost more than
                     // reading the message.
                     let mut next = Some(msg);
                     let mut handled = 0;
+                    let mut reached_end = false;
                     while let Some(msg) = next.take() {
-                        let m = msg.map_err(kafka("consume"))?;
-                        match record::parse(m.key(), m.payload(), m.partition(), m.offset(), m.timestamp().to_millis()) {
-                            Ok(r) => {
-                                if let Some(full) = batcher.push(r, now)
-                                    && !hand_over(&to_writer, full).await
-                                {
-                                    return Ok(read);
+                        match msg {
+                            Ok(m) => {
+                                received = true;
+                                if !at_end.is_empty() {
+                                    at_end.remove(&m.partition());
+                                }
+                                match record::parse(m.key(), m.payload(), m.partition(), m.offset(), m.timestamp().to_millis()) {
+                                    Ok(r) => {
+                                        if let Some(full) = batcher.push(r, now)
+                                            && !hand_over(&to_writer, full).await
+                                        {
+                                            return Ok(read);
+                                        }
+                                    }
+                                    Err(why) => {
+                                        self.dead_letter(&m, &why).await?;
+                                        read.dead_letters += 1;
+                                        batcher.skip(m.partition(), m.offset(), now);
+                                    }
                                 }
                             }
-                            Err(why) => {
-                                self.dead_letter(&m, &why).await?;
-                                read.dead_letters += 1;
-                                batcher.skip(m.partition(), m.offset(), now);
+                            Err(KafkaError::PartitionEOF(p)) => {
+                                at_end.insert(p);
+                                reached_end = true;
                             }
+                            Err(e) => return Err(kafka("consume")(e)),
                         }
                         handled += 1;
                         if handled < DRAIN_AT_ONCE {
                             next = self.consumer.recv().now_or_never();
                         }
+                    }
+                    // Every partition at its end and the producer done: confirmed with the
+                    // broker (an end reported before the producer's last records were appended
+                    // is no end), once.
+                    if reached_end && signals.borrow().producer_finished && self.read_to_the_end(&at_end) {
+                        lag_checked = Instant::now();
+                        finished = self.lag() == Some(0);
                     }
                 }
                 _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending::<()>().await } } => {
@@ -405,14 +439,8 @@ impl Intake<'_> {
                         continue;
                     }
                     lag_checked = Instant::now();
-                    if let Some(lag) = self.lag() {
-                        self.metrics.lag.set(lag);
-                        if s.producer_finished && lag == 0 {
-                            hand_over(&to_writer, batcher.take()).await;
-                            info!("producer finished and nothing left to read");
-                            return Ok(read);
-                        }
-                    }
+                    let lag = self.lag();
+                    finished = s.producer_finished && lag == Some(0);
                 }
                 _ = async {
                     // A dropped sender can signal nothing more; do not spin on it.
@@ -421,7 +449,19 @@ impl Intake<'_> {
                     }
                 } => {}
             }
+            if finished {
+                hand_over(&to_writer, batcher.take()).await;
+                info!("producer finished and nothing left to read");
+                return Ok(read);
+            }
         }
+    }
+
+    /// Whether the consumer reported the end of every partition it is assigned.
+    fn read_to_the_end(&self, at_end: &HashSet<i32>) -> bool {
+        self.consumer.assignment().is_ok_and(|a| {
+            a.count() > 0 && a.elements().iter().all(|e| at_end.contains(&e.partition()))
+        })
     }
 }
 
