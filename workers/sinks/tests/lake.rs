@@ -10,6 +10,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{
+    GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
@@ -256,21 +261,8 @@ fn local_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, i64)> {
     out
 }
 
-#[tokio::test]
-async fn a_batch_retried_after_a_failed_write_stores_every_record() {
-    let dir = std::env::temp_dir().join(unique("streamforge-lake-retry"));
-    // A file where the symbol's directory must go: the first write fails part way.
-    std::fs::create_dir_all(dir.join("market")).unwrap();
-    let blocker = dir.join("market").join("symbol=ETHUSDT");
-    std::fs::write(&blocker, b"in the way").unwrap();
-    let mut sink = LakeSink::new(
-        LakeLocation::Local { dir: dir.clone() },
-        "market",
-        "wf-retry",
-        "api_candles_1m",
-        "BTCUSDT",
-    )
-    .unwrap();
+/// Two symbols, three 1m candles each, in partition 0 from offset 0.
+fn two_symbols() -> Arc<Batch> {
     let records = ["BTCUSDT", "ETHUSDT"]
         .iter()
         .flat_map(|sym| (0..3i64).map(move |i| (*sym, i)))
@@ -289,10 +281,121 @@ async fn a_batch_retried_after_a_failed_write_stores_every_record() {
             .unwrap()
         })
         .collect();
-    let batch = Arc::new(Batch {
+    Arc::new(Batch {
         records,
         commit: Default::default(),
+    })
+}
+
+/// A store whose intent uploads are slow and then fail, and which notes every other upload.
+#[derive(Debug)]
+struct FailingIntents {
+    inner: Arc<dyn ObjectStore>,
+    other_puts: std::sync::Mutex<Vec<String>>,
+}
+
+impl std::fmt::Display for FailingIntents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FailingIntents({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FailingIntents {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        if location.as_ref().contains("_streamforge/intents/") {
+            // Long enough for every file of the batch to be encoded meanwhile.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return Err(object_store::Error::Generic {
+                store: "test",
+                source: "intents unavailable".into(),
+            });
+        }
+        self.other_puts.lock().unwrap().push(location.to_string());
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    async fn delete(&self, location: &Path) -> object_store::Result<()> {
+        self.inner.delete(location).await
+    }
+    fn list(
+        &self,
+        prefix: Option<&Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy(&self, from: &Path, to: &Path) -> object_store::Result<()> {
+        self.inner.copy(from, to).await
+    }
+    async fn copy_if_not_exists(&self, from: &Path, to: &Path) -> object_store::Result<()> {
+        self.inner.copy_if_not_exists(from, to).await
+    }
+}
+
+#[tokio::test]
+async fn no_data_file_is_stored_before_the_intents_that_name_it() {
+    let dir = std::env::temp_dir().join(unique("streamforge-lake-intents"));
+    let sink = LakeSink::new(
+        LakeLocation::Local { dir: dir.clone() },
+        "market",
+        "wf-intents",
+        "api_candles_1m",
+        "BTCUSDT",
+    )
+    .unwrap();
+    let store = Arc::new(FailingIntents {
+        inner: sink.store(),
+        other_puts: Default::default(),
     });
+    let mut sink = sink.with_store(store.clone());
+    let err = sink.write(two_symbols()).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(
+        *store.other_puts.lock().unwrap(),
+        Vec::<String>::new(),
+        "files were encoded meanwhile, but none stored"
+    );
+    assert_eq!(local_files(&dir), vec![]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_batch_retried_after_a_failed_write_stores_every_record() {
+    let dir = std::env::temp_dir().join(unique("streamforge-lake-retry"));
+    // A file where the symbol's directory must go: the first write fails part way.
+    std::fs::create_dir_all(dir.join("market")).unwrap();
+    let blocker = dir.join("market").join("symbol=ETHUSDT");
+    std::fs::write(&blocker, b"in the way").unwrap();
+    let mut sink = LakeSink::new(
+        LakeLocation::Local { dir: dir.clone() },
+        "market",
+        "wf-retry",
+        "api_candles_1m",
+        "BTCUSDT",
+    )
+    .unwrap();
+    let batch = two_symbols();
     let err = sink.write(batch.clone()).await.unwrap_err();
     assert!(err.is_transient(), "a failed write is retried: {err}");
 

@@ -14,7 +14,7 @@ pub struct WriteStats {
     pub bytes: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StorageError {
     /// Worth retrying: the store is down, overloaded, or the network failed.
     #[error("storage unavailable: {0}")]

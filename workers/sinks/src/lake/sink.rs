@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 
@@ -90,6 +90,13 @@ impl LakeSink {
             written_up_to: Positions::new(),
             duplicates: 0,
         })
+    }
+
+    /// The same lake through another handle on its store, such as a wrapper that counts,
+    /// slows down or fails requests; bucket creation still uses the S3 settings.
+    pub fn with_store(mut self, store: Arc<dyn ObjectStore>) -> Self {
+        self.lake.store = store;
+        self
     }
 
     pub fn store(&self) -> Arc<dyn ObjectStore> {
@@ -237,15 +244,23 @@ impl LakeSink {
         self.put(&path, body.into()).await
     }
 
-    async fn store_file(&self, batch: &Arc<Batch>, file: &FilePlan) -> Result<(), StorageError> {
+    /// Encode one file, then store it once `intents_stored` says its intents are.
+    async fn store_file(
+        &self,
+        batch: &Arc<Batch>,
+        file: &FilePlan,
+        intents_stored: impl Future<Output = Result<(), StorageError>>,
+    ) -> Result<(), StorageError> {
         let t = std::time::Instant::now();
         let body = self.encode(batch, file).await?;
         let encoded = t.elapsed();
+        intents_stored.await?;
+        let put = std::time::Instant::now();
         self.put(&file.path, body).await?;
         tracing::trace!(
             rows = file.rows.len(),
             encode_ms = encoded.as_millis() as u64,
-            put_ms = (t.elapsed() - encoded).as_millis() as u64,
+            put_ms = put.elapsed().as_millis() as u64,
             "lake file"
         );
         Ok(())
@@ -375,19 +390,27 @@ impl Storage for LakeSink {
             let plan_ms = planning.elapsed().as_millis() as u64;
             let this = &*self;
             let limit = this.concurrency.max(1);
-            // Every intent is stored before any file it names.
+            // Every intent is stored before any file it names: files are encoded while the
+            // intents upload, and each waits for them before its own upload.
             // Futures collected first: a lazy `map` adapter held across an await trips the
             // compiler's higher-ranked lifetime check for `Send`.
             let puts: Vec<_> = intents.iter().map(|i| this.put_intent(i)).collect();
-            futures::stream::iter(puts)
+            let intents_stored = futures::stream::iter(puts)
                 .buffer_unordered(limit)
                 .try_collect::<Vec<()>>()
-                .await?;
-            let stores: Vec<_> = files.iter().map(|f| this.store_file(&batch, f)).collect();
-            futures::stream::iter(stores)
-                .buffer_unordered(limit)
-                .try_collect::<Vec<()>>()
-                .await?;
+                .map_ok(|_| ())
+                .boxed()
+                .shared();
+            let stores: Vec<_> = files
+                .iter()
+                .map(|f| this.store_file(&batch, f, intents_stored.clone()))
+                .collect();
+            futures::try_join!(
+                intents_stored,
+                futures::stream::iter(stores)
+                    .buffer_unordered(limit)
+                    .try_collect::<Vec<()>>()
+            )?;
             self.duplicates += repeats;
             for (partition, tops) in positions {
                 let written = self.written_up_to.entry(partition).or_default();
