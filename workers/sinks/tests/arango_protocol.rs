@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use serde_json::{Value, json};
 use std::sync::Arc;
 use streamforge_sinks::arango::testserver::{self, Shared};
 use streamforge_sinks::arango::{ArangoClient, ArangoSink, WriteMode};
-use streamforge_sinks::core::{Batch, Storage, StorageError, record};
+use streamforge_sinks::core::{Batch, Storage, StorageError};
 
 async fn server() -> (String, Shared) {
     let (addr, state) = testserver::serve(
@@ -23,25 +25,11 @@ async fn server() -> (String, Shared) {
 }
 
 fn batch(n: usize, version: &str) -> Arc<Batch> {
-    let records = (0..n)
-        .map(|i| {
-            let t = 1_722_470_400_000i64 + i as i64 * 60_000;
-            let payload = json!({"open_time": t, "close": format!("{version}.{i}")}).to_string();
-            let key = format!("BTCUSDT|1m|{t}");
-            record::parse(
-                Some(key.as_bytes()),
-                Some(payload.as_bytes()),
-                0,
-                i as i64,
-                None,
-            )
-            .unwrap()
-        })
-        .collect();
-    Arc::new(Batch {
-        records,
-        commit: Default::default(),
-    })
+    common::batch_of((0..n).map(|i| {
+        let t = 1_722_470_400_000i64 + i as i64 * 60_000;
+        let payload = json!({"open_time": t, "close": format!("{version}.{i}")}).to_string();
+        (format!("BTCUSDT|1m|{t}"), payload)
+    }))
 }
 
 fn sink(url: &str, password: &str, mode: WriteMode) -> ArangoSink {

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use streamforge_kit::KafkaSettings;
 use streamforge_kit::testing::{TEST_PYTHON, TEST_S3, required_env, unique};
 use streamforge_sinks::core::run::{RunConfig, RunReport, Runner, Signals, SinkMetrics};
-use streamforge_sinks::core::{Batch, Storage, record};
+use streamforge_sinks::core::{Batch, Storage};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
 use tokio::sync::watch;
 
@@ -263,28 +265,13 @@ fn local_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, i64)> {
 
 /// Two symbols, three 1m candles each, in partition 0 from offset 0.
 fn two_symbols() -> Arc<Batch> {
-    let records = ["BTCUSDT", "ETHUSDT"]
-        .iter()
-        .flat_map(|sym| (0..3i64).map(move |i| (*sym, i)))
-        .enumerate()
-        .map(|(offset, (sym, i))| {
+    common::batch_of(["BTCUSDT", "ETHUSDT"].iter().flat_map(|sym| {
+        (0..3i64).map(move |i| {
             let t = 1_722_470_400_000 + i * 60_000;
-            let key = format!("{sym}|1m|{t}");
             let payload = format!(r#"{{"symbol":"{sym}","open_time":{t},"close":"1.{i}"}}"#);
-            record::parse(
-                Some(key.as_bytes()),
-                Some(payload.as_bytes()),
-                0,
-                offset as i64,
-                None,
-            )
-            .unwrap()
+            (format!("{sym}|1m|{t}"), payload)
         })
-        .collect();
-    Arc::new(Batch {
-        records,
-        commit: Default::default(),
-    })
+    }))
 }
 
 /// A store whose intent uploads are slow and then fail, and which notes every other upload.
