@@ -202,11 +202,42 @@ async fn fold_scenario(settings: KafkaSettings, events_topic: &str, group: &str)
         stopped(),
     ));
 
+    // Wait, without stopping anything, until the write loop has written the final state and
+    // committed every offset on its own: on shutdown it writes and commits whatever is left,
+    // which would hide a loop that never did either while running.
+    let end = payloads.len() as i64;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while metrics.events.with_label_values(&["folded"]).get() < 501 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    loop {
+        let final_written = writes
+            .0
+            .lock()
+            .unwrap()
+            .last()
+            .is_some_and(|w| w.records_written == 5000);
+        let committed = final_written && {
+            let consumer = consumer.clone();
+            let topic = events_topic.to_owned();
+            tokio::task::spawn_blocking(move || {
+                consumer
+                    .committed(Duration::from_secs(5))
+                    .ok()
+                    .and_then(|c| c.elements_for_topic(&topic).first().map(|e| e.offset()))
+            })
+            .await
+            .unwrap()
+                == Some(rdkafka::Offset::Offset(end))
+        };
+        if committed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the final write and the commit of offset {end} within 30 s while running; writes: {}, folded: {}",
+            writes.0.lock().unwrap().len(),
+            metrics.events.with_label_values(&["folded"]).get()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
     stop_tx.send(true).unwrap();
     c.await.unwrap();
     w.await.unwrap();
