@@ -152,6 +152,23 @@ async fn protocol_ws_candles_are_closed_consecutive_and_backfilled_after_a_disco
     assert!(r.reconnects >= 1);
 }
 
+/// Stop the stream once it has reported `records` diffs applied, or after 60 s (the test's
+/// checks then say what was missing).
+fn stop_after_records(
+    mut progress: watch::Receiver<Progress>,
+    stop: watch::Sender<bool>,
+    records: u64,
+) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(60),
+            progress.wait_for(|p| p.records >= records),
+        )
+        .await;
+        let _ = stop.send(true);
+    });
+}
+
 /// The simulator's book at `id`, in the loader's units (1e-8 ticks).
 fn sim_book(id: i64) -> (BTreeMap<i128, i128>, BTreeMap<i128, i128>) {
     let m = binance_sim::market::Market::new("BTCUSDT", 250);
@@ -227,17 +244,15 @@ async fn protocol_ws_orderbook_matches_the_exchange_book() {
     let (rest_url, ws_url) = sim(WsConfig::default(), 250).await;
     let rest = RestClient::new(&rest_url, 5400).unwrap();
     let mut sink = MemorySink::default();
-    let (tx, _rx) = watch::channel(Progress::default());
+    let (tx, rx) = watch::channel(Progress::default());
     let l = Live {
         end_ms: i64::MAX,
         ..live(&rest, &mut sink, ws_url, 0, &tx)
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let l = Live { stop: stop_rx, ..l };
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(2000)).await;
-        let _ = stop_tx.send(true);
-    });
+    // Synced and past a snapshot record (every 500 ms, 100 ms per depth event): stop then.
+    stop_after_records(rx, stop_tx, 8);
     let (r, book) = live::orderbook(l, Duration::from_millis(500))
         .await
         .unwrap();
@@ -268,17 +283,16 @@ async fn protocol_ws_orderbook_rebuilds_after_a_gap() {
     let (rest_url, ws_url) = sim(ws, 250).await;
     let rest = RestClient::new(&rest_url, 5400).unwrap();
     let mut sink = MemorySink::default();
-    let (tx, _rx) = watch::channel(Progress::default());
+    let (tx, rx) = watch::channel(Progress::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let l = Live {
         end_ms: i64::MAX,
         stop: stop_rx,
         ..live(&rest, &mut sink, ws_url, 0, &tx)
     };
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(2000)).await;
-        let _ = stop_tx.send(true);
-    });
+    // The 6th depth event is lost, so at most 4 diffs are applied before the gap: more than 8
+    // means the book was rebuilt and has moved on since.
+    stop_after_records(rx, stop_tx, 9);
     let (r, book) = live::orderbook(l, Duration::from_secs(60)).await.unwrap();
     let book = book.expect("synced again after the gap");
     assert!(r.resyncs >= 1 && r.missing >= 1, "{r:?}");

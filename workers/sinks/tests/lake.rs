@@ -274,12 +274,18 @@ fn two_symbols() -> Arc<Batch> {
     }))
 }
 
-/// A store whose intent uploads are slow and then fail, and which notes every other upload.
+/// A store whose intent uploads are held and then fail, and which notes every other upload.
+/// An intent is held until another upload arrives (files stored before their intents: the test
+/// fails at once) or for `HOLD`, hundreds of times what encoding the batch takes, so that every
+/// file of the batch is encoded and ready while the intents are outstanding.
 #[derive(Debug)]
 struct FailingIntents {
     inner: Arc<dyn ObjectStore>,
     other_puts: std::sync::Mutex<Vec<String>>,
+    other_put_arrived: tokio::sync::Notify,
 }
+
+const HOLD: Duration = Duration::from_secs(2);
 
 impl std::fmt::Display for FailingIntents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -296,14 +302,14 @@ impl ObjectStore for FailingIntents {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         if location.as_ref().contains("_streamforge/intents/") {
-            // Long enough for every file of the batch to be encoded meanwhile.
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = tokio::time::timeout(HOLD, self.other_put_arrived.notified()).await;
             return Err(object_store::Error::Generic {
                 store: "test",
                 source: "intents unavailable".into(),
             });
         }
         self.other_puts.lock().unwrap().push(location.to_string());
+        self.other_put_arrived.notify_one();
         self.inner.put_opts(location, payload, opts).await
     }
     async fn put_multipart_opts(
@@ -354,6 +360,7 @@ async fn no_data_file_is_stored_before_the_intents_that_name_it() {
     let store = Arc::new(FailingIntents {
         inner: sink.store(),
         other_puts: Default::default(),
+        other_put_arrived: Default::default(),
     });
     let mut sink = sink.with_store(store.clone());
     let err = sink.write(two_symbols()).await.unwrap_err();
