@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Loader figures on a real Kafka broker, in one run:
 #   1. Kafka's own producer performance tool (acks=all, idempotent) on the broker;
-#   2. loader → Kafka throughput with the weight budget lifted (365 days of 1m candles);
+#   2. loader → Kafka throughput with the weight budget lifted (365 days of 1m candles), and a
+#      producer baseline with the loader's producer, keys, record size and topic settings;
 #   3. loader peak RSS for a 30-day and a 365-day range (it must not grow with the range).
 # Starts the broker (e2e/kafka/start.sh) and the exchange simulator, stops both at the end.
 set -euo pipefail
@@ -23,9 +24,13 @@ trap cleanup EXIT
 broker="127.0.0.1:${KAFKA_PORT:-9092}"
 
 echo "== 1. Kafka ProducerPerformance: 1,000,000 records of 300 bytes (a candle record is ~300)"
+# The topic settings of the loader's bench topic (3 partitions, as kafka_throughput.rs creates
+# it); the tool sends its records without keys, which it has no option for.
+bash e2e/kafka/tool.sh org.apache.kafka.tools.TopicCommand --bootstrap-server "$broker" \
+  --create --topic "perf-$$" --partitions 3 --replication-factor 1
 bash e2e/kafka/perf.sh "perf-$$" 1000000 300
 
-echo "== 2. loader -> Kafka, budget lifted"
+echo "== 2. loader -> Kafka, budget lifted, and the keyed producer baseline"
 KAFKA_BOOTSTRAP_SERVERS="$broker" BENCH_DAYS=365 cargo bench --locked -p streamforge-loader --bench kafka_throughput
 
 echo "== 3. loader peak RSS by range length"

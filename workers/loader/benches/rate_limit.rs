@@ -1,15 +1,20 @@
 //! Historical candles through the exchange simulator under a real 6,000 weight/minute limit:
-//! candles per second reached against the physical limit of the budget, and 429s drawn.
+//! candles per second reached against the physical limit, and 429s drawn, at the production
+//! default budget (`DEFAULT_BUDGET_FRACTION`, 90%) and at the best budget measured (97%), one
+//! after the other, each against a fresh simulator.
 //!
-//! Run: `cargo bench -p streamforge-loader --bench rate_limit` (takes about 3 minutes: it must
-//! span whole one-minute weight windows). `RATE_LIMIT_BENCH_SECS` changes the length.
+//! Run: `cargo bench -p streamforge-loader --bench rate_limit` (takes about 5 minutes: each
+//! budget must span whole one-minute weight windows). `RATE_LIMIT_BENCH_SECS` changes the length
+//! of each, `WEIGHT_BUDGET_FRACTIONS` (comma-separated) the budgets.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use streamforge_loader::binance::limits::{WEIGHT_KLINES, WEIGHT_LIMIT_1M};
+use streamforge_loader::binance::limits::{
+    DEFAULT_BUDGET_FRACTION, WEIGHT_KLINES, WEIGHT_LIMIT_1M,
+};
 use streamforge_loader::binance::rest::RestClient;
 use streamforge_loader::datatype::Interval;
 use streamforge_loader::historical::{self, Progress};
@@ -35,6 +40,9 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// The best budget measured: the highest that draws no 429 over whole windows.
+const BEST_BUDGET_FRACTION: f64 = 0.97;
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -44,11 +52,23 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(150);
-    let budget_fraction: f64 = std::env::var("WEIGHT_BUDGET_FRACTION")
+    let fractions: Vec<f64> = std::env::var("WEIGHT_BUDGET_FRACTIONS")
         .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0.97);
-    let (addr, state, _task) = binance_sim::serve(
+        .map(|v| v.split(',').map(|f| f.trim().parse().unwrap()).collect())
+        .unwrap_or_else(|| vec![DEFAULT_BUDGET_FRACTION, BEST_BUDGET_FRACTION]);
+    for fraction in fractions {
+        let label = if (fraction - DEFAULT_BUDGET_FRACTION).abs() < 1e-9 {
+            " (the production default)"
+        } else {
+            ""
+        };
+        println!("== budget {:.0}%{label}", fraction * 100.0);
+        measure(fraction, secs).await;
+    }
+}
+
+async fn measure(budget_fraction: f64, secs: u64) {
+    let (addr, state, task) = binance_sim::serve(
         "127.0.0.1:0".parse().unwrap(),
         binance_sim::Config::default(),
     )
@@ -88,6 +108,10 @@ async fn main() {
         m = sampler => m.unwrap(),
         r = load => panic!("the range ran out before the measurement ended: {r:?}"),
     };
+    assert!(
+        marks.len() >= 2,
+        "RATE_LIMIT_BENCH_SECS={secs} spans no whole one-minute window"
+    );
     let (t0, c0) = marks[0];
     let (t1, c1) = *marks.last().unwrap();
     let rate = (c1 - c0) as f64 / (t1 - t0).as_secs_f64();
@@ -107,4 +131,5 @@ async fn main() {
         "requests: {}, 429 drawn: {} (server counted {}), 418: {}",
         stats.requests, stats.throttled_429, server["throttled_429"], server["banned_418"]
     );
+    task.abort();
 }

@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::FutureRecord;
-use serde_json::json;
 use streamforge_kit::KafkaSettings;
 use streamforge_kit::testing::unique;
 use streamforge_sinks::core::Storage;
 use streamforge_sinks::core::run::{RunConfig, Runner, Signals, SinkMetrics};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
 use tokio::sync::watch;
+
+#[path = "common/candles.rs"]
+mod candles;
 
 fn env_or(k: &str, d: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| d.to_owned())
@@ -54,7 +56,8 @@ async fn main() {
     let settings = KafkaSettings::plaintext(&bootstrap);
     let topic = unique("bench-lake");
 
-    // 1m candles of 10 symbols, about 300 bytes each, as the loader writes them.
+    // 1m candles of 10 symbols, about 275 bytes each, as the loader writes them, with prices
+    // and volumes that move from minute to minute (as lake_encode's).
     let producer = settings.producer("bench-loader").unwrap();
     let t0 = Instant::now();
     let symbols = [
@@ -63,15 +66,7 @@ async fn main() {
     ];
     let mut pending = futures::stream::FuturesUnordered::new();
     for i in 0..n {
-        let sym = symbols[(i % 10) as usize];
-        let t = 1_704_067_200_000 + (i / 10) * 60_000;
-        let key = format!("{sym}|1m|{t}");
-        let payload =
-            json!({"symbol": sym, "interval": "1m", "open_time": t, "close_time": t + 59_999,
-            "open": "42000.10", "high": "42010.00", "low": "41990.00", "close": "42005.50",
-            "volume": "12.345", "quote_volume": "518500.12", "trades": 1234 + i % 97,
-            "taker_buy_base": "6.1", "taker_buy_quote": "256000.0"})
-            .to_string();
+        let (key, payload) = candles::candle(symbols[(i % 10) as usize], i / 10);
         let p = producer.clone();
         let topic = topic.clone();
         pending.push(async move {
@@ -182,6 +177,20 @@ async fn main() {
     let t1 = Instant::now();
     let report = runner.run(rx).await.unwrap();
     let lake_s = t1.elapsed().as_secs_f64();
+    // A rate only for a run that stored everything: every record written, none dead-lettered.
+    assert_eq!(
+        report.dead_letters, 0,
+        "records went to the dead-letter topic: {report:?}"
+    );
+    assert_eq!(
+        report.written, n as u64,
+        "every record produced was written: {report:?}"
+    );
+    assert_eq!(
+        metrics.records_written.get(),
+        n as u64,
+        "the connector's own count agrees"
+    );
     let lake_rate = report.written as f64 / lake_s;
     let (requests, stored) = storage.counters();
     println!(
