@@ -4,15 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams};
-use kube::runtime::watcher;
-use streamforge_api::{Command, Phase, Queue, QueueEvent};
+use kube::runtime::{WatchStreamExt, watcher};
+use streamforge_api::{Command, EventStatus, Phase, Queue, QueueEvent};
 use streamforge_e2e::{Env, dummy_queue, eventually, percentile, read_topic};
 
 const DAY: &str = "2024-08-01:2024-08-02";
@@ -97,6 +98,68 @@ fn uid_selector(q: &Queue) -> String {
 
 fn queue_id(q: &Queue) -> String {
     q.status.as_ref().and_then(|s| s.queue_id.clone()).unwrap()
+}
+
+fn epoch_secs(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Every event on queue-events for `queue_id` so far, in the order of the topic.
+async fn events_of(env: &Env, queue_id: &str) -> Vec<QueueEvent> {
+    read_topic(&env.kafka, "queue-events", |p| {
+        QueueEvent::from_json(p)
+            .ok()
+            .filter(|e| e.queue_id == queue_id)
+    })
+    .await
+    .unwrap()
+}
+
+/// Watch `api` (objects matching `labels`), calling `seen` for every object applied and
+/// `deleted` for every object removed. Returns once the watch has listed what exists, so that
+/// nothing done afterwards can be missed.
+async fn watch_from_now<K>(
+    api: Api<K>,
+    labels: &str,
+    mut seen: impl FnMut(&K) + Send + 'static,
+    mut deleted: impl FnMut(&K) + Send + 'static,
+) -> tokio::task::JoinHandle<()>
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + k8s_openapi::serde::de::DeserializeOwned
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+{
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let cfg = watcher::Config::default().labels(labels);
+    let task = tokio::spawn(async move {
+        let mut ready = Some(ready_tx);
+        // Errors (a dropped connection) are retried with a backoff, never the end of the watch.
+        let mut s = watcher(api, cfg).default_backoff().boxed();
+        while let Some(ev) = s.next().await {
+            let Ok(ev) = ev else { continue };
+            match ev {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => seen(&o),
+                watcher::Event::Delete(o) => deleted(&o),
+                watcher::Event::InitDone => {
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                watcher::Event::Init => {}
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(60), ready_rx)
+        .await
+        .expect("the watch lists what exists within 60 s")
+        .expect("the watch is running");
+    task
 }
 
 #[tokio::test]
@@ -220,6 +283,21 @@ async fn e2e_2_deleting_a_running_queue_stops_and_cleans_up() {
     let queues: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
     let q = wait_progress(&queues, name).await;
     let selector = uid_selector(&q);
+    let id = queue_id(&q);
+
+    // When the worker's pod goes away (watched from before the delete).
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &env.namespace);
+    let pod_gone = Arc::new(Mutex::new(None::<SystemTime>));
+    let gone = pod_gone.clone();
+    let pod_watch = watch_from_now(
+        pods.clone(),
+        &selector,
+        |_| {},
+        move |_| {
+            gone.lock().unwrap().get_or_insert_with(SystemTime::now);
+        },
+    )
+    .await;
 
     env.kubectl_ok(&[
         "delete",
@@ -235,14 +313,13 @@ async fn e2e_2_deleting_a_running_queue_stops_and_cleans_up() {
         !ok && err.contains("NotFound"),
         "the finalizer was released: {err}"
     );
-    let commands = env.commands(&queue_id(&q)).await.unwrap();
+    let commands = env.commands(&id).await.unwrap();
     assert!(
         commands.iter().any(|c| c.command == Command::Stop),
         "stop sent: {commands:?}"
     );
 
     let jobs: Api<Job> = Api::namespaced(client.clone(), &env.namespace);
-    let pods: Api<Pod> = Api::namespaced(client, &env.namespace);
     eventually(
         "Job and pods collected",
         Duration::from_secs(120),
@@ -262,6 +339,36 @@ async fn e2e_2_deleting_a_running_queue_stops_and_cleans_up() {
     )
     .await
     .unwrap();
+    pod_watch.abort();
+    let gone_at = pod_gone
+        .lock()
+        .unwrap()
+        .expect("the watch saw the worker's pod go away");
+
+    // The worker received `stop`: it said so on queue-events, before its pod went away.
+    let events = events_of(&env, &id).await;
+    let stopped = events
+        .iter()
+        .find(|e| e.status == Some(EventStatus::Stopped))
+        .unwrap_or_else(|| {
+            panic!(
+                "no `stopped` event from the worker; its events: {:?}",
+                events
+                    .iter()
+                    .map(|e| (e.status.clone(), e.records_written))
+                    .collect::<Vec<_>>()
+            )
+        });
+    let stopped_at = stopped.timestamp.expect("the stopped event has a time");
+    assert!(
+        stopped_at < epoch_secs(gone_at),
+        "stopped reported at {stopped_at}, after the pod went away at {}",
+        epoch_secs(gone_at)
+    );
+    assert!(
+        stopped.records_written.unwrap_or(0) < 1440,
+        "it stopped part way: {stopped:?}"
+    );
 }
 
 #[tokio::test]
@@ -287,10 +394,18 @@ async fn e2e_3_a_crashing_worker_fails_the_queue() {
         .find(|c| c.type_ == "Failed")
         .expect("a Failed condition");
     assert_eq!(failed.status, "True");
-    assert!(!failed.message.is_empty(), "{failed:?}");
-    println!(
-        "crash: Failed condition reason {:?}, message {:?}",
-        failed.reason, failed.message
+    // The reason the README and the runbook promise: the Job failed, with the Job's own reason.
+    assert_eq!(failed.reason, "JobFailed", "{failed:?}");
+    assert!(
+        failed.message.contains("BackoffLimitExceeded"),
+        "the Job's reason is in the message: {failed:?}"
+    );
+    assert!(
+        status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("BackoffLimitExceeded")),
+        "status.message says why: {status:?}"
     );
     let jobs: Api<Job> = Api::namespaced(client, &env.namespace);
     let job = &jobs
@@ -341,7 +456,20 @@ async fn e2e_5_killing_the_operator_mid_run_changes_nothing() {
         .unwrap();
     let queues: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
     let q = wait_progress(&queues, name).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &env.namespace);
 
+    let operators: Api<Pod> = Api::namespaced(client, "streamforge");
+    let operator_labels =
+        ListParams::default().labels("app.kubernetes.io/name=streamforge-operator");
+    let old: HashSet<String> = operators
+        .list(&operator_labels)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter_map(|p| p.metadata.uid.clone())
+        .collect();
+    assert!(!old.is_empty(), "an operator pod runs");
     env.kubectl_ok(&[
         "delete",
         "pod",
@@ -353,19 +481,50 @@ async fn e2e_5_killing_the_operator_mid_run_changes_nothing() {
         "--force",
     ])
     .unwrap();
-    env.kubectl_ok(&[
-        "rollout",
-        "status",
-        "-n",
-        "streamforge",
-        "deployment/streamforge-operator",
-        "--timeout=180s",
-    ])
+    // A new operator pod (not one of the killed ones) is Ready. `rollout status` alone can
+    // answer from the Deployment's status before it has noticed the pod is gone.
+    eventually(
+        "a new operator pod is Ready",
+        Duration::from_secs(180),
+        || async {
+            let pods = operators.list(&operator_labels).await?.items;
+            let ready_new = pods.iter().any(|p| {
+                !p.metadata.uid.as_ref().is_some_and(|uid| old.contains(uid))
+                    && p.metadata.deletion_timestamp.is_none()
+                    && p.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|cs| {
+                            cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        })
+            });
+            Ok(ready_new.then_some(()))
+        },
+    )
+    .await
     .unwrap();
+    // ... while the worker still runs, so that the new operator is the one that sees the rest
+    // of the run and the checks below are about it.
+    let running = jobs
+        .list(&ListParams::default().labels(&uid_selector(&q)))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(running.len(), 1, "one Job");
+    let js = running[0].status.clone().unwrap_or_default();
+    assert!(
+        js.active.unwrap_or(0) >= 1 && js.succeeded.unwrap_or(0) == 0,
+        "the Job still runs once the new operator is up: {js:?}"
+    );
+    let now = queues.get(name).await.unwrap();
+    assert_eq!(
+        now.status.as_ref().and_then(|s| s.phase),
+        Some(Phase::Running),
+        "the Queue still runs once the new operator is up"
+    );
 
     wait_phase(&queues, name, Phase::Succeeded, Duration::from_secs(300)).await;
     wait_records(&queues, name, 1440).await;
-    let jobs: Api<Job> = Api::namespaced(client, &env.namespace);
     assert_eq!(
         jobs.list(&ListParams::default().labels(&uid_selector(&q)))
             .await
@@ -396,7 +555,8 @@ async fn e2e_6_restarting_kafka_mid_run_loses_no_telemetry() {
     env.apply(&dummy_queue(name, "dummy_slow", DAY, ""))
         .unwrap();
     let queues: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
-    wait_progress(&queues, name).await;
+    let q = wait_progress(&queues, name).await;
+    let id = queue_id(&q);
     let status = std::process::Command::new("bash")
         .arg("-c")
         .arg(&restart)
@@ -404,6 +564,13 @@ async fn e2e_6_restarting_kafka_mid_run_loses_no_telemetry() {
         .status()
         .unwrap();
     assert!(status.success(), "restarting the broker");
+    let back = epoch_secs(SystemTime::now());
+    let q = queues.get(name).await.unwrap();
+    assert_eq!(
+        q.status.as_ref().and_then(|s| s.phase),
+        Some(Phase::Running),
+        "the worker still runs when the broker is back"
+    );
     wait_phase(&queues, name, Phase::Succeeded, Duration::from_secs(300)).await;
     // The Job can complete before the operator's consumer is back in its group; the final
     // count must still arrive.
@@ -417,6 +584,24 @@ async fn e2e_6_restarting_kafka_mid_run_loses_no_telemetry() {
     )
     .await
     .unwrap();
+    // Progress resumed: the worker reported rising counts after the broker was back, not only
+    // its final event.
+    let events = events_of(&env, &id).await;
+    let after: Vec<u64> = events
+        .iter()
+        .filter(|e| e.status == Some(EventStatus::Loading) && e.timestamp.is_some_and(|t| t > back))
+        .filter_map(|e| e.records_written)
+        .collect();
+    assert!(
+        after.len() >= 2 && after.windows(2).all(|w| w[1] > w[0]),
+        "progress events with rising counts after the restart: {after:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.status == Some(EventStatus::Finished) && e.records_written == Some(1440)),
+        "the final event arrived"
+    );
     delete_queue(&env, name);
 }
 
@@ -443,6 +628,12 @@ fn queue_writes(env: &Env) -> HashMap<String, f64> {
     out
 }
 
+/// Queue writes per Queue (server-side apply, patch, update; the test's own create excluded)
+/// above which the status is not being coalesced: a `dummy_load` run sends about 22 events, and
+/// the reconciler writes about 4 times (finalizer, Job created, start sent, Succeeded). The last
+/// run measured 6.6 (`docs/benchmarks.md`).
+const MAX_WRITES_PER_QUEUE: f64 = 12.0;
+
 #[tokio::test]
 async fn e2e_7_a_hundred_queues_at_once() {
     let Some((env, client)) = setup("e2e_7").await else {
@@ -466,58 +657,61 @@ async fn e2e_7_a_hundred_queues_at_once() {
     let queues: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
     let jobs: Api<Job> = Api::namespaced(client.clone(), &env.namespace);
 
-    // Watch Jobs and Queues from before the first apply.
-    let job_seen = std::sync::Arc::new(std::sync::Mutex::new(HashMap::<String, Instant>::new()));
-    let done_seen =
-        std::sync::Arc::new(std::sync::Mutex::new(HashMap::<String, SystemTime>::new()));
-    let js = job_seen.clone();
-    let job_watch = tokio::spawn(async move {
-        let mut s = watcher(
-            jobs,
-            watcher::Config::default().labels("streamforge.io/queue"),
-        )
-        .boxed();
-        while let Ok(Some(ev)) = s.try_next().await {
-            if let watcher::Event::Apply(j) | watcher::Event::InitApply(j) = ev
-                && let Some(q) = j
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("streamforge.io/queue"))
-            {
+    // Watch Jobs and Queues from before the first create: when each Queue's first Job was seen,
+    // every Job uid seen per Queue uid, and when each Queue showed its final count and Succeeded.
+    let job_seen = Arc::new(Mutex::new(HashMap::<String, Instant>::new()));
+    let jobs_of = Arc::new(Mutex::new(HashMap::<String, HashSet<String>>::new()));
+    let (js, jo) = (job_seen.clone(), jobs_of.clone());
+    let job_watch = watch_from_now(
+        jobs.clone(),
+        "streamforge.io/queue",
+        move |j: &Job| {
+            let labels = j.metadata.labels.clone().unwrap_or_default();
+            if let Some(q) = labels.get("streamforge.io/queue") {
                 js.lock()
                     .unwrap()
                     .entry(q.clone())
                     .or_insert_with(Instant::now);
             }
-        }
-    });
-    let records_seen =
-        std::sync::Arc::new(std::sync::Mutex::new(HashMap::<String, SystemTime>::new()));
-    let ds = done_seen.clone();
-    let rs = records_seen.clone();
-    let qw = queues.clone();
-    let queue_watch = tokio::spawn(async move {
-        let mut s = watcher(qw, watcher::Config::default().labels("e2e=many")).boxed();
-        while let Ok(Some(ev)) = s.try_next().await {
-            if let watcher::Event::Apply(q) | watcher::Event::InitApply(q) = ev {
-                let name = q.metadata.name.clone().unwrap();
-                if q.status.as_ref().and_then(|s| s.records_written) == Some(1440) {
-                    rs.lock()
-                        .unwrap()
-                        .entry(name.clone())
-                        .or_insert_with(SystemTime::now);
-                }
-                if q.status.as_ref().and_then(|s| s.phase) == Some(Phase::Succeeded) {
-                    ds.lock()
-                        .unwrap()
-                        .entry(name)
-                        .or_insert_with(SystemTime::now);
-                }
+            if let (Some(quid), Some(uid)) = (
+                labels.get("streamforge.io/queue-uid"),
+                j.metadata.uid.clone(),
+            ) {
+                jo.lock()
+                    .unwrap()
+                    .entry(quid.clone())
+                    .or_default()
+                    .insert(uid);
             }
-        }
-    });
-    tokio::time::sleep(Duration::from_secs(2)).await;
+        },
+        |_| {},
+    )
+    .await;
+    let records_seen = Arc::new(Mutex::new(HashMap::<String, SystemTime>::new()));
+    let done_seen = Arc::new(Mutex::new(HashMap::<String, SystemTime>::new()));
+    let (rs, ds) = (records_seen.clone(), done_seen.clone());
+    let queue_watch = watch_from_now(
+        queues.clone(),
+        "e2e=many",
+        move |q: &Queue| {
+            let name = q.metadata.name.clone().unwrap();
+            let status = q.status.clone().unwrap_or_default();
+            if status.records_written == Some(1440) {
+                rs.lock()
+                    .unwrap()
+                    .entry(name.clone())
+                    .or_insert_with(SystemTime::now);
+            }
+            if status.phase == Some(Phase::Succeeded) {
+                ds.lock()
+                    .unwrap()
+                    .entry(name)
+                    .or_insert_with(SystemTime::now);
+            }
+        },
+        |_| {},
+    )
+    .await;
 
     let writes_before = queue_writes(&env);
     let mut applied = HashMap::new();
@@ -528,45 +722,137 @@ async fn e2e_7_a_hundred_queues_at_once() {
         applied.insert(name.clone(), Instant::now());
         queues.create(&PostParams::default(), &q).await.unwrap();
     }
-    eventually(
-        "every Queue succeeded",
+    // Every Queue Succeeded with its exact count; on a timeout, the ones stuck and where.
+    let finished_all = eventually(
+        "every Queue Succeeded with 1,440 records",
         Duration::from_secs(900),
         || async {
-            let seen = done_seen.lock().unwrap().len();
-            Ok((seen >= n).then_some(()))
+            let done = done_seen.lock().unwrap().len();
+            let counted = records_seen.lock().unwrap().len();
+            Ok((done >= n && counted >= n).then_some(()))
         },
     )
-    .await
-    .unwrap();
-    // Let the last coalesced status writes land before counting.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    .await;
+    if let Err(e) = finished_all {
+        let list = queues
+            .list(&ListParams::default().labels("e2e=many"))
+            .await
+            .unwrap();
+        let stuck: Vec<String> = list
+            .items
+            .iter()
+            .filter_map(|q| {
+                let s = q.status.clone().unwrap_or_default();
+                (s.phase != Some(Phase::Succeeded) || s.records_written != Some(1440)).then(|| {
+                    format!(
+                        "{} {:?} {:?} {:?}",
+                        q.metadata.name.clone().unwrap_or_default(),
+                        s.phase,
+                        s.records_written,
+                        s.message
+                    )
+                })
+            })
+            .collect();
+        panic!("{e:#}; {} Queue(s) stuck: {stuck:#?}", stuck.len());
+    }
+    // Every Queue is in its final state, so its last write has been counted.
     let writes_after = queue_writes(&env);
     job_watch.abort();
     queue_watch.abort();
 
+    let list = queues
+        .list(&ListParams::default().labels("e2e=many"))
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), n, "every Queue exists");
+    for q in &list.items {
+        let s = q.status.clone().unwrap_or_default();
+        assert_eq!(
+            (s.phase, s.records_written),
+            (Some(Phase::Succeeded), Some(1440)),
+            "{}",
+            q.metadata.name.clone().unwrap_or_default()
+        );
+    }
+
+    // Exactly one Job per Queue, ever (the watch saw every Job created since before the first
+    // Queue), and it still exists.
+    let jobs_of = jobs_of.lock().unwrap().clone();
+    let existing = jobs
+        .list(&ListParams::default().labels("streamforge.io/queue"))
+        .await
+        .unwrap();
+    for q in &list.items {
+        let uid = q.metadata.uid.clone().unwrap();
+        let name = q.metadata.name.clone().unwrap();
+        let seen = jobs_of.get(&uid).map_or(0, HashSet::len);
+        assert_eq!(seen, 1, "{name}: Jobs seen");
+        let now = existing
+            .items
+            .iter()
+            .filter(|j| {
+                j.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("streamforge.io/queue-uid"))
+                    == Some(&uid)
+            })
+            .count();
+        assert_eq!(now, 1, "{name}: Jobs now");
+    }
+
+    // Exactly one `start` per Queue.
+    let ids: HashMap<String, String> = list
+        .items
+        .iter()
+        .map(|q| (queue_id(q), q.metadata.name.clone().unwrap()))
+        .collect();
+    assert_eq!(ids.len(), n, "every Queue has its own queue id");
+    let starts: Vec<String> = read_topic(&env.kafka, "queue-control", |p| {
+        let c = streamforge_api::ControlCommand::from_json(p).ok()?;
+        (c.command == Command::Start && ids.contains_key(&c.queue_id)).then_some(c.queue_id)
+    })
+    .await
+    .unwrap();
+    let mut start_count: HashMap<&str, usize> = HashMap::new();
+    for id in &starts {
+        *start_count.entry(id.as_str()).or_default() += 1;
+    }
+    for (id, name) in &ids {
+        assert_eq!(
+            start_count.get(id.as_str()).copied().unwrap_or(0),
+            1,
+            "{name}: start commands"
+        );
+    }
+
+    // API writes per Queue, within the bound.
+    let delta = |verb: &str| {
+        writes_after.get(verb).copied().unwrap_or(0.0)
+            - writes_before.get(verb).copied().unwrap_or(0.0)
+    };
+    let per_queue = |verb: &str| delta(verb) / n as f64;
+    let writes = per_queue("APPLY") + per_queue("PATCH") + per_queue("PUT");
+    assert_eq!(
+        delta("POST") as usize,
+        n,
+        "the test's creates are counted: the metric is the right one"
+    );
+
+    // Latency: printed, not asserted (it is the machine's as much as the operator's).
     let js = job_seen.lock().unwrap().clone();
     let mut create_ms: Vec<f64> = names
         .iter()
         .map(|n| js[n].duration_since(applied[n]).as_secs_f64() * 1000.0)
         .collect();
-
     // Telemetry → status: the worker's `finished` event time to the status showing its final
     // record count (the fold's write); Succeeded also waits for the pod to exit and the Job
     // controller to mark the Job complete.
-    let ids: HashMap<String, String> = {
-        let list = queues
-            .list(&ListParams::default().labels("e2e=many"))
-            .await
-            .unwrap();
-        list.items
-            .iter()
-            .map(|q| (queue_id(q), q.metadata.name.clone().unwrap()))
-            .collect()
-    };
     let finished: Vec<(String, f64)> = read_topic(&env.kafka, "queue-events", |p| {
         let ev = QueueEvent::from_json(p).ok()?;
         let name = ids.get(&ev.queue_id)?;
-        (ev.status == Some(streamforge_api::EventStatus::Finished))
+        (ev.status == Some(EventStatus::Finished))
             .then(|| (name.clone(), ev.timestamp.unwrap_or(0.0)))
     })
     .await
@@ -574,22 +860,11 @@ async fn e2e_7_a_hundred_queues_at_once() {
     let latency = |seen: &HashMap<String, SystemTime>| -> Vec<f64> {
         finished
             .iter()
-            .filter_map(|(name, ts)| {
-                let at = seen
-                    .get(name)?
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .ok()?
-                    .as_secs_f64();
-                Some((at - ts) * 1000.0)
-            })
+            .filter_map(|(name, ts)| Some((epoch_secs(*seen.get(name)?) - ts) * 1000.0))
             .collect()
     };
     let mut status_ms = latency(&records_seen.lock().unwrap());
     let mut succeeded_ms = latency(&done_seen.lock().unwrap());
-    let delta = |verb: &str| {
-        writes_after.get(verb).copied().unwrap_or(0.0)
-            - writes_before.get(verb).copied().unwrap_or(0.0)
-    };
     println!(
         "FIGURES queues={n} apply_to_job_ms p50={:.0} p99={:.0} telemetry_to_status_ms p50={:.0} p99={:.0} (n={}) finished_to_succeeded_ms p50={:.0} p99={:.0} api_writes_per_queue apply={:.2} patch={:.2} put={:.2} post={:.2}",
         percentile(&mut create_ms, 50.0),
@@ -599,12 +874,15 @@ async fn e2e_7_a_hundred_queues_at_once() {
         status_ms.len(),
         percentile(&mut succeeded_ms, 50.0),
         percentile(&mut succeeded_ms, 99.0),
-        delta("APPLY") / n as f64,
-        delta("PATCH") / n as f64,
-        delta("PUT") / n as f64,
-        delta("POST") / n as f64,
+        per_queue("APPLY"),
+        per_queue("PATCH"),
+        per_queue("PUT"),
+        per_queue("POST"),
     );
-    assert_eq!(create_ms.len(), n);
+    assert!(
+        writes <= MAX_WRITES_PER_QUEUE,
+        "{writes:.2} Queue writes per Queue, more than {MAX_WRITES_PER_QUEUE}: status writes are not coalesced"
+    );
     env.kubectl_ok(&[
         "delete",
         "queues",
