@@ -19,7 +19,7 @@ fn key(i: usize) -> RunKey {
         namespace: "default".into(),
         name: format!("q{i}"),
         run: 1,
-        run_started: None,
+        uid: format!("uid-{i}"),
         main_telemetry_id: format!("loader-producer__{i:06}"),
     }
 }

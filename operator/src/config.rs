@@ -99,6 +99,9 @@ pub struct WorkerDefaults {
         default_value_t = 86_400
     )]
     pub ttl_seconds_after_finished: i32,
+    /// Log format of worker pods (`LOG_FORMAT` on their Jobs): json or text.
+    #[arg(long, env = "WORKER_LOG_FORMAT", default_value = "json", value_parser = ["text", "json"])]
+    pub worker_log_format: String,
     /// Service account worker pods run as; the namespace default when empty.
     #[arg(long, env = "WORKER_SERVICE_ACCOUNT", default_value = "")]
     pub service_account: String,

@@ -16,6 +16,8 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("Job {job} exists and belongs to something else; rename the Queue or remove that Job")]
+    JobNameTaken { job: String },
     #[error("deleting Job {job}")]
     DeleteJob {
         job: String,
@@ -39,9 +41,29 @@ impl Error {
     pub fn category(&self) -> &'static str {
         match self {
             Error::ListJobs { .. } | Error::CreateJob { .. } | Error::DeleteJob { .. } => "jobs",
+            Error::JobNameTaken { .. } => "conflict",
             Error::PatchStatus { .. } => "status",
             Error::Publish(_) => "kafka",
             Error::Finalizer { .. } => "finalizer",
+        }
+    }
+}
+
+impl Error {
+    /// The reason of the `Stalled` condition and the Warning Event that show this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::ListJobs { .. } => "ListJobsFailed",
+            Error::CreateJob { source, .. } => match source {
+                kube::Error::Api(e) if e.code == 403 => "JobForbidden",
+                kube::Error::Api(e) if e.code == 422 => "JobInvalid",
+                _ => "CreateJobFailed",
+            },
+            Error::JobNameTaken { .. } => "JobNameTaken",
+            Error::DeleteJob { .. } => "DeleteJobFailed",
+            Error::PatchStatus { .. } => "StatusWriteFailed",
+            Error::Publish(_) => "CommandNotDelivered",
+            Error::Finalizer { .. } => "FinalizerFailed",
         }
     }
 }

@@ -1,9 +1,15 @@
 //! Telemetry folding (pure): `queue-events` in, one status summary per Queue out.
 //!
-//! Rules, per producer (telemetry id) within a run:
+//! Rules, per Queue (by UID) and producer (telemetry id) within a run:
+//! * an event belongs to the run it carries (`run`); one of an earlier run is stale, one of a
+//!   later run starts that run's summary (the worker heard of it before the watch did); an
+//!   event without a run (an older worker) counts for the current run. Clocks are not compared;
 //! * `records_written` never decreases;
 //! * status, message and progress follow the newest event by timestamp;
-//! * a final event (`finished`, `error`, `stopped`) sticks: nothing later in the run undoes it.
+//! * a final event (`finished`, `error`, `stopped`) sticks: nothing later in the run undoes it;
+//! * what one event may put in status is bounded: counts clamped to the API's int64, status
+//!   words and messages cut, at most [`MAX_TRACKED_PRODUCERS`] producers per Queue (the one
+//!   heard from longest ago goes first, never the main worker).
 //!
 //! Writes are coalesced: a Queue is *due* for a status write when it has unwritten changes and
 //! its last write is at least `min_interval` old, however many events arrived. A write that fails
@@ -18,24 +24,28 @@ use streamforge_api::event::MAX_MESSAGE_LEN;
 use streamforge_api::status::MAX_PRODUCERS;
 use streamforge_api::{ProducerSummary, QueueEvent};
 
-/// Events stamped this long before a later run started belong to an earlier run.
-pub const STALE_SLACK_SECS: f64 = 5.0;
+/// Largest count status can hold (the API's integers are int64).
+pub const MAX_RECORDS: u64 = i64::MAX as u64;
+/// Longest status word kept from an event (bytes).
+pub const MAX_STATUS_LEN: usize = 32;
+/// Most producers followed per Queue; status lists the first [`MAX_PRODUCERS`] of them.
+pub const MAX_TRACKED_PRODUCERS: usize = 2 * MAX_PRODUCERS;
 
 /// Which Queue and run an event belongs to, looked up by its `queue_id`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunKey {
     pub namespace: String,
     pub name: String,
+    /// The Queue's UID: fold state is kept per UID, and status written only to that object.
+    pub uid: String,
     pub run: u32,
-    /// Epoch seconds the run started, when known.
-    pub run_started: Option<f64>,
     pub main_telemetry_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Folded,
-    /// Stamped before the current run started.
+    /// Of an earlier run.
     Stale,
     /// No telemetry id or producer.
     Anonymous,
@@ -53,6 +63,7 @@ struct ProducerFold {
 
 #[derive(Debug)]
 struct QueueFold {
+    queue_id: String,
     key: RunKey,
     producers: BTreeMap<String, ProducerFold>,
     dirty: bool,
@@ -68,6 +79,7 @@ struct QueueFold {
 pub struct TelemetryStatus {
     pub namespace: String,
     pub name: String,
+    pub uid: String,
     pub queue_id: String,
     pub run: u32,
     pub records_written: u64,
@@ -92,15 +104,16 @@ fn to_time(ts: f64) -> Option<Time> {
     crate::time::from_epoch_secs(ts)
 }
 
-fn cut(message: &str) -> String {
-    if message.len() <= MAX_MESSAGE_LEN {
-        return message.to_owned();
+/// `text` cut to at most `max` bytes (on a character boundary), marked when cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
     }
-    let mut end = MAX_MESSAGE_LEN;
-    while !message.is_char_boundary(end) {
+    let mut end = max;
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &message[..end])
+    format!("{}…", &text[..end])
 }
 
 impl FoldState {
@@ -124,13 +137,11 @@ impl FoldState {
         let Some(source) = ev.source() else {
             return Outcome::Anonymous;
         };
-        if key.run > 1 && key.run_started.is_some_and(|s| ts < s - STALE_SLACK_SECS) {
-            return Outcome::Stale;
-        }
         let q = self
             .queues
-            .entry(queue_id.to_owned())
+            .entry(key.uid.clone())
             .or_insert_with(|| QueueFold {
+                queue_id: queue_id.to_owned(),
                 key: key.clone(),
                 producers: BTreeMap::new(),
                 dirty: false,
@@ -138,25 +149,43 @@ impl FoldState {
                 pending: HashMap::new(),
                 in_flight: HashMap::new(),
             });
-        if q.key.run != key.run {
+        let current = q.key.run.max(key.run);
+        let run = ev.run.unwrap_or(current);
+        if run < current {
+            return Outcome::Stale;
+        }
+        if run != q.key.run {
             // A new run starts from a clean summary.
             q.producers.clear();
         }
-        q.key = key.clone();
+        q.key = RunKey { run, ..key.clone() };
+        q.queue_id = queue_id.to_owned();
+        if !q.producers.contains_key(source) && q.producers.len() >= MAX_TRACKED_PRODUCERS {
+            let main = &q.key.main_telemetry_id;
+            let oldest = q
+                .producers
+                .iter()
+                .filter(|(id, _)| *id != main)
+                .min_by(|a, b| a.1.last_ts.total_cmp(&b.1.last_ts))
+                .map(|(id, _)| id.clone());
+            if let Some(id) = oldest {
+                q.producers.remove(&id);
+            }
+        }
         let p = q.producers.entry(source.to_owned()).or_default();
         if let Some(r) = ev.records_written {
-            p.records = p.records.max(r);
+            p.records = p.records.max(r.min(MAX_RECORDS));
         }
         let is_final = ev.is_final();
         let newer = ts >= p.last_ts;
         if (!p.finished && (newer || is_final)) || (p.finished && is_final && newer) {
             if let Some(s) = &ev.status {
-                p.status = s.as_str().to_owned();
+                p.status = cut(s.as_str(), MAX_STATUS_LEN);
             } else if is_final {
                 p.status = "finished".into();
             }
             if let Some(m) = &ev.message {
-                p.message = Some(cut(m));
+                p.message = Some(cut(m, MAX_MESSAGE_LEN));
             }
             if let Some(pr) = ev.progress.filter(|v| v.is_finite()) {
                 p.progress = Some(pr.clamp(0.0, 1.0));
@@ -171,7 +200,7 @@ impl FoldState {
         Outcome::Folded
     }
 
-    /// Queue ids with unwritten changes whose last write is old enough.
+    /// UIDs of Queues with unwritten changes whose last write is old enough.
     pub fn due(&self, now: Instant) -> Vec<String> {
         self.queues
             .iter()
@@ -194,10 +223,10 @@ impl FoldState {
             .min()
     }
 
-    /// Take the summary of `queue_id` for writing; call [`Self::written`] or
+    /// Take the summary of the Queue `uid` for writing; call [`Self::written`] or
     /// [`Self::write_failed`] when the write is over.
-    pub fn take(&mut self, queue_id: &str, now: Instant) -> Option<TelemetryStatus> {
-        let q = self.queues.get_mut(queue_id)?;
+    pub fn take(&mut self, uid: &str, now: Instant) -> Option<TelemetryStatus> {
+        let q = self.queues.get_mut(uid)?;
         if !q.dirty {
             return None;
         }
@@ -206,18 +235,18 @@ impl FoldState {
         for (p, o) in std::mem::take(&mut q.pending) {
             min_into(&mut q.in_flight, p, o);
         }
-        Some(summarize(queue_id, q))
+        Some(summarize(q))
     }
 
-    pub fn written(&mut self, queue_id: &str) {
-        if let Some(q) = self.queues.get_mut(queue_id) {
+    pub fn written(&mut self, uid: &str) {
+        if let Some(q) = self.queues.get_mut(uid) {
             q.in_flight.clear();
         }
     }
 
     /// The write failed: its changes are unwritten again.
-    pub fn write_failed(&mut self, queue_id: &str) {
-        if let Some(q) = self.queues.get_mut(queue_id) {
+    pub fn write_failed(&mut self, uid: &str) {
+        if let Some(q) = self.queues.get_mut(uid) {
             q.dirty = true;
             for (p, o) in std::mem::take(&mut q.in_flight) {
                 min_into(&mut q.pending, p, o);
@@ -226,8 +255,8 @@ impl FoldState {
     }
 
     /// Forget a Queue that no longer exists (its events are skipped from now on).
-    pub fn forget(&mut self, queue_id: &str) {
-        self.queues.remove(queue_id);
+    pub fn forget(&mut self, uid: &str) {
+        self.queues.remove(uid);
     }
 
     /// The offset up to which `partition` may be committed, given that `next` is the offset
@@ -245,7 +274,7 @@ impl FoldState {
     }
 }
 
-fn summarize(queue_id: &str, q: &QueueFold) -> TelemetryStatus {
+fn summarize(q: &QueueFold) -> TelemetryStatus {
     let main = q.producers.get(&q.key.main_telemetry_id);
     let records_written = main
         .map(|p| p.records)
@@ -285,7 +314,8 @@ fn summarize(queue_id: &str, q: &QueueFold) -> TelemetryStatus {
     TelemetryStatus {
         namespace: q.key.namespace.clone(),
         name: q.key.name.clone(),
-        queue_id: queue_id.to_owned(),
+        uid: q.key.uid.clone(),
+        queue_id: q.queue_id.clone(),
         run: q.key.run,
         records_written,
         progress: progress.map(|f| format!("{}%", (f * 100.0).floor() as u32)),
@@ -301,13 +331,14 @@ mod tests {
 
     const Q: &str = "wf-btcusdt-api_candles_5m-20240801-a1b2c3";
     const MAIN: &str = "loader-producer__a1b2c3";
+    const UID: &str = "a1b2c3d4-1111-4222-8333-444455556666";
 
     fn key(run: u32) -> RunKey {
         RunKey {
             namespace: "default".into(),
             name: "btc".into(),
+            uid: UID.into(),
             run,
-            run_started: Some(1000.0),
             main_telemetry_id: MAIN.into(),
         }
     }
@@ -337,7 +368,7 @@ mod tests {
             1001.0,
             Some((0, 9)),
         );
-        let t = s.take(Q, now).unwrap();
+        let t = s.take(UID, now).unwrap();
         assert_eq!(t.records_written, 500);
         assert_eq!(t.producers[0].status, "loading");
         assert_eq!(t.producers[0].run, Some(1));
@@ -357,7 +388,7 @@ mod tests {
             1006.0,
             None,
         );
-        let t = s.take(Q, Instant::now()).unwrap();
+        let t = s.take(UID, Instant::now()).unwrap();
         assert_eq!(t.producers[0].status, "finished");
         assert!(t.producers[0].finished);
         assert_eq!(t.records_written, 1000);
@@ -377,7 +408,7 @@ mod tests {
         let mut err = ev(MAIN, EventStatus::Error, None);
         err.message = Some("418 banned".into());
         s.fold(Q, &key(1), &err, 1009.0, None);
-        let t = s.take(Q, Instant::now()).unwrap();
+        let t = s.take(UID, Instant::now()).unwrap();
         assert_eq!(t.producers[0].status, "error");
         assert_eq!(t.producers[0].message.as_deref(), Some("418 banned"));
     }
@@ -395,9 +426,9 @@ mod tests {
                 None,
             );
         }
-        assert_eq!(s.due(t0), vec![Q.to_string()]);
-        assert!(s.take(Q, t0).is_some());
-        s.written(Q);
+        assert_eq!(s.due(t0), vec![UID.to_string()]);
+        assert!(s.take(UID, t0).is_some());
+        s.written(UID);
         s.fold(
             Q,
             &key(1),
@@ -433,51 +464,154 @@ mod tests {
         );
         assert_eq!(s.committable(0, 9), 7);
         assert_eq!(s.committable(1, 3), 3);
-        s.take(Q, now).unwrap();
+        s.take(UID, now).unwrap();
         assert_eq!(s.committable(0, 9), 7, "in flight is not yet written");
-        s.write_failed(Q);
+        s.write_failed(UID);
         assert_eq!(s.committable(0, 9), 7);
         assert!(
             !s.due(now + Duration::from_secs(1)).is_empty(),
             "a failed write is retried"
         );
-        s.take(Q, now + Duration::from_secs(1)).unwrap();
-        s.written(Q);
+        s.take(UID, now + Duration::from_secs(1)).unwrap();
+        s.written(UID);
         assert_eq!(s.committable(0, 9), 9);
     }
 
+    fn in_run(mut e: QueueEvent, run: u32) -> QueueEvent {
+        e.run = Some(run);
+        e
+    }
+
     #[test]
-    fn a_new_run_starts_clean_and_old_events_are_stale() {
+    fn a_new_run_starts_clean_and_old_runs_events_are_stale_whatever_their_clocks() {
         let mut s = FoldState::new(Duration::from_secs(1));
-        let mut err = ev(MAIN, EventStatus::Error, None);
+        let mut err = in_run(ev(MAIN, EventStatus::Error, None), 1);
         err.finished = Some(true);
         s.fold(Q, &key(1), &err, 1001.0, None);
-        let mut k2 = key(2);
-        k2.run_started = Some(2000.0);
+        // Run 1's worker on a node whose clock runs ahead: its late event is still run 1's.
         assert_eq!(
             s.fold(
                 Q,
-                &k2,
-                &ev(MAIN, EventStatus::Loading, Some(5)),
-                1500.0,
+                &key(2),
+                &in_run(ev(MAIN, EventStatus::Loading, Some(5)), 1),
+                9999.0,
                 None
             ),
             Outcome::Stale
         );
+        // Run 2's worker on a node whose clock runs behind: its events count.
         assert_eq!(
             s.fold(
                 Q,
-                &k2,
-                &ev(MAIN, EventStatus::Started, Some(0)),
-                2001.0,
+                &key(2),
+                &in_run(ev(MAIN, EventStatus::Started, Some(0)), 2),
+                10.0,
                 None
             ),
             Outcome::Folded
         );
-        let t = s.take(Q, Instant::now()).unwrap();
+        let t = s.take(UID, Instant::now()).unwrap();
         assert_eq!(t.run, 2);
         assert_eq!(t.producers[0].status, "started");
         assert!(!t.producers[0].finished);
+    }
+
+    #[test]
+    fn a_worker_ahead_of_the_watch_opens_its_run() {
+        let mut s = FoldState::new(Duration::from_secs(1));
+        s.fold(
+            Q,
+            &key(1),
+            &in_run(ev(MAIN, EventStatus::Finished, Some(9)), 1),
+            1.0,
+            None,
+        );
+        // The index still says run 1; the run-2 worker already reports.
+        s.fold(
+            Q,
+            &key(1),
+            &in_run(ev(MAIN, EventStatus::Started, Some(0)), 2),
+            2.0,
+            None,
+        );
+        // A run-1 event that arrives after it is stale, though the index says run 1.
+        assert_eq!(
+            s.fold(
+                Q,
+                &key(1),
+                &in_run(ev(MAIN, EventStatus::Loading, Some(7)), 1),
+                3.0,
+                None
+            ),
+            Outcome::Stale
+        );
+        let t = s.take(UID, Instant::now()).unwrap();
+        assert_eq!((t.run, t.records_written), (2, 0));
+        assert_eq!(t.producers[0].run, Some(2));
+    }
+
+    #[test]
+    fn a_hostile_event_is_clamped_to_what_status_can_hold() {
+        let mut s = FoldState::new(Duration::from_secs(1));
+        let raw = format!(
+            r#"{{"queue_id":"{Q}","telemetry_id":"{MAIN}","records_written":18446744073709551615,"status":"{}","progress":1e308}}"#,
+            "x".repeat(1 << 20)
+        );
+        let e = QueueEvent::from_json(raw.as_bytes()).unwrap();
+        assert_eq!(s.fold(Q, &key(1), &e, 1.0, None), Outcome::Folded);
+        let t = s.take(UID, Instant::now()).unwrap();
+        assert_eq!(t.records_written, i64::MAX as u64);
+        assert!(t.producers[0].status.len() <= MAX_STATUS_LEN + 3);
+        assert_eq!(t.producers[0].progress, Some(1.0));
+        assert!(serde_json::to_string(&t.producers).unwrap().len() < 4096);
+    }
+
+    #[test]
+    fn many_telemetry_ids_keep_a_queues_state_bounded_and_the_main_worker() {
+        let mut s = FoldState::new(Duration::from_secs(1));
+        s.fold(
+            Q,
+            &key(1),
+            &ev(MAIN, EventStatus::Loading, Some(1)),
+            1.0,
+            None,
+        );
+        for i in 0..10_000 {
+            s.fold(
+                Q,
+                &key(1),
+                &ev(&format!("random__{i}"), EventStatus::Loading, None),
+                2.0 + f64::from(i),
+                None,
+            );
+        }
+        let q = s.queues.get(UID).unwrap();
+        assert_eq!(q.producers.len(), MAX_TRACKED_PRODUCERS);
+        assert!(q.producers.contains_key(MAIN));
+        assert!(q.producers.contains_key("random__9999"));
+        assert!(!q.producers.contains_key("random__0"));
+    }
+
+    #[test]
+    fn a_recreated_queue_of_the_same_name_starts_from_nothing() {
+        let mut s = FoldState::new(Duration::from_secs(1));
+        s.fold(
+            Q,
+            &key(1),
+            &ev(MAIN, EventStatus::Loading, Some(500)),
+            1.0,
+            None,
+        );
+        let mut new = key(1);
+        new.uid = "d4e5f6a7-0000-4000-8000-000000000000".into();
+        let q2 = "wf-btcusdt-api_candles_5m-20240801-d4e5f6";
+        let mut e = ev("loader-producer__d4e5f6", EventStatus::Started, Some(0));
+        e.queue_id = q2.into();
+        s.fold(q2, &new, &e, 2.0, None);
+        let t = s.take(&new.uid, Instant::now()).unwrap();
+        assert_eq!(t.records_written, 0);
+        assert_eq!(t.queue_id, q2);
+        assert_eq!(s.queues(), 2);
     }
 
     #[test]
@@ -509,7 +643,7 @@ mod tests {
             ),
             Outcome::Anonymous
         );
-        let t = s.take(Q, Instant::now()).unwrap();
+        let t = s.take(UID, Instant::now()).unwrap();
         assert_eq!(t.producers.len(), MAX_PRODUCERS);
         assert_eq!(t.producers[0].telemetry_id, MAIN);
         assert_eq!(t.producers[1].telemetry_id, "x__39");
@@ -522,7 +656,7 @@ mod tests {
         let mut e = ev(MAIN, EventStatus::Loading, None);
         e.message = Some("ж".repeat(2000));
         s.fold(Q, &key(1), &e, 1001.0, None);
-        let t = s.take(Q, Instant::now()).unwrap();
+        let t = s.take(UID, Instant::now()).unwrap();
         assert!(t.producers[0].message.as_ref().unwrap().len() <= MAX_MESSAGE_LEN + 3);
     }
 }

@@ -17,6 +17,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use streamforge_api::command::command_id;
+use streamforge_api::exit::EXIT_PERMANENT;
 use streamforge_api::{Command, ControlCommand, Queue, SinkKind, Target, env, naming};
 
 use crate::config::WorkerDefaults;
@@ -72,7 +73,7 @@ pub fn workers(queue: &Queue, id: &Identity, run: u32, cfg: &WorkerDefaults) -> 
         role: Role::Main,
         target: spec.target,
         telemetry_id: id.telemetry_id.clone(),
-        job_name: naming::job_name(&id.name, None, run),
+        job_name: naming::job_name(&id.name, &id.uid, None, run),
         image: main_image,
     }];
     for &kind in &spec.sinks {
@@ -81,7 +82,7 @@ pub fn workers(queue: &Queue, id: &Identity, run: u32, cfg: &WorkerDefaults) -> 
             role: Role::Sink(kind),
             target,
             telemetry_id: naming::telemetry_id(target, &id.uid),
-            job_name: naming::job_name(&id.name, Some(kind.as_str()), run),
+            job_name: naming::job_name(&id.name, &id.uid, Some(kind.as_str()), run),
             image: images::image(
                 &cfg.image_registry,
                 images::family(target, &spec.data_type),
@@ -167,6 +168,7 @@ fn worker_env(
         plain(env::COLLECTION_NAME, &id.collection_name),
         plain(env::TELEMETRY_PRODUCER_ID, &worker.telemetry_id),
         plain(env::RUN, run.to_string()),
+        plain(env::LOG_FORMAT, &cfg.worker_log_format),
         plain(
             env::KAFKA_BOOTSTRAP_SERVERS,
             cfg.kafka_bootstrap_servers.clone().unwrap_or_default(),
@@ -174,6 +176,10 @@ fn worker_env(
         secret(env::KAFKA_USER, &cfg.kafka_secret, "user"),
         secret(env::KAFKA_PASSWORD, &cfg.kafka_secret, "password"),
     ]);
+    if matches!(worker.role, Role::Sink(_)) {
+        // A sink ends when this worker, the run's producer, says it finished.
+        env.push(plain(env::PRODUCER_TELEMETRY_ID, &id.telemetry_id));
+    }
     if !cfg.kafka_ca_secret.is_empty() {
         env.push(plain(env::CA_PATH, format!("{KAFKA_CA_DIR}/ca.crt")));
     }
@@ -213,9 +219,6 @@ fn worker_env(
     env
 }
 
-/// Exit code by which a worker says retrying cannot help (bad input, banned by the venue).
-pub const EXIT_PERMANENT: i32 = 2;
-
 /// Fail the Job at once on [`EXIT_PERMANENT`]; do not count evictions and preemptions against
 /// the backoff limit.
 fn pod_failure_policy() -> PodFailurePolicy {
@@ -226,7 +229,7 @@ fn pod_failure_policy() -> PodFailurePolicy {
                 on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
                     container_name: Some("worker".into()),
                     operator: "In".into(),
-                    values: vec![EXIT_PERMANENT],
+                    values: vec![i32::from(EXIT_PERMANENT)],
                 }),
                 on_pod_conditions: None,
             },
@@ -427,17 +430,17 @@ mod tests {
             names,
             [
                 (
-                    "btc-candles-r1",
+                    "btc-candles-a1b2c3-r1",
                     "loader-producer__a1b2c3",
                     "streamforge/loader-api-candles:0.1.0"
                 ),
                 (
-                    "btc-candles-arango-r1",
+                    "btc-candles-a1b2c3-arango-r1",
                     "arango-connector__a1b2c3",
                     "streamforge/arango-candles:0.1.0"
                 ),
                 (
-                    "btc-candles-lake-r1",
+                    "btc-candles-a1b2c3-lake-r1",
                     "lake-connector__a1b2c3",
                     "streamforge/lake-connector:0.1.0"
                 ),
@@ -474,7 +477,7 @@ mod tests {
         assert_eq!(rules[0].action, "FailJob");
         assert_eq!(
             rules[0].on_exit_codes.as_ref().unwrap().values,
-            vec![EXIT_PERMANENT]
+            vec![i32::from(EXIT_PERMANENT)]
         );
         let pod = spec.template.spec.as_ref().unwrap();
         assert_eq!(pod.restart_policy.as_deref(), Some("Never"));

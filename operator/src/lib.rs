@@ -7,6 +7,8 @@
 //!    └──────────── status (SSA, field manager "streamforge-operator") ◄────────────────┘
 //!    ▲
 //!    └── status (SSA, "streamforge-telemetry") ◄── coalescing writer ◄── fold ◄── queue-events
+//!                                                                          ▲
+//!                          Queue watch ──► queue_index (queue id → UID, run) ┘
 //! ```
 
 pub mod config;
@@ -18,6 +20,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod mirror;
 pub mod publisher;
+pub mod queue_index;
 pub mod reconcile;
 pub mod status;
 pub mod telemetry;

@@ -2,7 +2,7 @@
 //! endpoints together until SIGTERM/SIGINT, then drains: the writer makes a last status write and
 //! commits offsets before the process exits.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,8 +16,9 @@ use streamforge_operator::http::{self, Readiness};
 use streamforge_operator::metrics::Metrics;
 use streamforge_operator::mirror;
 use streamforge_operator::publisher::KafkaPublisher;
+use streamforge_operator::queue_index::QueueIndex;
 use streamforge_operator::reconcile::{self, Context};
-use streamforge_operator::telemetry::{self, KubeStatusWriter, StoreLookup, Telemetry};
+use streamforge_operator::telemetry::{self, IndexLookup, KubeStatusWriter, Telemetry};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -46,6 +47,20 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Make sure queue-control and queue-events exist (the broker's default partitions and
+/// replication), retrying with capped backoff until Kafka answers.
+async fn ensure_topics(kafka: &KafkaSettings) {
+    let mut delay = Duration::from_secs(1);
+    for topic in [&kafka.control_topic, &kafka.events_topic] {
+        while let Err(e) = streamforge_kit::topics::ensure_topic(kafka, topic, -1, -1, None).await {
+            warn!(error = %e, topic = %topic, retry_in_s = delay.as_secs(), "Kafka not reachable to make sure the topic exists; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    }
+    info!("queue-control and queue-events exist");
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut cfg = Config::parse();
@@ -69,14 +84,21 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
-    // Both topics exist before anything subscribes: a consumer of a topic that does not exist
-    // yet only sees it at its next metadata refresh (minutes), and telemetry would wait.
-    // Partitions and replication -1: the broker's defaults.
-    for topic in [&kafka.control_topic, &kafka.events_topic] {
-        if let Err(e) = streamforge_kit::topics::ensure_topic(&kafka, topic, -1, -1, None).await {
-            warn!(error = %e, "could not make sure the topic exists; going on");
-        }
-    }
+    // Health first: a liveness probe must never kill an operator that waits for Kafka.
+    let http_task = tokio::spawn(http::serve(
+        cfg.http_addr,
+        metrics.clone(),
+        ready.clone(),
+        stopped(),
+    ));
+    // Both topics exist before the telemetry consumer subscribes (a consumer of a topic that
+    // does not exist yet only sees it at its next metadata refresh, minutes later). Made in the
+    // background, retried until Kafka answers; reconciling goes on meanwhile, and deletions
+    // release their finalizers after the stop grace period, as without Kafka at all.
+    let topics_ready = tokio::spawn({
+        let kafka = kafka.clone();
+        async move { ensure_topics(&kafka).await }
+    });
     let producer = kafka
         .producer("streamforge-operator")
         .context("Kafka producer")?;
@@ -108,20 +130,24 @@ async fn main() -> anyhow::Result<()> {
     ));
 
     let queues_probe = queues.clone();
+    let index = Arc::new(Mutex::new(QueueIndex::default()));
+    tokio::spawn(telemetry::follow_queues(queues.clone(), index.clone()));
     let controller = reconcile::controller(queues, jobs);
-    let store = controller.store();
     let controller = reconcile::run(controller, ctx);
 
     let tel = Arc::new(Telemetry::new(
         cfg.status_min_interval(),
-        Box::new(StoreLookup::new(store.clone())),
+        Box::new(IndexLookup(index)),
         Box::new(KubeStatusWriter(client.clone())),
         metrics.clone(),
     ));
     let events_topic = kafka.events_topic.clone();
     let consumer_task = tokio::spawn({
         let (tel, consumer, stop) = (tel.clone(), consumer.clone(), stopped());
-        async move { telemetry::consume(tel, consumer, &events_topic, stop).await }
+        async move {
+            let _ = topics_ready.await;
+            telemetry::consume(tel, consumer, &events_topic, stop).await
+        }
     });
     let writer_task = tokio::spawn(telemetry::write_loop(
         tel.clone(),
@@ -148,12 +174,6 @@ async fn main() -> anyhow::Result<()> {
             Duration::from_millis(cfg.workers.status_mirror_interval_ms.max(100)),
         ));
     }
-    let http_task = tokio::spawn(http::serve(
-        cfg.http_addr,
-        metrics.clone(),
-        ready.clone(),
-        stopped(),
-    ));
     // Ready once the Queue API answers this operator (RBAC and CRD in place). The store's own
     // readiness signal did not fire in-cluster, so it is not waited for here.
     tokio::spawn({

@@ -2,7 +2,10 @@
 //! it writes. Conditions keep `lastTransitionTime` while their status does not change.
 //!
 //! Condition types, each always present once the Queue has been reconciled:
-//! `Started` (start delivered for this run), `Complete`, `Failed`, `Suspended`.
+//! `Started` (start delivered for this run), `Complete`, `Failed`, `Suspended`, and the three
+//! that kstatus (Flux, kpt, Argo CD) reads: `Ready` (settled and well: succeeded, suspended, or a
+//! live stream running), `Reconciling` (still working towards it) and `Stalled` (cannot get
+//! there without help: failed, or a reconcile error that stops progress).
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::Job;
@@ -13,6 +16,9 @@ pub const COND_STARTED: &str = "Started";
 pub const COND_COMPLETE: &str = "Complete";
 pub const COND_FAILED: &str = "Failed";
 pub const COND_SUSPENDED: &str = "Suspended";
+pub const COND_READY: &str = "Ready";
+pub const COND_RECONCILING: &str = "Reconciling";
+pub const COND_STALLED: &str = "Stalled";
 
 pub const REASON_PENDING: &str = "JobsPending";
 pub const REASON_RUNNING: &str = "WorkerRunning";
@@ -24,6 +30,40 @@ pub const REASON_SUSPENDED: &str = "Suspended";
 pub const REASON_START_SENT: &str = "StartSent";
 pub const REASON_NOT_STARTED: &str = "StartNotSent";
 pub const REASON_STOP_NOT_DELIVERED: &str = "StopNotDelivered";
+
+/// What kstatus should read from a phase. `live`: a stream without an end, whose normal state
+/// is Running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kstatus {
+    pub ready: bool,
+    pub reconciling: bool,
+    pub stalled: bool,
+}
+
+pub fn kstatus(phase: Option<Phase>, live: bool) -> Kstatus {
+    match phase {
+        Some(Phase::Succeeded | Phase::Stopped) => Kstatus {
+            ready: true,
+            reconciling: false,
+            stalled: false,
+        },
+        Some(Phase::Failed) => Kstatus {
+            ready: false,
+            reconciling: false,
+            stalled: true,
+        },
+        Some(Phase::Running) if live => Kstatus {
+            ready: true,
+            reconciling: false,
+            stalled: false,
+        },
+        _ => Kstatus {
+            ready: false,
+            reconciling: true,
+            stalled: false,
+        },
+    }
+}
 
 /// The state of one Job as the reconciler sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -246,6 +286,19 @@ mod tests {
             verdict(&[("a".into(), JobState::Pending)], &[&started]).phase,
             Phase::Running
         );
+    }
+
+    #[test]
+    fn kstatus_tells_working_from_settled() {
+        let k = |p, live| kstatus(Some(p), live);
+        assert!(k(Phase::Succeeded, false).ready);
+        assert!(k(Phase::Stopped, false).ready);
+        assert!(k(Phase::Running, false).reconciling && !k(Phase::Running, false).ready);
+        assert!(k(Phase::Running, true).ready && !k(Phase::Running, true).reconciling);
+        assert!(k(Phase::Pending, true).reconciling);
+        assert!(kstatus(None, false).reconciling);
+        let failed = k(Phase::Failed, false);
+        assert!(failed.stalled && !failed.ready && !failed.reconciling);
     }
 
     #[test]

@@ -8,32 +8,36 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, ResourceExt};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
-use streamforge_api::{Queue, QueueEvent, naming};
+use streamforge_api::{Queue, QueueEvent};
 use tracing::{debug, warn};
 
 use crate::fold::{FoldState, Outcome, RunKey, TelemetryStatus};
 use crate::metrics::{Metrics, outcome};
-use crate::reconcile::validate::queue_id_of;
+use crate::queue_index::QueueIndex;
 
 /// Field manager of the telemetry fields of status.
 pub const MANAGER: &str = "streamforge-telemetry";
 /// How often the writer looks for due Queues.
 pub const TICK: Duration = Duration::from_millis(100);
-/// Least time between two rebuilds of the queue-id index on a miss.
-pub const INDEX_REBUILD: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// The Queue is gone, or its name now belongs to another Queue (a new UID).
     #[error("Queue {0} no longer exists")]
     Gone(String),
+    /// The API server refused this summary (4xx): retrying the same write cannot help, and
+    /// would pin the partition's offsets. It is dropped and counted.
+    #[error("telemetry status of {queue} refused: {reason}")]
+    Refused { queue: String, reason: String },
     #[error("writing telemetry status of {queue}: {reason}")]
     Failed { queue: String, reason: String },
 }
@@ -45,11 +49,13 @@ pub trait StatusWriter: Send + Sync {
 
 pub struct KubeStatusWriter(pub Client);
 
-/// The status patch body for a summary: only the telemetry fields.
+/// The status patch body for a summary: only the telemetry fields, and the Queue's UID as a
+/// precondition, so a Queue made again under the same name never gets the old one's numbers.
 pub fn patch_body(t: &TelemetryStatus) -> serde_json::Value {
     json!({
         "apiVersion": "streamforge.io/v1alpha1",
         "kind": "Queue",
+        "metadata": { "uid": t.uid },
         "status": {
             "recordsWritten": t.records_written,
             "progress": t.progress,
@@ -73,6 +79,18 @@ impl StatusWriter for KubeStatusWriter {
             {
                 Ok(_) => Ok(()),
                 Err(kube::Error::Api(e)) if e.code == 404 => Err(WriteError::Gone(t.name.clone())),
+                // A UID precondition that no longer holds: the name is another Queue's now.
+                Err(kube::Error::Api(e))
+                    if e.code == 409 || (e.code == 422 && e.message.contains("metadata.uid")) =>
+                {
+                    Err(WriteError::Gone(t.name.clone()))
+                }
+                Err(kube::Error::Api(e)) if (400..500).contains(&e.code) && e.code != 429 => {
+                    Err(WriteError::Refused {
+                        queue: t.name.clone(),
+                        reason: e.message,
+                    })
+                }
                 Err(e) => Err(WriteError::Failed {
                     queue: t.name.clone(),
                     reason: e.to_string(),
@@ -87,65 +105,30 @@ pub trait QueueLookup: Send + Sync {
     fn run_key(&self, queue_id: &str) -> Option<RunKey>;
 }
 
-type QueueIndex = HashMap<String, ObjectRef<Queue>>;
+/// Looks Queues up in the [`QueueIndex`] the Queue watcher keeps.
+#[derive(Clone, Default)]
+pub struct IndexLookup(pub Arc<Mutex<QueueIndex>>);
 
-/// Looks Queues up in the controller's reflector store through a queue-id index.
-pub struct StoreLookup {
-    store: Store<Queue>,
-    /// Queue id → Queue, and when it was last rebuilt.
-    index: Mutex<(QueueIndex, Option<Instant>)>,
-}
-
-impl StoreLookup {
-    pub fn new(store: Store<Queue>) -> Self {
-        Self {
-            store,
-            index: Mutex::new((HashMap::new(), None)),
-        }
-    }
-}
-
-/// The run an event about `queue` belongs to.
-pub fn run_key(queue: &Queue) -> RunKey {
-    let status = queue.status.clone().unwrap_or_default();
-    RunKey {
-        namespace: queue.namespace().unwrap_or_default(),
-        name: queue.name_any(),
-        run: status.run.unwrap_or(1),
-        run_started: status.started_at.as_ref().map(crate::time::epoch_secs),
-        main_telemetry_id: status.telemetry_id.clone().unwrap_or_else(|| {
-            naming::telemetry_id(
-                queue.spec.target,
-                queue.metadata.uid.as_deref().unwrap_or_default(),
-            )
-        }),
-    }
-}
-
-impl QueueLookup for StoreLookup {
+impl QueueLookup for IndexLookup {
     fn run_key(&self, queue_id: &str) -> Option<RunKey> {
-        let Ok(mut guard) = self.index.lock() else {
-            return None;
-        };
-        let (index, rebuilt) = &mut *guard;
-        let found = index.get(queue_id).and_then(|r| self.store.get(r));
-        if let Some(q) = found {
-            return Some(run_key(&q));
+        self.0.lock().ok()?.get(queue_id).cloned()
+    }
+}
+
+/// Keep `index` in step with the Queues of `api` until the watch ends (at shutdown).
+pub async fn follow_queues(api: Api<Queue>, index: Arc<Mutex<QueueIndex>>) {
+    let mut events = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .boxed();
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(ev) => {
+                if let Ok(mut idx) = index.lock() {
+                    idx.on_event(&ev);
+                }
+            }
+            Err(e) => warn!(error = %e, "watching Queues for the telemetry index"),
         }
-        if rebuilt.is_some_and(|t| t.elapsed() < INDEX_REBUILD) {
-            return None;
-        }
-        *index = self
-            .store
-            .state()
-            .iter()
-            .filter_map(|q| queue_id_of(q).map(|id| (id, ObjectRef::from_obj(q.as_ref()))))
-            .collect();
-        *rebuilt = Some(Instant::now());
-        index
-            .get(queue_id)
-            .and_then(|r| self.store.get(r))
-            .map(|q| run_key(&q))
     }
 }
 
@@ -223,7 +206,7 @@ impl Telemetry {
             Ok(mut s) => s
                 .due(now)
                 .into_iter()
-                .filter_map(|id| s.take(&id, now))
+                .filter_map(|uid| s.take(&uid, now))
                 .collect(),
             Err(_) => return 0,
         };
@@ -235,7 +218,7 @@ impl Telemetry {
             };
             match result {
                 Ok(()) => {
-                    s.written(&t.queue_id);
+                    s.written(&t.uid);
                     ok += 1;
                     self.metrics
                         .status_patches
@@ -244,11 +227,19 @@ impl Telemetry {
                 }
                 Err(WriteError::Gone(name)) => {
                     debug!(queue = %name, "Queue gone; dropping its telemetry");
-                    s.forget(&t.queue_id);
+                    s.forget(&t.uid);
+                }
+                Err(e @ WriteError::Refused { .. }) => {
+                    warn!(error = %e, "telemetry summary refused; dropped");
+                    s.written(&t.uid);
+                    self.metrics
+                        .status_patches
+                        .with_label_values(&["telemetry", "refused"])
+                        .inc();
                 }
                 Err(e) => {
                     warn!(error = %e, "telemetry status write failed; will retry");
-                    s.write_failed(&t.queue_id);
+                    s.write_failed(&t.uid);
                     self.metrics
                         .status_patches
                         .with_label_values(&["telemetry", "error"])

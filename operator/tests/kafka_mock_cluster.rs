@@ -74,7 +74,7 @@ impl QueueLookup for OneQueue {
             namespace: "default".into(),
             name: "btc".into(),
             run: 1,
-            run_started: None,
+            uid: "a1b2c3d4-1111-4222-8333-444455556666".into(),
             main_telemetry_id: "loader-producer__a1b2c3".into(),
         })
     }

@@ -14,6 +14,10 @@ use serde_json::Value;
 pub enum Command {
     Start,
     Stop,
+    /// The run's producer is done: a sink stores what is left in its topic, then finishes.
+    /// Sent by the operator once the main Job has succeeded, so a sink never waits on a
+    /// `finished` event that was lost.
+    Drain,
 }
 
 impl Command {
@@ -21,6 +25,7 @@ impl Command {
         match self {
             Command::Start => "start",
             Command::Stop => "stop",
+            Command::Drain => "drain",
         }
     }
 }

@@ -11,6 +11,10 @@ pub const COLLECTION_NAME: &str = "COLLECTION_NAME";
 pub const TELEMETRY_PRODUCER_ID: &str = "TELEMETRY_PRODUCER_ID";
 pub const TARGET: &str = "TARGET";
 pub const RUN: &str = "RUN";
+/// On a sink's Job: the telemetry id of the run's main worker, whose `finished` ends the sink.
+pub const PRODUCER_TELEMETRY_ID: &str = "PRODUCER_TELEMETRY_ID";
+/// `json` for JSON log lines (the operator passes its own format on).
+pub const LOG_FORMAT: &str = "LOG_FORMAT";
 
 pub const KAFKA_BOOTSTRAP_SERVERS: &str = "KAFKA_BOOTSTRAP_SERVERS";
 pub const KAFKA_USER: &str = "KAFKA_USER";

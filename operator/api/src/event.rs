@@ -20,6 +20,8 @@ pub enum EventStatus {
     Finished,
     Error,
     Stopped,
+    /// A passing failure: the worker exits for its Job to retry it. Not final.
+    Retrying,
     Other(String),
 }
 
@@ -32,6 +34,7 @@ impl EventStatus {
             EventStatus::Finished => "finished",
             EventStatus::Error => "error",
             EventStatus::Stopped => "stopped",
+            EventStatus::Retrying => "retrying",
             EventStatus::Other(s) => s,
         }
     }
@@ -54,6 +57,7 @@ impl From<&str> for EventStatus {
             "finished" => EventStatus::Finished,
             "error" => EventStatus::Error,
             "stopped" => EventStatus::Stopped,
+            "retrying" => EventStatus::Retrying,
             other => EventStatus::Other(other.to_owned()),
         }
     }
@@ -70,6 +74,13 @@ impl<'de> Deserialize<'de> for EventStatus {
         let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
         Ok(EventStatus::from(s.as_ref()))
     }
+}
+
+/// A run number, or `None` for anything else (a string, a negative or fractional number).
+fn lenient_run<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    Ok(v.and_then(|v| v.as_u64())
+        .and_then(|n| u32::try_from(n).ok()))
 }
 
 /// One telemetry event on `queue-events`.
@@ -99,6 +110,14 @@ pub struct QueueEvent {
     /// Fraction done, 0 to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<f64>,
+    /// Run of the Queue the worker serves (from its `RUN`). A value that is not a run number
+    /// is dropped, not rejected.
+    #[serde(
+        default,
+        deserialize_with = "lenient_run",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub run: Option<u32>,
     /// Extras: epoch, accuracy, loss, model_path, output_path, position, ...
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -124,6 +143,7 @@ impl QueueEvent {
             finished: None,
             timestamp: None,
             progress: None,
+            run: None,
             extra: BTreeMap::new(),
         }
     }
@@ -195,6 +215,27 @@ mod tests {
         assert_eq!(ev.status, Some(EventStatus::Other("warming_up".into())));
         assert_eq!(ev.extra["epoch"], json!(3));
         assert!(ev.to_json().starts_with(b"{"));
+    }
+
+    #[test]
+    fn run_is_read_when_it_is_a_run_number_and_dropped_otherwise() {
+        let ev = QueueEvent::from_json(br#"{"queue_id":"q","status":"retrying","run":3}"#).unwrap();
+        assert_eq!(ev.run, Some(3));
+        assert_eq!(ev.status, Some(EventStatus::Retrying));
+        assert!(!ev.is_final());
+        for bad in [r#""3""#, "-1", "1.5", "99999999999", "null"] {
+            let json = format!(r#"{{"queue_id":"q","run":{bad}}}"#);
+            let ev = QueueEvent::from_json(json.as_bytes()).unwrap();
+            assert_eq!(ev.run, None, "{bad}");
+            assert!(!ev.extra.contains_key("run"));
+        }
+        let back: Value = serde_json::from_slice(
+            &QueueEvent::from_json(br#"{"queue_id":"q","run":2}"#)
+                .unwrap()
+                .to_json(),
+        )
+        .unwrap();
+        assert_eq!(back["run"], json!(2));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod command;
 pub mod env;
 pub mod event;
+pub mod exit;
 pub mod naming;
 pub mod queue;
 pub mod status;

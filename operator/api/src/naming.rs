@@ -80,12 +80,15 @@ pub fn collection_name(symbol: &str, data_type: &str, day: DateTime<Utc>) -> Str
     )
 }
 
-/// Name of a Job: `<queue name>-<role>-r<run>`, where the role is empty for the main worker.
-/// Long Queue names are cut and given a hash so the result stays a valid, unique DNS label.
-pub fn job_name(queue_name: &str, role: Option<&str>, run: u32) -> String {
+/// Name of a Job: `<queue name>-<uid suffix>[-<role>]-r<run>`, where the role is empty for the
+/// main worker. The UID part keeps names of different Queues apart: Queue `x` with a `lake` sink
+/// and a Queue named `x-lake` would otherwise both own `x-lake-r1` (a role word is never six hex
+/// digits, so no role can pass for a suffix). Long Queue names are cut and given a hash so the
+/// result stays a valid, unique DNS label.
+pub fn job_name(queue_name: &str, uid: &str, role: Option<&str>, run: u32) -> String {
     let tail = match role {
-        Some(role) => format!("-{role}-r{run}"),
-        None => format!("-r{run}"),
+        Some(role) => format!("-{}-{role}-r{run}", suffix(uid)),
+        None => format!("-{}-r{run}", suffix(uid)),
     };
     if queue_name.len() + tail.len() <= MAX_K8S_NAME {
         return format!("{queue_name}{tail}");
@@ -152,21 +155,35 @@ mod tests {
 
     #[test]
     fn job_names_are_dns_labels_and_unique_when_cut() {
-        assert_eq!(job_name("btc-candles", None, 1), "btc-candles-r1");
         assert_eq!(
-            job_name("btc-candles", Some("arango"), 2),
-            "btc-candles-arango-r2"
+            job_name("btc-candles", UID, None, 1),
+            "btc-candles-a1b2c3-r1"
+        );
+        assert_eq!(
+            job_name("btc-candles", UID, Some("arango"), 2),
+            "btc-candles-a1b2c3-arango-r2"
         );
         let long_a = "a".repeat(60) + "-x";
         let long_b = "a".repeat(60) + "-y";
-        let a = job_name(&long_a, Some("lake"), 12);
-        let b = job_name(&long_b, Some("lake"), 12);
+        let a = job_name(&long_a, UID, Some("lake"), 12);
+        let b = job_name(&long_b, UID, Some("lake"), 12);
         assert!(a.len() <= MAX_K8S_NAME, "{a}");
         assert_ne!(a, b);
-        assert!(a.ends_with("-lake-r12"));
+        assert!(a.ends_with("-a1b2c3-lake-r12"));
         assert!(
             a.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         );
+    }
+
+    #[test]
+    fn a_queue_named_like_another_ones_sink_job_gets_other_job_names() {
+        let other = "d4e5f6a7-0000-4000-8000-000000000000";
+        // Queue `x` with a lake sink, and Queue `x-lake`: once both `x-lake-r1`.
+        let sink_of_x = job_name("x", UID, Some("lake"), 1);
+        let main_of_x_lake = job_name("x-lake", other, None, 1);
+        assert_ne!(sink_of_x, main_of_x_lake);
+        assert_eq!(sink_of_x, "x-a1b2c3-lake-r1");
+        assert_eq!(main_of_x_lake, "x-lake-d4e5f6-r1");
     }
 }

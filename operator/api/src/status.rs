@@ -65,6 +65,14 @@ pub struct QueueStatus {
     /// The run whose `stop` commands were delivered to queue-control.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_sent_run: Option<u32>,
+    /// The run whose sinks were told to `drain` (its main Job had succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_sent_run: Option<u32>,
+    /// Jobs of the current run seen complete. A Job its TTL removed afterwards is not created
+    /// again: its run is over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub succeeded_jobs: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

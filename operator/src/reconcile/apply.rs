@@ -9,7 +9,7 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use streamforge_api::{Command, Phase, Queue, QueueStatus};
+use streamforge_api::{Command, Phase, ProducerSummary, Queue, QueueStatus};
 use tracing::info;
 
 use super::observe;
@@ -61,6 +61,7 @@ fn set_all(
     generation: Option<i64>,
     started: bool,
     suspended: bool,
+    live: bool,
     reason: &str,
 ) {
     let now = Utc::now();
@@ -86,6 +87,18 @@ fn set_all(
     let failed = phase == Some(Phase::Failed);
     set_condition(c, COND_FAILED, failed, reason, &msg, generation, now);
     set_condition(c, COND_SUSPENDED, suspended, reason, &msg, generation, now);
+    let k = kstatus(phase, live);
+    set_condition(c, COND_READY, k.ready, reason, &msg, generation, now);
+    set_condition(
+        c,
+        COND_RECONCILING,
+        k.reconciling,
+        reason,
+        &msg,
+        generation,
+        now,
+    );
+    set_condition(c, COND_STALLED, k.stalled, reason, &msg, generation, now);
 }
 
 /// Write `st` when the reconciler's part changed, and announce a phase change.
@@ -165,18 +178,90 @@ pub async fn delete_run_jobs(
     Ok(deleted)
 }
 
+/// Create the Job of `w` unless it exists. A 409 for a Job this Queue does not own is refused:
+/// the name belongs to someone else, and waiting would leave the Queue Pending for ever.
+async fn create_job(
+    ctx: &Context,
+    job_api: &Api<Job>,
+    queue: &Queue,
+    id: &Identity,
+    w: &Worker,
+    run: u32,
+) -> Result<(), Error> {
+    let pp = PostParams {
+        field_manager: Some(MANAGER.into()),
+        ..PostParams::default()
+    };
+    let job = jobs::build_job(queue, id, w, run, &ctx.workers);
+    match job_api.create(&pp, &job).await {
+        Ok(_) => {
+            info!(queue = %id.name, job = %w.job_name, "Job created");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            let existing =
+                job_api
+                    .get_opt(&w.job_name)
+                    .await
+                    .map_err(|source| Error::CreateJob {
+                        job: w.job_name.clone(),
+                        source,
+                    })?;
+            match existing {
+                // Ours: created by an earlier reconcile the cache had not seen yet.
+                Some(j) if owned_by(&j, &id.uid) => Ok(()),
+                Some(_) => Err(Error::JobNameTaken {
+                    job: w.job_name.clone(),
+                }),
+                // Deleted in between: the next reconcile creates it.
+                None => Ok(()),
+            }
+        }
+        Err(source) => Err(Error::CreateJob {
+            job: w.job_name.clone(),
+            source,
+        }),
+    }
+}
+
+fn owned_by(job: &Job, uid: &str) -> bool {
+    job.owner_references().iter().any(|o| o.uid == uid)
+}
+
+/// The state of worker `w`'s Job. A missing Job that this run saw complete, or whose worker
+/// said it finished, is Succeeded: its TTL removed it, and nothing re-runs it.
+fn worker_state(
+    existing: &[Job],
+    w: &Worker,
+    succeeded: &[String],
+    producers: &[&ProducerSummary],
+) -> JobState {
+    match job_state(observe::find(existing, &w.job_name)) {
+        JobState::Missing
+            if succeeded.contains(&w.job_name)
+                || producers.iter().any(|p| {
+                    p.telemetry_id == w.telemetry_id && p.finished && p.status == "finished"
+                }) =>
+        {
+            JobState::Succeeded
+        }
+        s => s,
+    }
+}
+
 pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     let old = queue.status.clone().unwrap_or_default();
     let mut st = reconciler_view(&old);
     let generation = queue.metadata.generation;
     st.observed_generation = generation;
+    let live = queue.spec.time_range.is_none() && queue.spec.target.is_loader();
 
     let id = match validate(queue) {
         Ok(id) => id,
         Err(e) => {
             st.phase = Some(Phase::Failed);
             st.message = Some(format!("invalid spec: {e}"));
-            set_all(&mut st, generation, false, false, REASON_INVALID_SPEC);
+            set_all(&mut st, generation, false, false, live, REASON_INVALID_SPEC);
             finish(ctx, queue, &old, &old, &st, REASON_INVALID_SPEC).await?;
             return Ok(Action::await_change());
         }
@@ -219,7 +304,7 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
             st.message = old.message.clone();
         }
         st.finished_at = st.finished_at.or_else(|| Some(crate::time::now()));
-        set_all(&mut st, generation, false, true, REASON_SUSPENDED);
+        set_all(&mut st, generation, false, true, live, REASON_SUSPENDED);
         finish(ctx, queue, &old, &written, &st, REASON_SUSPENDED).await?;
         return Ok(Action::await_change());
     }
@@ -229,26 +314,19 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
         st.started_at = None;
         st.finished_at = None;
     }
+    if old.run != Some(run) {
+        st.succeeded_jobs.clear();
+    }
     st.run = Some(run);
     let workers = jobs::workers(queue, &id, run, &ctx.workers);
-    let pp = PostParams {
-        field_manager: Some(MANAGER.into()),
-        ..PostParams::default()
-    };
+    let producers: Vec<&ProducerSummary> = old
+        .producers
+        .iter()
+        .filter(|p| p.run == Some(run))
+        .collect();
     for w in &workers {
-        if observe::find(&existing, &w.job_name).is_some() {
-            continue;
-        }
-        let job = jobs::build_job(queue, &id, w, run, &ctx.workers);
-        match job_api.create(&pp, &job).await {
-            Ok(_) => info!(queue = %id.name, job = %w.job_name, "Job created"),
-            Err(kube::Error::Api(e)) if e.code == 409 => {}
-            Err(source) => {
-                return Err(Error::CreateJob {
-                    job: w.job_name.clone(),
-                    source,
-                });
-            }
+        if worker_state(&existing, w, &st.succeeded_jobs, &producers) == JobState::Missing {
+            create_job(ctx, &job_api, queue, &id, w, run).await?;
         }
     }
     st.job_name = workers.first().map(|w| w.job_name.clone());
@@ -265,18 +343,36 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     let states: Vec<(String, JobState)> = workers
         .iter()
         .map(|w| {
-            let s = match job_state(observe::find(&existing, &w.job_name)) {
+            let s = match worker_state(&existing, w, &st.succeeded_jobs, &producers) {
                 JobState::Missing => JobState::Pending,
                 s => s,
             };
             (w.job_name.clone(), s)
         })
         .collect();
-    let producers: Vec<_> = old
-        .producers
+    for (name, s) in &states {
+        if *s == JobState::Succeeded && !st.succeeded_jobs.contains(name) {
+            st.succeeded_jobs.push(name.clone());
+        }
+    }
+
+    // The producer is done: its sinks store what is left and finish, whether or not its
+    // `finished` event reached them.
+    let main_done = states
+        .first()
+        .is_some_and(|(_, s)| *s == JobState::Succeeded);
+    let sinks: Vec<Worker> = workers
         .iter()
-        .filter(|p| p.run == Some(run))
+        .zip(&states)
+        .skip(1)
+        .filter(|(_, (_, s))| !matches!(s, JobState::Succeeded | JobState::Failed { .. }))
+        .map(|(w, _)| w.clone())
         .collect();
+    if main_done && !sinks.is_empty() && old.drain_sent_run != Some(run) {
+        publish_all(ctx, queue, &id, &sinks, run, Command::Drain).await?;
+        st.drain_sent_run = Some(run);
+    }
+
     let v = verdict(&states, &producers);
     st.phase = Some(v.phase);
     st.message = Some(v.message);
@@ -292,7 +388,7 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
             }
         }
     }
-    set_all(&mut st, generation, true, false, v.reason);
+    set_all(&mut st, generation, true, false, live, v.reason);
     finish(ctx, queue, &old, &written, &st, v.reason).await?;
     if start_now {
         let note = format!("run {run}: start delivered to {} worker(s)", workers.len());
@@ -303,4 +399,44 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     } else {
         Action::requeue(RESYNC)
     })
+}
+
+/// Show an error that stopped this reconcile on the Queue: `Stalled` with the error's reason and
+/// message (the rest of the reconciler's status as it was), and a Warning Event. Best effort: the
+/// error itself is retried with backoff either way.
+pub async fn report_error(ctx: &Context, queue: &Queue, error: &Error) {
+    let old = queue.status.clone().unwrap_or_default();
+    let mut st = reconciler_view(&old);
+    let message = error_message(error);
+    let already = old
+        .condition(COND_STALLED)
+        .is_some_and(|c| c.status == "True" && c.reason == error.reason() && c.message == message);
+    if already {
+        return;
+    }
+    set_condition(
+        &mut st.conditions,
+        COND_STALLED,
+        true,
+        error.reason(),
+        &message,
+        queue.metadata.generation,
+        Utc::now(),
+    );
+    if let Err(e) = write_status(ctx, queue, &st).await {
+        tracing::debug!(error = %e, "could not show the reconcile error in status");
+    }
+    ctx.event(queue, true, error.reason(), message).await;
+}
+
+/// An error with its causes, as one line.
+fn error_message(error: &Error) -> String {
+    let mut msg = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg.chars().take(1024).collect()
 }

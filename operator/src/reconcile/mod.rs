@@ -9,7 +9,8 @@ pub mod cleanup;
 pub mod observe;
 pub mod validate;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -32,6 +33,17 @@ pub const FINALIZER: &str = "streamforge.io/cleanup";
 pub const MANAGER: &str = "streamforge-operator";
 /// How often a live Queue is looked at even when nothing changes.
 pub const RESYNC: Duration = Duration::from_secs(300);
+/// Retry of a failed reconcile: doubles from the first delay up to the cap, per Queue, and
+/// starts again after a reconcile that succeeds.
+pub const RETRY_FIRST: Duration = Duration::from_secs(2);
+pub const RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// The delay before retry `n` (from 0) of a Queue's failing reconcile.
+pub fn retry_delay(n: u32) -> Duration {
+    RETRY_FIRST
+        .saturating_mul(2u32.saturating_pow(n.min(16)))
+        .min(RETRY_CAP)
+}
 
 pub struct Context {
     pub client: Client,
@@ -40,6 +52,8 @@ pub struct Context {
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub stop_grace: Duration,
+    /// Failed reconciles in a row, per Queue UID (for the retry backoff).
+    failures: Mutex<HashMap<String, u32>>,
 }
 
 impl Context {
@@ -61,6 +75,23 @@ impl Context {
             publisher,
             metrics,
             stop_grace,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Count one more failed reconcile of `uid`; returns how many came before it.
+    fn failed(&self, uid: &str) -> u32 {
+        let Ok(mut f) = self.failures.lock() else {
+            return 0;
+        };
+        let n = f.entry(uid.to_owned()).or_insert(0);
+        *n += 1;
+        *n - 1
+    }
+
+    fn succeeded(&self, uid: &str) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.remove(uid);
         }
     }
 
@@ -89,9 +120,16 @@ pub async fn reconcile(queue: Arc<Queue>, ctx: Arc<Context>) -> Result<Action, E
     let ns = queue.namespace().unwrap_or_default();
     let name = queue.name_any();
     let api: Api<Queue> = Api::namespaced(ctx.client.clone(), &ns);
+    let uid = queue.uid().unwrap_or_default();
     let result = finalizer(&api, FINALIZER, queue, |event| async {
         match event {
-            Finalizer::Apply(q) => apply::apply(&q, &ctx).await,
+            Finalizer::Apply(q) => {
+                let result = apply::apply(&q, &ctx).await;
+                if let Err(e) = &result {
+                    apply::report_error(&ctx, &q, e).await;
+                }
+                result
+            }
             Finalizer::Cleanup(q) => cleanup::cleanup(&q, &ctx).await,
         }
     })
@@ -117,6 +155,9 @@ pub async fn reconcile(queue: Arc<Queue>, ctx: Arc<Context>) -> Result<Action, E
     ctx.metrics
         .reconcile_duration
         .observe(started.elapsed().as_secs_f64());
+    if result.is_ok() {
+        ctx.succeeded(&uid);
+    }
     result
 }
 
@@ -126,7 +167,22 @@ pub fn error_policy(queue: Arc<Queue>, error: &Error, ctx: Arc<Context>) -> Acti
         .reconcile_errors
         .with_label_values(&[error.category()])
         .inc();
-    Action::requeue(Duration::from_secs(5))
+    let n = ctx.failed(&queue.uid().unwrap_or_default());
+    Action::requeue(retry_delay(n))
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_the_cap() {
+        assert_eq!(retry_delay(0), Duration::from_secs(2));
+        assert_eq!(retry_delay(1), Duration::from_secs(4));
+        assert_eq!(retry_delay(5), Duration::from_secs(64));
+        assert_eq!(retry_delay(8), RETRY_CAP);
+        assert_eq!(retry_delay(u32::MAX), RETRY_CAP);
+    }
 }
 
 /// The controller over `queues`, owning `jobs`; its store serves the telemetry folder.

@@ -153,12 +153,12 @@ async fn a_new_queue_gets_its_jobs_and_exactly_one_start() {
             call(
                 Method::POST,
                 JOBS,
-                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-r1"}}),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-a1b2c3-r1"}}),
             ),
             call(
                 Method::POST,
                 JOBS,
-                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-arango-r1"}}),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-a1b2c3-arango-r1"}}),
             ),
             call(Method::PATCH, STATUS, Value::Null),
             call(Method::POST, EVENTS, event_reply()),
@@ -219,7 +219,7 @@ async fn a_restarted_operator_never_sends_a_second_start() {
             call(
                 Method::GET,
                 JOBS,
-                job_list(vec![job_with("btc-candles-r1", 1, None)]),
+                job_list(vec![job_with("btc-candles-a1b2c3-r1", 1, None)]),
             ),
             call(Method::PATCH, STATUS, Value::Null),
         ],
@@ -236,7 +236,7 @@ async fn a_restarted_operator_never_sends_a_second_start() {
 async fn a_failed_job_fails_the_queue_and_stops_the_run() {
     let q = Queue::test().finalized().in_phase(Phase::Running, 1, true);
     let failed = job_with(
-        "btc-candles-r1",
+        "btc-candles-a1b2c3-r1",
         0,
         Some((
             "Failed",
@@ -304,12 +304,12 @@ async fn suspend_sends_stop_once_and_deletes_the_jobs() {
             call(
                 Method::GET,
                 JOBS,
-                job_list(vec![job_with("btc-candles-r1", 1, None)]),
+                job_list(vec![job_with("btc-candles-a1b2c3-r1", 1, None)]),
             ),
             call(Method::PATCH, STATUS, Value::Null),
             call(
                 Method::DELETE,
-                "/apis/batch/v1/namespaces/default/jobs/btc-candles-r1",
+                "/apis/batch/v1/namespaces/default/jobs/btc-candles-a1b2c3-r1",
                 json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
             ),
             call(Method::PATCH, STATUS, Value::Null),
@@ -345,7 +345,7 @@ async fn resume_after_suspend_is_a_new_run() {
             call(
                 Method::POST,
                 JOBS,
-                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-r2"}}),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-a1b2c3-r2"}}),
             ),
             call(Method::PATCH, STATUS, Value::Null),
             call(Method::POST, EVENTS, event_reply()),
@@ -363,7 +363,7 @@ async fn resume_after_suspend_is_a_new_run() {
         .iter()
         .find(|(m, p, _)| *m == Method::POST && p == JOBS)
         .unwrap();
-    assert_eq!(created.2["metadata"]["name"], "btc-candles-r2");
+    assert_eq!(created.2["metadata"]["name"], "btc-candles-a1b2c3-r2");
     assert_eq!(statuses(&bodies)[0]["run"], 2);
 }
 
@@ -422,11 +422,11 @@ async fn deletion_retries_stop_then_releases_the_finalizer_after_the_grace_perio
             call(
                 Method::GET,
                 JOBS,
-                job_list(vec![job_with("btc-candles-r1", 1, None)]),
+                job_list(vec![job_with("btc-candles-a1b2c3-r1", 1, None)]),
             ),
             call(
                 Method::DELETE,
-                "/apis/batch/v1/namespaces/default/jobs/btc-candles-r1",
+                "/apis/batch/v1/namespaces/default/jobs/btc-candles-a1b2c3-r1",
                 json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
             ),
             call(Method::PATCH, QUEUE, Value::Null),
@@ -487,4 +487,229 @@ async fn a_queue_gone_before_its_finalizer_is_removed_is_done() {
     let action = reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
     assert_eq!(action, Action::await_change());
     h.done().await;
+}
+
+fn succeeded_job(name: &str) -> k8s_openapi::api::batch::v1::Job {
+    job_with(name, 0, Some(("Complete", "Completed", "")))
+}
+
+#[tokio::test]
+async fn a_completed_job_removed_by_its_ttl_is_not_created_again() {
+    // First look: the Job is complete; the reconciler records it.
+    let q = Queue::test()
+        .finalized()
+        .in_phase(Phase::Running, 1, true)
+        .with_sinks(&[SinkKind::Lake]);
+    let h = harness(
+        &q,
+        vec![
+            call(
+                Method::GET,
+                JOBS,
+                job_list(vec![
+                    succeeded_job("btc-candles-a1b2c3-r1"),
+                    job_with("btc-candles-a1b2c3-lake-r1", 1, None),
+                ]),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+        ],
+    );
+    reconcile(Arc::new(q.clone()), h.ctx.clone()).await.unwrap();
+    let (_, bodies) = h.done().await;
+    let st = &statuses(&bodies)[0];
+    assert_eq!(st["succeededJobs"], json!(["btc-candles-a1b2c3-r1"]));
+
+    // Its TTL (0 s) removed it: nothing is created, the sink still runs.
+    let mut q = q;
+    q.status.as_mut().unwrap().succeeded_jobs = vec!["btc-candles-a1b2c3-r1".into()];
+    q.status.as_mut().unwrap().drain_sent_run = Some(1);
+    let h = harness(
+        &q,
+        vec![
+            call(
+                Method::GET,
+                JOBS,
+                job_list(vec![job_with("btc-candles-a1b2c3-lake-r1", 1, None)]),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (publisher, bodies) = h.done().await;
+    assert!(publisher.sent().is_empty());
+    assert!(
+        !bodies
+            .iter()
+            .any(|(m, p, _)| *m == Method::POST && p == JOBS)
+    );
+    assert_eq!(statuses(&bodies)[0]["phase"], "Running");
+}
+
+#[tokio::test]
+async fn a_job_gone_before_it_was_seen_complete_is_not_rerun_when_its_worker_finished() {
+    let mut q = Queue::test().finalized().in_phase(Phase::Running, 1, true);
+    q.status.as_mut().unwrap().producers = vec![streamforge_api::ProducerSummary {
+        telemetry_id: "loader-producer__a1b2c3".into(),
+        status: "finished".into(),
+        finished: true,
+        records_written: 288,
+        run: Some(1),
+        ..Default::default()
+    }];
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (_, bodies) = h.done().await;
+    assert_eq!(statuses(&bodies)[0]["phase"], "Succeeded");
+}
+
+#[tokio::test]
+async fn sinks_are_told_to_drain_once_when_the_main_job_succeeded() {
+    let q = Queue::test()
+        .finalized()
+        .in_phase(Phase::Running, 1, true)
+        .with_sinks(&[SinkKind::Arango, SinkKind::Lake]);
+    let jobs = || {
+        job_list(vec![
+            succeeded_job("btc-candles-a1b2c3-r1"),
+            job_with("btc-candles-a1b2c3-arango-r1", 1, None),
+            succeeded_job("btc-candles-a1b2c3-lake-r1"),
+        ])
+    };
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, jobs()),
+            call(Method::PATCH, STATUS, Value::Null),
+        ],
+    );
+    reconcile(Arc::new(q.clone()), h.ctx.clone()).await.unwrap();
+    let (publisher, bodies) = h.done().await;
+    let sent = publisher.sent();
+    assert_eq!(sent.len(), 1, "only the sink still running: {sent:?}");
+    assert_eq!(
+        (sent[0].command, sent[0].telemetry_id.as_str(), sent[0].run),
+        (Command::Drain, "arango-connector__a1b2c3", 1)
+    );
+    assert_eq!(statuses(&bodies)[0]["drainSentRun"], 1);
+
+    // Recorded: the next reconcile sends nothing.
+    let mut q = q;
+    q.status.as_mut().unwrap().drain_sent_run = Some(1);
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, jobs()),
+            call(Method::PATCH, STATUS, Value::Null),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (publisher, _) = h.done().await;
+    assert!(publisher.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_name_taken_by_something_else_is_shown_not_swallowed() {
+    let q = Queue::test().finalized();
+    let mut theirs = job_with("btc-candles-a1b2c3-r1", 1, None);
+    theirs.metadata.owner_references = Some(vec![
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "streamforge.io/v1alpha1".into(),
+            kind: "Queue".into(),
+            name: "btc-candles-a1b2c3".into(),
+            uid: "someone-else".into(),
+            ..Default::default()
+        },
+    ]);
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            Call {
+                method: Method::POST,
+                path: JOBS,
+                status: 409,
+                reply: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": "jobs.batch \"btc-candles-a1b2c3-r1\" already exists", "reason": "AlreadyExists", "code": 409}),
+            },
+            call(
+                Method::GET,
+                "/apis/batch/v1/namespaces/default/jobs/btc-candles-a1b2c3-r1",
+                serde_json::to_value(&theirs).unwrap(),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    let err = reconcile(Arc::new(q), h.ctx.clone()).await.unwrap_err();
+    assert_eq!(err.reason(), "JobNameTaken");
+    let (publisher, bodies) = h.done().await;
+    assert!(
+        publisher.sent().is_empty(),
+        "no start for a run without its Job"
+    );
+    let stalled = statuses(&bodies)[0]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (stalled["status"].as_str(), stalled["reason"].as_str()),
+        (Some("True"), Some("JobNameTaken"))
+    );
+    let event = &bodies.last().unwrap().2;
+    assert_eq!(
+        (event["type"].as_str(), event["reason"].as_str()),
+        (Some("Warning"), Some("JobNameTaken"))
+    );
+}
+
+#[tokio::test]
+async fn a_refused_job_create_shows_as_stalled_and_backs_off() {
+    let q = Queue::test().finalized();
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            Call {
+                method: Method::POST,
+                path: JOBS,
+                status: 403,
+                reply: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": "jobs.batch is forbidden: exceeded quota: compute", "reason": "Forbidden", "code": 403}),
+            },
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    let q = Arc::new(q);
+    let err = reconcile(q.clone(), h.ctx.clone()).await.unwrap_err();
+    let first = super::error_policy(q.clone(), &err, h.ctx.clone());
+    let second = super::error_policy(q.clone(), &err, h.ctx.clone());
+    assert_eq!(first, Action::requeue(super::retry_delay(0)));
+    assert_eq!(second, Action::requeue(super::retry_delay(1)));
+    let (_, bodies) = h.done().await;
+    let st = &statuses(&bodies)[0];
+    let stalled = st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .unwrap();
+    assert_eq!(stalled["reason"], "JobForbidden");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded quota"),
+        "{stalled}"
+    );
 }

@@ -7,6 +7,8 @@ pub struct Behaviour {
     pub rate_per_sec: u32,
     pub crash: bool,
     pub fatal: bool,
+    /// Fail half way with a passing failure (`retrying`, exit 1) in every pod.
+    pub transient: bool,
     pub malformed: bool,
     pub ignore_stop: bool,
 }
@@ -17,6 +19,7 @@ impl Default for Behaviour {
             rate_per_sec: 1_000,
             crash: false,
             fatal: false,
+            transient: false,
             malformed: false,
             ignore_stop: false,
         }
@@ -28,7 +31,7 @@ pub enum BehaviourError {
     #[error("type {0:?} is not a dummy type: it must start with dummy_")]
     NotDummy(String),
     #[error(
-        "type {ty:?}: unknown word {word:?} (known: load, slow, crash, fatal, malformed, ignorestop)"
+        "type {ty:?}: unknown word {word:?} (known: load, slow, crash, fatal, transient, malformed, ignorestop)"
     )]
     UnknownWord { ty: String, word: String },
 }
@@ -46,6 +49,7 @@ impl Behaviour {
                 "slow" => b.rate_per_sec = 20,
                 "crash" => b.crash = true,
                 "fatal" => b.fatal = true,
+                "transient" => b.transient = true,
                 "malformed" => b.malformed = true,
                 "ignorestop" => b.ignore_stop = true,
                 other => {
@@ -87,6 +91,7 @@ mod tests {
         assert_eq!(b.rate_per_sec, 20);
         assert!(b.ignore_stop && b.malformed && !b.crash);
         assert!(Behaviour::parse("dummy_crash").unwrap().crash);
+        assert!(Behaviour::parse("dummy_slow_transient").unwrap().transient);
         assert_eq!(
             Behaviour::parse("dummy_explode"),
             Err(BehaviourError::UnknownWord {

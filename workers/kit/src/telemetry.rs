@@ -1,10 +1,11 @@
 //! Telemetry a worker publishes on `queue-events`, keyed by its queue id.
 //!
 //! Sends are awaited (the broker acknowledges them); a telemetry failure is returned to the
-//! caller, who decides whether to go on, because losing a final event would leave the Queue
-//! without its last word.
+//! caller, who decides whether to go on. A worker's last event goes through
+//! [`Reporter::send_until_acknowledged`], because losing it would leave the Queue without its
+//! last word.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
@@ -18,6 +19,12 @@ pub struct TelemetryError {
     pub queue_id: String,
     pub reason: String,
 }
+
+/// Longest wait for room in the producer's queue before a send fails.
+const SEND_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+/// First and longest pause between two tries of a worker's last event.
+pub const FINAL_RETRY_START: Duration = Duration::from_millis(250);
+pub const FINAL_RETRY_MAX: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Reporter {
@@ -53,7 +60,7 @@ impl Reporter {
         e.data_type = Some(self.env.data_type.clone());
         e.message = Some(message.into());
         e.timestamp = Some(now_secs());
-        e.extra.insert("run".into(), Value::from(self.env.run));
+        e.run = Some(self.env.run);
         e
     }
 
@@ -81,6 +88,28 @@ impl Reporter {
         }
     }
 
+    /// Send `event`, again and again with capped backoff, until the broker acknowledges it or
+    /// `deadline` has passed; the error is the last attempt's.
+    pub async fn send_until_acknowledged(
+        &self,
+        event: QueueEvent,
+        deadline: Duration,
+    ) -> Result<(), TelemetryError> {
+        let give_up = Instant::now() + deadline;
+        let mut backoff = FINAL_RETRY_START;
+        loop {
+            match self.send(event.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() + backoff >= give_up => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "last telemetry event not acknowledged; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(FINAL_RETRY_MAX);
+                }
+            }
+        }
+    }
+
     pub async fn send(&self, mut event: QueueEvent) -> Result<(), TelemetryError> {
         if event.is_final() {
             event.finished = Some(true);
@@ -93,7 +122,7 @@ impl Reporter {
                 FutureRecord::to(&self.topic)
                     .key(self.env.queue_id.as_bytes())
                     .payload(&payload),
-                Duration::from_secs(10),
+                SEND_QUEUE_TIMEOUT,
             )
             .await
             .map(|_| ())

@@ -13,6 +13,8 @@ pub struct WorkerEnv {
     pub kafka_topic: String,
     pub collection_name: Option<String>,
     pub run: u32,
+    /// Sinks: the telemetry id of the run's main worker (`PRODUCER_TELEMETRY_ID`).
+    pub producer_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -49,10 +51,15 @@ impl WorkerEnv {
             })?;
         let run = match opt(env::RUN) {
             None => 1,
-            Some(r) => r.parse().map_err(|_| EnvError::Invalid {
-                name: env::RUN,
-                reason: format!("{r:?} is not a run number"),
-            })?,
+            Some(r) => {
+                r.parse()
+                    .ok()
+                    .filter(|&n: &u32| n > 0)
+                    .ok_or_else(|| EnvError::Invalid {
+                        name: env::RUN,
+                        reason: format!("{r:?} is not a run number"),
+                    })?
+            }
         };
         Ok(Self {
             queue_id: req(env::QUEUE_ID)?,
@@ -63,6 +70,7 @@ impl WorkerEnv {
             kafka_topic: req(env::KAFKA_TOPIC)?,
             collection_name: opt(env::COLLECTION_NAME),
             run,
+            producer_id: opt(env::PRODUCER_TELEMETRY_ID),
         })
     }
 }

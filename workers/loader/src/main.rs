@@ -4,23 +4,13 @@
 
 use std::process::ExitCode;
 
-use streamforge_kit::{KafkaSettings, WorkerEnv};
+use streamforge_kit::lifecycle::exit_before_run;
+use streamforge_kit::{KafkaSettings, WorkerEnv, logging};
 use streamforge_loader::worker::{self, Failure, LoaderConfig, Outcome};
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter);
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
-        b.json().init();
-    } else {
-        b.init();
-    }
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_tracing();
+    logging::init();
     let setup = (|| {
         let env = WorkerEnv::from_env().map_err(|e| Failure::Permanent(e.to_string()))?;
         let kafka = KafkaSettings::from_env().map_err(|e| Failure::Permanent(e.to_string()))?;
@@ -29,7 +19,7 @@ async fn main() -> ExitCode {
     })();
     let result = match setup {
         Ok((env, kafka, cfg)) => worker::run(env, kafka, cfg).await,
-        Err(e) => Err(e),
+        Err(e) => return exit_before_run(&e),
     };
     match result {
         Ok(Outcome::Finished(c)) => {

@@ -1,16 +1,21 @@
 //! The loader worker: wait for `start`, validate, load into the data topic while reporting, and
 //! end on completion, on `stop`, or on an error that says what went wrong.
 //!
-//! Exit codes: 0 done or stopped; 1 a transient failure (the Job may retry); 2 a permanent
-//! failure (bad input, banned): retrying cannot help.
+//! It follows the kit's lifecycle (`streamforge_kit::lifecycle`): a passing failure is reported
+//! as `retrying` and exits 1 for the Job to retry; a permanent one (bad input, banned) as `error`
+//! with exit 2; the closing event is sent until acknowledged.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use streamforge_api::exit::EXIT_OK;
 use streamforge_api::{Command, EventStatus};
 use streamforge_kit::control::ControlListener;
+use streamforge_kit::lifecycle::{self, Ending, Start, WorkerRun};
 use streamforge_kit::telemetry::Reporter;
 use streamforge_kit::{KafkaSettings, WorkerEnv};
+
+pub use streamforge_kit::lifecycle::Failure;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -115,23 +120,6 @@ impl LoaderConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum Failure {
-    #[error("{0}")]
-    Permanent(String),
-    #[error("{0}")]
-    Transient(String),
-}
-
-impl Failure {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Permanent(_) => 2,
-            Failure::Transient(_) => 1,
-        }
-    }
-}
-
 impl From<LoadError> for Failure {
     fn from(e: LoadError) -> Self {
         match &e {
@@ -180,54 +168,28 @@ pub fn validate(env: &WorkerEnv) -> Result<DataKind, Failure> {
 }
 
 /// Run the loader for `env` until it finishes, is stopped, or fails. Every ending is reported on
-/// queue-events before this returns.
+/// queue-events before this returns (the closing event sent until acknowledged).
 pub async fn run(
     env: WorkerEnv,
     kafka: KafkaSettings,
     cfg: LoaderConfig,
 ) -> Result<Outcome, Failure> {
-    let producer = kafka
-        .producer(&env.telemetry_id)
-        .map_err(|e| Failure::Transient(e.to_string()))?;
-    let reporter = Reporter::new(producer.clone(), kafka.events_topic.clone(), env.clone());
-    let consumer = kafka
-        .consumer(&env.telemetry_id, &env.telemetry_id)
-        .map_err(|e| Failure::Transient(e.to_string()))?;
-    let mut control = ControlListener::new(
-        consumer,
-        &kafka.control_topic,
-        &env.queue_id,
-        &env.telemetry_id,
-    )
-    .map_err(|e| Failure::Transient(e.to_string()))?;
-
-    if cfg.wait_for_start {
-        match tokio::time::timeout(cfg.start_timeout, control.wait_for(Command::Start)).await {
-            Ok(Some(Ok(cmd))) => info!(command_id = %cmd.command_id, "start received"),
-            Ok(Some(Err(_stop))) => {
-                reporter
-                    .report(
-                        EventStatus::Stopped,
-                        "stopped before it started",
-                        None,
-                        None,
-                    )
-                    .await;
-                return Ok(Outcome::Stopped);
-            }
-            Ok(None) | Err(_) => {
-                let msg = format!("no start command within {}s", cfg.start_timeout.as_secs());
-                reporter
-                    .report(EventStatus::Error, msg.clone(), None, None)
-                    .await;
-                return Err(Failure::Transient(msg));
-            }
-        }
-    }
-    let result = load(&env, &kafka, &cfg, &reporter, &mut control).await;
-    match &result {
+    let mut run = WorkerRun::open(env, kafka)?;
+    let stopped_before_start = if cfg.wait_for_start {
+        run.wait_for_start(cfg.start_timeout)
+            .await
+            .map(|s| s == Start::Stopped)
+    } else {
+        Ok(false)
+    };
+    let result = match stopped_before_start {
+        Ok(false) => load(&run.env, &run.kafka, &cfg, &run.reporter, &mut run.control).await,
+        Ok(true) => Ok(Outcome::Stopped),
+        Err(f) => Err(f),
+    };
+    let ending = match &result {
         Ok(Outcome::Finished(c)) => {
-            let msg = if c.is_complete() {
+            let message = if c.is_complete() {
                 format!("loaded {} records, complete", c.produced)
             } else {
                 format!(
@@ -235,24 +197,27 @@ pub async fn run(
                     c.produced, c.missing
                 )
             };
-            let extra =
-                json!({ "completeness": c, "complete": c.is_complete(), "position": c.last });
-            reporter
-                .report(EventStatus::Finished, msg, Some(c.produced), Some(extra))
-                .await;
+            Ok(Ending::Finished {
+                records: Some(c.produced),
+                message,
+                extra: Some(
+                    json!({ "completeness": c, "complete": c.is_complete(), "position": c.last }),
+                ),
+            })
         }
-        Ok(Outcome::Stopped) => {
-            reporter
-                .report(EventStatus::Stopped, "stopped by command", None, None)
-                .await
-        }
-        Err(e) => {
-            reporter
-                .report(EventStatus::Error, e.to_string(), None, None)
-                .await
-        }
+        Ok(Outcome::Stopped) => Ok(Ending::Stopped {
+            records: None,
+            message: "stopped by command".into(),
+        }),
+        Err(f) => Err(f.clone()),
+    };
+    match lifecycle::conclude(&run.reporter, &ending).await {
+        EXIT_OK => result,
+        _ if result.is_err() => result,
+        _ => Err(Failure::Transient(
+            "the closing event was not acknowledged".into(),
+        )),
     }
-    result
 }
 
 async fn load(

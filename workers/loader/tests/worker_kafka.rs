@@ -29,6 +29,7 @@ fn env(symbol: &str) -> WorkerEnv {
         kafka_topic: format!("{QID}-data"),
         collection_name: None,
         run: 1,
+        producer_id: None,
     }
 }
 

@@ -1,16 +1,15 @@
 //! What every connector binary does around its storage: read the worker environment, serve
-//! `/metrics`, report started / finished / error on queue-events, run the core loop, and map
-//! failures to exit codes (0 done or stopped, 1 transient, 2 refused: retrying cannot help).
+//! `/metrics`, report started and the closing event on queue-events (through the kit's
+//! lifecycle), run the core loop, and map failures to exit codes (0 done or stopped, 1 a passing
+//! failure reported as `retrying`, 2 refused or misconfigured: retrying cannot help).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use prometheus::{Encoder, Registry};
 use streamforge_api::EventStatus;
+use streamforge_kit::lifecycle::{self, Ending, Failure};
 use streamforge_kit::telemetry::Reporter;
-use streamforge_kit::{KafkaSettings, WorkerEnv};
-use warp::Filter;
+use streamforge_kit::{KafkaSettings, WorkerEnv, metrics_server};
 
 use crate::core::run::{RunConfig, RunError, Runner, SinkMetrics};
 use crate::core::{Storage, StorageError, signals};
@@ -23,6 +22,18 @@ pub fn var(k: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// A number from the environment, or `default`; anything else is a configuration error, which
+/// retrying cannot mend.
+pub fn number<T: std::str::FromStr>(k: &str, default: T) -> Result<T, Failure> {
+    match std::env::var(k).ok().filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| Failure::Permanent(format!("{k}={v:?} is not a number"))),
+    }
+}
+
 /// Batch settings a connector starts from; `BATCH_RECORDS` and `BATCH_WAIT_MS` override them.
 #[derive(Clone, Copy, Debug)]
 pub struct Defaults {
@@ -30,44 +41,61 @@ pub struct Defaults {
     pub batch_wait_ms: u64,
 }
 
-fn serve_metrics(registry: Registry) -> anyhow::Result<()> {
-    let addr: std::net::SocketAddr = var("METRICS_ADDR", "0.0.0.0:9102")
-        .parse()
-        .context("METRICS_ADDR")?;
-    tokio::spawn(
-        warp::serve(warp::path!("metrics").map(move || {
-            let mut buf = vec![];
-            let _ = prometheus::TextEncoder::new().encode(&registry.gather(), &mut buf);
-            String::from_utf8(buf).unwrap_or_default()
-        }))
-        .run(addr),
-    );
-    Ok(())
+/// A storage failure as the lifecycle sees it.
+pub fn storage_failure(e: &StorageError) -> Failure {
+    if e.is_transient() {
+        Failure::transient(e)
+    } else {
+        Failure::permanent(e)
+    }
 }
 
-/// Run one connector to its end. `target` names where records go, for the started event.
+fn run_failure(e: &RunError) -> Failure {
+    match e {
+        RunError::Storage(s) => storage_failure(s),
+        RunError::Kafka { .. } => Failure::transient(e),
+    }
+}
+
+/// Run one connector to its end and return its exit code. `target` names where records go, for
+/// the started event.
 pub async fn run(
     env: WorkerEnv,
     kafka: KafkaSettings,
     storage: &mut dyn Storage,
     target: String,
     defaults: Defaults,
-) -> anyhow::Result<()> {
-    let registry = Registry::new_custom(Some("streamforge".into()), None)?;
-    let metrics = SinkMetrics::new(&registry)?;
-    serve_metrics(registry)?;
+) -> ExitCode {
+    let reporter = match kafka.producer(&env.telemetry_id) {
+        Ok(p) => Reporter::new(p, kafka.events_topic.clone(), env.clone()),
+        Err(e) => return lifecycle::exit_before_run(&Failure::permanent(e)),
+    };
+    let result = store(&env, &kafka, storage, &target, defaults, &reporter).await;
+    ExitCode::from(lifecycle::conclude(&reporter, &result).await)
+}
 
-    let reporter = Reporter::new(
-        kafka.producer(&env.telemetry_id)?,
-        kafka.events_topic.clone(),
-        env.clone(),
-    );
-    if let Err(e) = storage.prepare().await {
-        reporter
-            .report(EventStatus::Error, e.to_string(), None, None)
-            .await;
-        return Err(e.into());
+async fn store(
+    env: &WorkerEnv,
+    kafka: &KafkaSettings,
+    storage: &mut dyn Storage,
+    target: &str,
+    defaults: Defaults,
+    reporter: &Reporter,
+) -> Result<Ending, Failure> {
+    let mut cfg = RunConfig::new(&env.kafka_topic);
+    cfg.batch_records = number("BATCH_RECORDS", defaults.batch_records)?;
+    cfg.batch_wait = Duration::from_millis(number("BATCH_WAIT_MS", defaults.batch_wait_ms)?);
+    if cfg.batch_records == 0 {
+        return Err(Failure::Permanent(
+            "BATCH_RECORDS must be at least 1".into(),
+        ));
     }
+    let addr = metrics_server::address().map_err(Failure::permanent)?;
+    let registry = metrics_server::registry();
+    let metrics = SinkMetrics::new(&registry).map_err(Failure::permanent)?;
+    metrics_server::serve(registry, addr);
+
+    storage.prepare().await.map_err(|e| storage_failure(&e))?;
     reporter
         .report(
             EventStatus::Started,
@@ -77,18 +105,13 @@ pub async fn run(
         )
         .await;
 
-    let signals = signals::watch(&kafka, &env)?;
-    let consumer = kafka.consumer_reporting_ends(&env.telemetry_id, &env.telemetry_id)?;
-    let dlq = kafka.producer(&format!("{}-dlq", env.telemetry_id))?;
-    let mut cfg = RunConfig::new(&env.kafka_topic);
-    cfg.batch_records = var("BATCH_RECORDS", &defaults.batch_records.to_string())
-        .parse()
-        .context("BATCH_RECORDS")?;
-    cfg.batch_wait = Duration::from_millis(
-        var("BATCH_WAIT_MS", &defaults.batch_wait_ms.to_string())
-            .parse()
-            .context("BATCH_WAIT_MS")?,
-    );
+    let signals = signals::watch(kafka, env).map_err(Failure::transient)?;
+    let consumer = kafka
+        .consumer_reporting_ends(&env.telemetry_id, &env.telemetry_id)
+        .map_err(Failure::permanent)?;
+    let dlq = kafka
+        .producer(&format!("{}-dlq", env.telemetry_id))
+        .map_err(Failure::permanent)?;
     let mut runner = Runner {
         consumer: &consumer,
         storage,
@@ -96,59 +119,21 @@ pub async fn run(
         cfg,
         metrics,
     };
-    match runner.run(signals).await {
-        Ok(report) => {
-            let status = if report.stopped {
-                EventStatus::Stopped
-            } else {
-                EventStatus::Finished
-            };
-            let msg = format!(
-                "stored {} records in {} batches; {} dead letters",
-                report.written, report.batches, report.dead_letters
-            );
-            reporter
-                .report(
-                    status,
-                    msg,
-                    Some(report.written),
-                    serde_json::to_value(&report).ok(),
-                )
-                .await;
-            Ok(())
+    let report = runner.run(signals).await.map_err(|e| run_failure(&e))?;
+    let message = format!(
+        "stored {} records in {} batches; {} dead letters",
+        report.written, report.batches, report.dead_letters
+    );
+    Ok(if report.stopped {
+        Ending::Stopped {
+            records: Some(report.written),
+            message,
         }
-        Err(e) => {
-            reporter
-                .report(EventStatus::Error, e.to_string(), None, None)
-                .await;
-            Err(e.into())
+    } else {
+        Ending::Finished {
+            records: Some(report.written),
+            message,
+            extra: serde_json::to_value(&report).ok(),
         }
-    }
-}
-
-pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
-        )
-        .init();
-}
-
-/// 2 when the storage refused (the Job fails at once), else 1.
-pub fn exit_code(name: &str, result: anyhow::Result<()>) -> ExitCode {
-    let Err(e) = result else {
-        return ExitCode::SUCCESS;
-    };
-    tracing::error!(error = %format!("{e:#}"), "{name} failed");
-    let refused = e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<StorageError>(),
-            Some(StorageError::Refused(_))
-        ) || matches!(
-            c.downcast_ref::<RunError>(),
-            Some(RunError::Storage(StorageError::Refused(_)))
-        )
-    });
-    ExitCode::from(if refused { 2 } else { 1 })
+    })
 }

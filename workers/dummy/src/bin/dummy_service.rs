@@ -6,42 +6,35 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use streamforge_dummy::run::{Exit, run};
-use streamforge_kit::{KafkaSettings, WorkerEnv};
+use streamforge_dummy::run::run;
+use streamforge_kit::lifecycle::{Failure, exit_before_run};
+use streamforge_kit::{KafkaSettings, WorkerEnv, logging};
 
-fn number(name: &str) -> anyhow::Result<Option<u64>> {
+fn number(name: &str) -> Result<Option<u64>, Failure> {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => {
-            Ok(Some(v.trim().parse().with_context(|| {
-                format!("{name} must be a whole number, not {v:?}")
-            })?))
+            v.trim().parse().map(Some).map_err(|_| {
+                Failure::Permanent(format!("{name} must be a whole number, not {v:?}"))
+            })
         }
         _ => Ok(None),
     }
 }
 
-async fn main_inner() -> anyhow::Result<Exit> {
-    let env = WorkerEnv::from_env().context("worker environment")?;
-    let kafka = KafkaSettings::from_env().context("Kafka settings")?;
-    let records = number("DUMMY_RECORDS")?;
-    let timeout = Duration::from_secs(number("START_TIMEOUT_SECS")?.unwrap_or(600));
-    run(env, kafka, records, timeout).await
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
-        )
-        .init();
-    match main_inner().await {
-        Ok(exit) => ExitCode::from(exit.code()),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "dummy-service failed");
-            ExitCode::from(2)
+    logging::init();
+    let setup = (|| {
+        let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
+        let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
+        let records = number("DUMMY_RECORDS")?;
+        let timeout = Duration::from_secs(number("START_TIMEOUT_SECS")?.unwrap_or(600));
+        Ok::<_, Failure>((env, kafka, records, timeout))
+    })();
+    match setup {
+        Ok((env, kafka, records, timeout)) => {
+            ExitCode::from(run(env, kafka, records, timeout).await)
         }
+        Err(f) => exit_before_run(&f),
     }
 }

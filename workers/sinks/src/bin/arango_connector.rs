@@ -8,44 +8,51 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow};
-use streamforge_kit::{KafkaSettings, WorkerEnv};
+use streamforge_api::env::COLLECTION_NAME;
+use streamforge_kit::lifecycle::{Failure, exit_before_run};
+use streamforge_kit::{KafkaSettings, WorkerEnv, logging};
 use streamforge_sinks::arango::{ArangoClient, ArangoSink, WriteMode};
 use streamforge_sinks::connector::{self, Defaults, var};
-
-async fn run() -> anyhow::Result<()> {
-    let env = WorkerEnv::from_env().context("worker environment")?;
-    let kafka = KafkaSettings::from_env().context("Kafka settings")?;
-    let collection = env
-        .collection_name
-        .clone()
-        .ok_or_else(|| anyhow!("COLLECTION_NAME is not set"))?;
-    let mode = WriteMode::parse(&var("ARANGO_WRITE_MODE", "document"))
-        .ok_or_else(|| anyhow!("ARANGO_WRITE_MODE must be document or aql"))?;
-    let client = ArangoClient::new(
-        &var("ARANGO_URL", "http://localhost:8529"),
-        &var("ARANGO_DB", "streamforge"),
-        &var("ARANGO_USER", "root"),
-        &var("ARANGO_PASSWORD", ""),
-    )?;
-    let mut storage = ArangoSink {
-        client,
-        collection: collection.clone(),
-        mode,
-        index_fields: vec![],
-    };
-    let defaults = Defaults {
-        batch_records: 5_000,
-        batch_wait_ms: 500,
-    };
-    connector::run(env, kafka, &mut storage, collection, defaults).await
-}
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    connector::init_tracing();
-    connector::exit_code("arango-connector", run().await)
+    logging::init();
+    let setup = (|| {
+        let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
+        let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
+        let collection = env
+            .collection_name
+            .clone()
+            .ok_or_else(|| Failure::Permanent(format!("{COLLECTION_NAME} is not set")))?;
+        let mode = WriteMode::parse(&var("ARANGO_WRITE_MODE", "document")).ok_or_else(|| {
+            Failure::Permanent("ARANGO_WRITE_MODE must be document or aql".into())
+        })?;
+        let client = ArangoClient::new(
+            &var("ARANGO_URL", "http://localhost:8529"),
+            &var("ARANGO_DB", "streamforge"),
+            &var("ARANGO_USER", "root"),
+            &var("ARANGO_PASSWORD", ""),
+        )
+        .map_err(Failure::permanent)?;
+        let storage = ArangoSink {
+            client,
+            collection: collection.clone(),
+            mode,
+            index_fields: vec![],
+        };
+        Ok::<_, Failure>((env, kafka, storage, collection))
+    })();
+    let defaults = Defaults {
+        batch_records: 5_000,
+        batch_wait_ms: 500,
+    };
+    match setup {
+        Ok((env, kafka, mut storage, collection)) => {
+            connector::run(env, kafka, &mut storage, collection, defaults).await
+        }
+        Err(f) => exit_before_run(&f),
+    }
 }

@@ -11,38 +11,41 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use streamforge_kit::{KafkaSettings, WorkerEnv};
-use streamforge_sinks::connector::{self, Defaults, var};
+use streamforge_kit::lifecycle::{Failure, exit_before_run};
+use streamforge_kit::{KafkaSettings, WorkerEnv, logging};
+use streamforge_sinks::connector::{self, Defaults, number, var};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
-
-async fn run() -> anyhow::Result<()> {
-    let env = WorkerEnv::from_env().context("worker environment")?;
-    let kafka = KafkaSettings::from_env().context("Kafka settings")?;
-    let location = LakeLocation::from_lookup(|k| std::env::var(k).ok());
-    let target = location.describe();
-    let mut storage = LakeSink::new(
-        location,
-        &var("LAKE_PREFIX", ""),
-        &env.kafka_topic,
-        &env.data_type,
-        &env.symbol,
-    )?;
-    storage.concurrency = var("LAKE_CONCURRENCY", "8")
-        .parse()
-        .context("LAKE_CONCURRENCY")?;
-    let defaults = Defaults {
-        batch_records: 50_000,
-        batch_wait_ms: 5_000,
-    };
-    connector::run(env, kafka, &mut storage, target, defaults).await
-}
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    connector::init_tracing();
-    connector::exit_code("lake-connector", run().await)
+    logging::init();
+    let setup = (|| {
+        let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
+        let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
+        let location = LakeLocation::from_lookup(|k| std::env::var(k).ok());
+        let target = location.describe();
+        let mut storage = LakeSink::new(
+            location,
+            &var("LAKE_PREFIX", ""),
+            &env.kafka_topic,
+            &env.data_type,
+            &env.symbol,
+        )
+        .map_err(Failure::permanent)?;
+        storage.concurrency = number("LAKE_CONCURRENCY", 8)?;
+        Ok::<_, Failure>((env, kafka, storage, target))
+    })();
+    let defaults = Defaults {
+        batch_records: 50_000,
+        batch_wait_ms: 5_000,
+    };
+    match setup {
+        Ok((env, kafka, mut storage, target)) => {
+            connector::run(env, kafka, &mut storage, target, defaults).await
+        }
+        Err(f) => exit_before_run(&f),
+    }
 }
