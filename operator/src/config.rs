@@ -99,6 +99,10 @@ pub struct WorkerDefaults {
         default_value_t = 86_400
     )]
     pub ttl_seconds_after_finished: i32,
+    /// How long a run's pods may fail to start (an image that cannot be pulled, a pod refused
+    /// by admission or quota, no node that fits) before the Queue fails with that reason.
+    #[arg(long, env = "POD_START_TIMEOUT_SECONDS", default_value_t = 600)]
+    pub pod_start_timeout_seconds: u64,
     /// Log format of worker pods (`LOG_FORMAT` on their Jobs): json or text.
     #[arg(long, env = "WORKER_LOG_FORMAT", default_value = "json", value_parser = ["text", "json"])]
     pub worker_log_format: String,

@@ -19,6 +19,7 @@ pub mod images;
 pub mod jobs;
 pub mod metrics;
 pub mod mirror;
+pub mod pod_start;
 pub mod publisher;
 pub mod queue_index;
 pub mod reconcile;

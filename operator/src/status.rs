@@ -95,10 +95,13 @@ pub fn job_state(job: Option<&Job>) -> JobState {
             _ => {}
         }
     }
-    if status.and_then(|s| s.active).unwrap_or(0) > 0 {
-        JobState::Running
-    } else {
-        JobState::Pending
+    // Running once a pod is ready (a worker has no readiness probe: its container started).
+    // Clusters that do not report `ready` count active pods.
+    let active = status.and_then(|s| s.active).unwrap_or(0);
+    match status.and_then(|s| s.ready) {
+        Some(ready) if ready > 0 => JobState::Running,
+        None if active > 0 => JobState::Running,
+        _ => JobState::Pending,
     }
 }
 
@@ -211,6 +214,13 @@ mod tests {
         assert_eq!(job_state(None), JobState::Missing);
         assert_eq!(job_state(Some(&job_with("j", 0, None))), JobState::Pending);
         assert_eq!(job_state(Some(&job_with("j", 1, None))), JobState::Running);
+        let mut starting = job_with("j", 1, None);
+        starting.status.as_mut().unwrap().ready = Some(0);
+        assert_eq!(
+            job_state(Some(&starting)),
+            JobState::Pending,
+            "a pod not yet started"
+        );
         assert_eq!(
             job_state(Some(&job_with("j", 0, Some(("Complete", "Completed", ""))))),
             JobState::Succeeded

@@ -55,6 +55,12 @@ pub const TYPE_PATTERN: &str = "^[a-z][a-z0-9_]{1,47}$";
         priority = 1
     ),
     printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1
+    ),
+    printcolumn(
         name = "Message",
         type_ = "string",
         json_path = ".status.message",

@@ -14,9 +14,10 @@ use tracing::info;
 
 use super::observe;
 use super::validate::{Identity, validate};
-use super::{Context, MANAGER, RESYNC};
+use super::{Context, MANAGER, POD_START_CHECK, RESYNC};
 use crate::error::Error;
 use crate::jobs::{self, LABEL_RUN, Worker};
+use crate::pod_start::{PodProblem, create_refused, pod_problem};
 use crate::status::*;
 
 /// The part of a status the reconciler owns; telemetry fields cleared.
@@ -373,7 +374,40 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
         st.drain_sent_run = Some(run);
     }
 
-    let v = verdict(&states, &producers);
+    let mut v = verdict(&states, &producers);
+    // Jobs that existed before this reconcile and whose pods have not started: look at why.
+    let starting: Vec<&Job> = workers
+        .iter()
+        .zip(&states)
+        .filter(|(_, (_, s))| *s == JobState::Pending)
+        .filter_map(|(w, _)| observe::find(&existing, &w.job_name))
+        .collect();
+    let mut requeue = RESYNC;
+    if !v.phase.is_terminal() && !starting.is_empty() {
+        requeue = POD_START_CHECK;
+        if let Some(p) = starting_problem(ctx, &id, run, &starting).await {
+            let since = starting
+                .iter()
+                .filter_map(|j| j.metadata.creation_timestamp.as_ref())
+                .map(crate::time::to_chrono)
+                .min();
+            let waited = since.map_or(0, |t| (Utc::now() - t).num_seconds().max(0) as u64);
+            let timeout = ctx.workers.pod_start_timeout_seconds;
+            v = if waited >= timeout {
+                Verdict {
+                    phase: Phase::Failed,
+                    reason: p.reason,
+                    message: format!("workers could not start within {timeout}s: {}", p.message),
+                }
+            } else {
+                Verdict {
+                    phase: v.phase,
+                    reason: p.reason,
+                    message: p.message,
+                }
+            };
+        }
+    }
     st.phase = Some(v.phase);
     st.message = Some(v.message);
     if v.phase.is_terminal() {
@@ -397,8 +431,51 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     Ok(if v.phase.is_terminal() {
         Action::await_change()
     } else {
-        Action::requeue(RESYNC)
+        Action::requeue(requeue)
     })
+}
+
+/// Why the pods of `starting` Jobs do not start, if a person is needed: a pod's stuck waiting
+/// reason, else the Job controller's refusal to create one. Read errors are logged and leave the
+/// question open until the next look.
+async fn starting_problem(
+    ctx: &Context,
+    id: &Identity,
+    run: u32,
+    starting: &[&Job],
+) -> Option<PodProblem> {
+    let pods = match observe::pods_of(&ctx.client, &id.namespace, &id.uid, run).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!(error = %e, queue = %id.name, "listing the run's pods failed");
+            return None;
+        }
+    };
+    if let Some(p) = pod_problem(&pods) {
+        return Some(p);
+    }
+    let without_pods: Vec<String> = starting
+        .iter()
+        .map(|j| j.name_any())
+        .filter(|name| {
+            !pods
+                .iter()
+                .any(|p| p.labels().get("job-name") == Some(name))
+        })
+        .collect();
+    if without_pods.is_empty() {
+        return None;
+    }
+    let events = match observe::failed_creates(&ctx.client, &id.namespace).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::debug!(error = %e, queue = %id.name, "listing FailedCreate events failed");
+            return None;
+        }
+    };
+    without_pods
+        .iter()
+        .find_map(|job| create_refused(job, &events))
 }
 
 /// Show an error that stopped this reconcile on the Queue: `Stalled` with the error's reason and

@@ -33,6 +33,8 @@ pub const FINALIZER: &str = "streamforge.io/cleanup";
 pub const MANAGER: &str = "streamforge-operator";
 /// How often a live Queue is looked at even when nothing changes.
 pub const RESYNC: Duration = Duration::from_secs(300);
+/// How often a run whose pods have not started is looked at again.
+pub const POD_START_CHECK: Duration = Duration::from_secs(10);
 /// Retry of a failed reconcile: doubles from the first delay up to the cap, per Queue, and
 /// starts again after a reconcile that succeeds.
 pub const RETRY_FIRST: Duration = Duration::from_secs(2);

@@ -713,3 +713,138 @@ async fn a_refused_job_create_shows_as_stalled_and_backs_off() {
         "{stalled}"
     );
 }
+
+const PODS: &str = "/api/v1/namespaces/default/pods";
+const CORE_EVENTS: &str = "/api/v1/namespaces/default/events";
+
+/// A Job whose pod exists but has not started, created `age_s` seconds ago.
+fn starting_job(name: &str, age_s: i64) -> k8s_openapi::api::batch::v1::Job {
+    let mut j = job_with(name, 1, None);
+    j.status.as_mut().unwrap().ready = Some(0);
+    j.metadata.creation_timestamp = Some(crate::time::from_chrono(
+        chrono::Utc::now() - chrono::Duration::seconds(age_s),
+    ));
+    j
+}
+
+fn pull_backoff_pod() -> Value {
+    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [{
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "btc-candles-a1b2c3-r1-x7k2p", "labels": {"job-name": "btc-candles-a1b2c3-r1"}},
+        "status": {"phase": "Pending", "containerStatuses": [{
+            "name": "worker", "image": "streamforge/nope:1", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"streamforge/nope:1\""}}}]}}]})
+}
+
+fn condition(st: &Value, type_: &str) -> Value {
+    st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == type_)
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_pod_that_cannot_pull_its_image_shows_why_then_fails_the_queue() {
+    let q = Queue::test().finalized().in_phase(Phase::Pending, 1, true);
+    let h = harness(
+        &q,
+        vec![
+            call(
+                Method::GET,
+                JOBS,
+                job_list(vec![starting_job("btc-candles-a1b2c3-r1", 30)]),
+            ),
+            call(Method::GET, PODS, pull_backoff_pod()),
+            call(Method::PATCH, STATUS, Value::Null),
+        ],
+    );
+    let action = reconcile(Arc::new(q.clone()), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(super::POD_START_CHECK));
+    let (_, bodies) = h.done().await;
+    let st = &statuses(&bodies)[0];
+    assert_eq!(st["phase"], "Pending");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("streamforge/nope:1"),
+        "{st}"
+    );
+    let ready = condition(st, "Ready");
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("ImagePullBackOff"))
+    );
+
+    // Past the pod start timeout (600 s by default): Failed, with that reason.
+    let h = harness(
+        &q,
+        vec![
+            call(
+                Method::GET,
+                JOBS,
+                job_list(vec![starting_job("btc-candles-a1b2c3-r1", 700)]),
+            ),
+            call(Method::GET, PODS, pull_backoff_pod()),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    assert_eq!(
+        reconcile(Arc::new(q), h.ctx.clone()).await.unwrap(),
+        Action::await_change()
+    );
+    let (publisher, bodies) = h.done().await;
+    assert_eq!(
+        publisher
+            .sent()
+            .iter()
+            .map(|c| c.command)
+            .collect::<Vec<_>>(),
+        [Command::Stop]
+    );
+    let st = &statuses(&bodies)[0];
+    assert_eq!(st["phase"], "Failed");
+    assert_eq!(condition(st, "Failed")["reason"], "ImagePullBackOff");
+    assert_eq!(condition(st, "Stalled")["status"], "True");
+}
+
+#[tokio::test]
+async fn a_pod_refused_by_admission_shows_the_refusal() {
+    let q = Queue::test().finalized().in_phase(Phase::Pending, 1, true);
+    let mut job = job_with("btc-candles-a1b2c3-r1", 0, None);
+    job.metadata.creation_timestamp = Some(crate::time::now());
+    let events = json!({"apiVersion": "v1", "kind": "EventList", "metadata": {}, "items": [{
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": "default"},
+        "involvedObject": {"kind": "Job", "name": "btc-candles-a1b2c3-r1"},
+        "reason": "FailedCreate",
+        "message": "Error creating: pods \"btc-candles-a1b2c3-r1-abcde\" is forbidden: violates PodSecurity \"restricted:latest\"",
+        "lastTimestamp": "2026-11-30T10:00:00Z"}]});
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![job])),
+            call(
+                Method::GET,
+                PODS,
+                json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": []}),
+            ),
+            call(Method::GET, CORE_EVENTS, events),
+            call(Method::PATCH, STATUS, Value::Null),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (_, bodies) = h.done().await;
+    let st = &statuses(&bodies)[0];
+    assert_eq!(condition(st, "Ready")["reason"], "PodCreateRefused");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("violates PodSecurity"),
+        "{st}"
+    );
+}
