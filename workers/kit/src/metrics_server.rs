@@ -1,9 +1,11 @@
 //! `/metrics` for every worker: the Prometheus text format of one registry, on `METRICS_ADDR`
-//! (default `0.0.0.0:9102`).
+//! (default `0.0.0.0:9102`), with what every worker counts (its telemetry events by status,
+//! the records it last reported) beside the worker's own metrics.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
-use prometheus::{Encoder, Registry};
+use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry};
 use warp::Filter;
 
 /// Environment variable with the address to serve on.
@@ -36,4 +38,105 @@ pub fn serve(registry: Registry, addr: SocketAddr) {
         String::from_utf8(buf).unwrap_or_default()
     });
     tokio::spawn(warp::serve(route).run(addr));
+}
+
+/// What the kit counts for every worker; [`crate::telemetry::Reporter`] feeds it.
+#[derive(Clone)]
+pub struct WorkerMetrics {
+    /// Telemetry events the broker acknowledged, by status.
+    pub events: IntCounterVec,
+    /// Records the worker last reported written.
+    pub records: IntGauge,
+}
+
+static WORKER_METRICS: OnceLock<WorkerMetrics> = OnceLock::new();
+
+/// The worker metrics of this process, once [`install`] ran.
+pub fn worker_metrics() -> Option<&'static WorkerMetrics> {
+    WORKER_METRICS.get()
+}
+
+/// Register the worker metrics in `registry` and let telemetry feed them (once per process).
+pub fn install(registry: &Registry) -> Result<(), prometheus::Error> {
+    let m = WorkerMetrics {
+        events: IntCounterVec::new(
+            Opts::new(
+                "worker_telemetry_events_total",
+                "Telemetry events delivered to queue-events, by status",
+            ),
+            &["status"],
+        )?,
+        records: IntGauge::new(
+            "worker_records_reported",
+            "Records the worker last reported written",
+        )?,
+    };
+    registry.register(Box::new(m.events.clone()))?;
+    registry.register(Box::new(m.records.clone()))?;
+    let _ = WORKER_METRICS.set(m);
+    Ok(())
+}
+
+/// Serve the worker metrics (and nothing else) on the address from the environment: for
+/// workers without metrics of their own.
+pub fn serve_worker_metrics() -> Result<(), ServeError> {
+    let addr = address()?;
+    let r = registry();
+    install(&r)?;
+    serve(r, addr);
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Address(#[from] BadAddress),
+    #[error("registering metrics: {0}")]
+    Register(#[from] prometheus::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn serves_the_worker_metrics_in_the_text_format() {
+        let r = registry();
+        install(&r).unwrap_or_default();
+        let m = worker_metrics().unwrap();
+        m.events.with_label_values(&["retrying"]).inc();
+        m.records.set(288);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        serve(r, SocketAddr::from(([127, 0, 0, 1], port)));
+        let mut body = String::new();
+        for _ in 0..50 {
+            if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+                    .await
+                    .unwrap();
+                s.read_to_string(&mut body).await.unwrap();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(
+            body.contains(r#"streamforge_worker_telemetry_events_total{status="retrying"} 1"#),
+            "{body}"
+        );
+        assert!(
+            body.contains("streamforge_worker_records_reported 288"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_bad_address_is_a_clear_error() {
+        let e = BadAddress("nine".into());
+        assert!(e.to_string().contains("METRICS_ADDR=\"nine\""));
+    }
 }

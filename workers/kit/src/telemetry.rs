@@ -117,7 +117,14 @@ impl Reporter {
             event.finished = Some(false);
         }
         let payload = event.to_json();
-        self.producer
+        let status = match &event.status {
+            Some(EventStatus::Other(_)) => "other",
+            Some(s) => s.as_str(),
+            None => "none",
+        };
+        let records = event.records_written;
+        let sent = self
+            .producer
             .send(
                 FutureRecord::to(&self.topic)
                     .key(self.env.queue_id.as_bytes())
@@ -129,6 +136,13 @@ impl Reporter {
             .map_err(|(e, _)| TelemetryError {
                 queue_id: self.env.queue_id.clone(),
                 reason: e.to_string(),
-            })
+            });
+        if let (Ok(()), Some(m)) = (&sent, crate::metrics_server::worker_metrics()) {
+            m.events.with_label_values(&[status]).inc();
+            if let Some(r) = records {
+                m.records.set(i64::try_from(r).unwrap_or(i64::MAX));
+            }
+        }
+        sent
     }
 }

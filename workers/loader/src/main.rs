@@ -5,12 +5,15 @@
 use std::process::ExitCode;
 
 use streamforge_kit::lifecycle::exit_before_run;
-use streamforge_kit::{KafkaSettings, WorkerEnv, logging};
+use streamforge_kit::{KafkaSettings, WorkerEnv, logging, metrics_server};
 use streamforge_loader::worker::{self, Failure, LoaderConfig, Outcome};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
+    if let Err(e) = metrics_server::serve_worker_metrics() {
+        return exit_before_run(&Failure::permanent(e));
+    }
     let setup = (|| {
         let env = WorkerEnv::from_env().map_err(|e| Failure::Permanent(e.to_string()))?;
         let kafka = KafkaSettings::from_env().map_err(|e| Failure::Permanent(e.to_string()))?;

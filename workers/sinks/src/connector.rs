@@ -93,6 +93,7 @@ async fn store(
     let addr = metrics_server::address().map_err(Failure::permanent)?;
     let registry = metrics_server::registry();
     let metrics = SinkMetrics::new(&registry).map_err(Failure::permanent)?;
+    metrics_server::install(&registry).map_err(Failure::permanent)?;
     metrics_server::serve(registry, addr);
 
     storage.prepare().await.map_err(|e| storage_failure(&e))?;

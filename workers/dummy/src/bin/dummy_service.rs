@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use streamforge_dummy::run::run;
 use streamforge_kit::lifecycle::{Failure, exit_before_run};
-use streamforge_kit::{KafkaSettings, WorkerEnv, logging};
+use streamforge_kit::{KafkaSettings, WorkerEnv, logging, metrics_server};
 
 fn number(name: &str) -> Result<Option<u64>, Failure> {
     match std::env::var(name) {
@@ -24,6 +24,9 @@ fn number(name: &str) -> Result<Option<u64>, Failure> {
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
+    if let Err(e) = metrics_server::serve_worker_metrics() {
+        return exit_before_run(&Failure::permanent(e));
+    }
     let setup = (|| {
         let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
         let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
