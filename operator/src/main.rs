@@ -155,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
         stopped(),
     ));
     if cfg.workers.status_mirror {
-        let mirror = streamforge_sinks::arango::ArangoClient::new(
+        let mirror = streamforge_arango::ArangoClient::new(
             &cfg.workers.arango_url,
             &cfg.workers.arango_db,
             &std::env::var("ARANGO_USER").unwrap_or_else(|_| "root".into()),

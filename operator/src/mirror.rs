@@ -15,7 +15,7 @@ use kube::api::Api;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 use streamforge_api::Queue;
-use streamforge_sinks::arango::{ArangoClient, ArangoError};
+use streamforge_arango::{ArangoClient, ArangoError};
 use tracing::{info, warn};
 
 /// The mirror document of `q`.
@@ -117,7 +117,7 @@ mod tests {
     use super::*;
     use crate::fixtures::QueueExt;
     use streamforge_api::{Phase, QueueStatus};
-    use streamforge_sinks::arango::testserver;
+    use streamforge_arango::testserver;
 
     #[tokio::test]
     async fn protocol_mirror_writes_the_newest_status_once_per_round() {

@@ -1,4 +1,4 @@
-//! A small typed client for the ArangoDB HTTP calls the sinks make, with ArangoDB's error
+//! A small typed client for the ArangoDB HTTP calls StreamForge makes, with ArangoDB's error
 //! bodies (`{"error":true,"code":409,"errorNum":1207,"errorMessage":"duplicate name"}`) turned
 //! into errors that say whether retrying can help.
 
@@ -6,8 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-
-use crate::core::StorageError;
 
 /// ArangoDB error numbers the client acts on.
 pub mod error_num {
@@ -50,16 +48,6 @@ impl ArangoError {
             ArangoError::Transport { .. } => true,
             ArangoError::Api { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             ArangoError::Documents { .. } => false,
-        }
-    }
-}
-
-impl From<ArangoError> for StorageError {
-    fn from(e: ArangoError) -> Self {
-        if e.is_transient() {
-            StorageError::Unavailable(e.to_string())
-        } else {
-            StorageError::Refused(e.to_string())
         }
     }
 }

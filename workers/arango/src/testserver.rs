@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use warp::Filter;
 use warp::http::{Response, StatusCode};
 
-use super::key::is_valid;
+use crate::key::is_valid;
 
 /// The AQL text the adapter sends for upserts; other queries are refused as ArangoDB would
 /// refuse a query it cannot parse.

@@ -9,7 +9,7 @@ mod common;
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use streamforge_sinks::arango::testserver::{self, Shared};
+use streamforge_arango::testserver::{self, Shared};
 use streamforge_sinks::arango::{ArangoClient, ArangoSink, WriteMode};
 use streamforge_sinks::core::{Batch, Storage, StorageError};
 

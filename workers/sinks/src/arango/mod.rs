@@ -1,13 +1,7 @@
-//! ArangoDB storage over its documented HTTP API: the client, the sink (`Storage`), a graph API
-//! for graph-builder, and a protocol-level test server.
-//!
-//! Reference: ArangoDB HTTP API: Documents (`POST /_api/document/{collection}` with
-//! `overwriteMode`), Collections, Indexes, Graphs (`/_api/gharial`), AQL cursors.
+//! ArangoDB as a sink: the [`ArangoSink`] storage over the `streamforge-arango` client, which
+//! this module re-exports so that connectors name one path.
 
-pub mod client;
-pub mod key;
 pub mod sink;
-pub mod testserver;
 
-pub use client::{ArangoClient, ArangoError};
 pub use sink::{ArangoSink, WriteMode};
+pub use streamforge_arango::{ArangoClient, ArangoError, client, error_num, key};

@@ -6,9 +6,21 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::client::ArangoClient;
-use super::key::arango_key;
+use streamforge_arango::key::arango_key;
+use streamforge_arango::{ArangoClient, ArangoError};
+
 use crate::core::{Batch, Record, Storage, StorageError, WriteStats};
+
+/// Outages and overload are retried; refusals are not.
+impl From<ArangoError> for StorageError {
+    fn from(e: ArangoError) -> Self {
+        if e.is_transient() {
+            StorageError::Unavailable(e.to_string())
+        } else {
+            StorageError::Refused(e.to_string())
+        }
+    }
+}
 
 /// How a batch is written. Both are idempotent by `_key`; `docs/benchmarks.md` compares them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
