@@ -99,6 +99,11 @@ pub struct WorkerDefaults {
         default_value_t = 86_400
     )]
     pub ttl_seconds_after_finished: i32,
+    /// More environment for every worker Job, as `KEY=VALUE` pairs separated by commas (for
+    /// example `BINANCE_BASE_URL=https://testnet.binance.vision`). Names the operator sets
+    /// itself are refused, so a pair cannot change a worker's identity or run.
+    #[arg(long, env = "WORKER_EXTRA_ENV", default_value = "", value_parser = parse_extra_env)]
+    pub worker_extra_env: ExtraEnv,
     /// How long a run's pods may fail to start (an image that cannot be pulled, a pod refused
     /// by admission or quota, no node that fits) before the Queue fails with that reason.
     #[arg(long, env = "POD_START_TIMEOUT_SECONDS", default_value_t = 600)]
@@ -109,6 +114,45 @@ pub struct WorkerDefaults {
     /// Service account worker pods run as; the namespace default when empty.
     #[arg(long, env = "WORKER_SERVICE_ACCOUNT", default_value = "")]
     pub service_account: String,
+}
+
+/// `KEY=VALUE` pairs for every worker, in the order given.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExtraEnv(pub Vec<(String, String)>);
+
+/// Names the operator sets on every worker; extra environment may not replace them.
+const RESERVED: [&str; 8] = [
+    streamforge_api::env::QUEUE_ID,
+    streamforge_api::env::TELEMETRY_PRODUCER_ID,
+    streamforge_api::env::RUN,
+    streamforge_api::env::TARGET,
+    streamforge_api::env::TYPE,
+    streamforge_api::env::SYMBOL,
+    streamforge_api::env::KAFKA_TOPIC,
+    streamforge_api::env::PRODUCER_TELEMETRY_ID,
+];
+
+pub fn parse_extra_env(s: &str) -> Result<ExtraEnv, String> {
+    let mut out = vec![];
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?} is not KEY=VALUE"))?;
+        let k = k.trim();
+        let valid = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!("{k:?} is not an environment variable name"));
+        }
+        if RESERVED.contains(&k) {
+            return Err(format!(
+                "{k} is set by the operator and cannot be overridden"
+            ));
+        }
+        out.push((k.to_owned(), v.to_owned()));
+    }
+    Ok(ExtraEnv(out))
 }
 
 impl Config {
@@ -130,5 +174,38 @@ impl WorkerDefaults {
             minio_endpoint: "http://minio:9000".into(),
             ..cfg.workers
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_worker_environment_is_parsed_and_checked() {
+        let e =
+            parse_extra_env("BINANCE_BASE_URL=http://10.88.0.1:29400, WEIGHT_BUDGET=24").unwrap();
+        assert_eq!(
+            e.0,
+            vec![
+                (
+                    "BINANCE_BASE_URL".to_owned(),
+                    "http://10.88.0.1:29400".to_owned()
+                ),
+                ("WEIGHT_BUDGET".to_owned(), "24".to_owned())
+            ]
+        );
+        assert_eq!(parse_extra_env("").unwrap(), ExtraEnv::default());
+        assert!(
+            parse_extra_env("NOEQUALS")
+                .unwrap_err()
+                .contains("KEY=VALUE")
+        );
+        assert!(parse_extra_env("1X=2").is_err());
+        assert!(
+            parse_extra_env("RUN=7")
+                .unwrap_err()
+                .contains("set by the operator")
+        );
     }
 }

@@ -216,6 +216,12 @@ fn worker_env(
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| plain(k, v))),
     );
+    env.extend(
+        cfg.worker_extra_env
+            .0
+            .iter()
+            .map(|(k, v)| plain(k, v.as_str())),
+    );
     env
 }
 
