@@ -7,7 +7,7 @@
 //! | arango-connector | *candles* / *trades* / *orderbook* / graph_* / other | arango-candles / arango-trades / arango-orderbook / arango-graph-prep / arango-connector |
 //! | lake-connector, graph-builder, gnn-trainer, visualizer, dummy-service | any | the target itself |
 
-use streamforge_api::Target;
+use streamforge_api::{Family, Target};
 
 /// The image family that runs `target` for `data_type`.
 pub fn family(target: Target, data_type: &str) -> &'static str {
@@ -19,21 +19,18 @@ pub fn family(target: Target, data_type: &str) -> &'static str {
 }
 
 fn loader_family(data_type: &str) -> &'static str {
-    if data_type.starts_with("api_candles_") {
-        "loader-api-candles"
-    } else if data_type == "api_trades" {
-        "loader-api-trades"
-    } else if data_type.starts_with("ws_candles_") {
-        "loader-ws-candles"
-    } else if data_type == "ws_trades" {
-        "loader-ws-trades"
-    } else if data_type == "ws_orderbook" {
-        "loader-ws-orderbook"
-    } else {
-        "loader-generic"
+    match Family::of(data_type) {
+        Some(Family::ApiCandles) => "loader-api-candles",
+        Some(Family::ApiTrades) => "loader-api-trades",
+        Some(Family::WsCandles) => "loader-ws-candles",
+        Some(Family::WsTrades) => "loader-ws-trades",
+        Some(Family::WsOrderbook) => "loader-ws-orderbook",
+        None => "loader-generic",
     }
 }
 
+/// By the subject a type's name mentions, so that types beyond the loader's
+/// (`candles_indicators`, `graph_*`) find their store image too.
 fn arango_family(data_type: &str) -> &'static str {
     if data_type.contains("candles") {
         "arango-candles"

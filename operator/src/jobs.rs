@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use streamforge_api::command::command_id;
 use streamforge_api::exit::EXIT_PERMANENT;
-use streamforge_api::{Command, ControlCommand, Queue, SinkKind, Target, env, naming};
+use streamforge_api::{Command, ControlCommand, Queue, SinkKind, Target, env, naming, optional};
 
 use crate::config::WorkerDefaults;
 use crate::images;
@@ -195,32 +195,8 @@ fn worker_env(
         secret(env::MINIO_ACCESS_KEY, &cfg.minio_secret, "accessKey"),
         secret(env::MINIO_SECRET_KEY, &cfg.minio_secret, "secretKey"),
     ]);
-    let optional = [
-        (env::GRAPH_NAME, spec.graph_name.clone()),
-        (env::EPOCHS, spec.epochs.map(|e| e.to_string())),
-        (
-            env::MODEL_TYPE,
-            spec.model_type.map(|m| m.as_str().to_owned()),
-        ),
-        (
-            env::FEATURES,
-            (!spec.features.is_empty()).then(|| spec.features.join(",")),
-        ),
-        (env::LABEL, spec.label.clone()),
-        (env::LOSS_FN, spec.loss_fn.clone()),
-        (env::OUTPUT_TYPE, spec.output_type.clone()),
-        (env::OUTPUT_PATH, spec.output_path.clone()),
-    ];
     env.extend(
-        optional
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| plain(k, v))),
-    );
-    env.extend(
-        cfg.worker_extra_env
-            .0
-            .iter()
-            .map(|(k, v)| plain(k, v.as_str())),
+        optional::set_fields(spec).map(|(field, value)| plain(field.env, value.env_value())),
     );
     env
 }
@@ -350,23 +326,9 @@ pub fn command(
     now: f64,
 ) -> ControlCommand {
     let spec = &queue.spec;
-    let mut extra = BTreeMap::new();
-    let mut put = |k: &str, v: Option<serde_json::Value>| {
-        if let Some(v) = v {
-            extra.insert(k.to_owned(), v);
-        }
-    };
-    put("graph_name", spec.graph_name.clone().map(Into::into));
-    put("epochs", spec.epochs.map(Into::into));
-    put("model_type", spec.model_type.map(|m| m.as_str().into()));
-    put(
-        "features",
-        (!spec.features.is_empty()).then(|| spec.features.clone().into()),
-    );
-    put("label", spec.label.clone().map(Into::into));
-    put("loss_fn", spec.loss_fn.clone().map(Into::into));
-    put("output_type", spec.output_type.clone().map(Into::into));
-    put("output_path", spec.output_path.clone().map(Into::into));
+    let extra = optional::set_fields(spec)
+        .map(|(field, value)| (field.key.to_owned(), value.json()))
+        .collect();
     ControlCommand {
         command,
         queue_id: id.queue_id.clone(),

@@ -5,16 +5,19 @@
 //! Nothing here does I/O.
 
 pub mod command;
+pub mod datatype;
 pub mod env;
 pub mod event;
 pub mod exit;
 pub mod naming;
+pub mod optional;
 pub mod queue;
 pub mod status;
 pub mod time_range;
 pub mod topics;
 
 pub use command::{Command, ControlCommand};
+pub use datatype::{DataKind, Family, Interval};
 pub use event::{EventStatus, QueueEvent};
 pub use queue::{ModelType, Queue, QueueSpec, SinkKind, Target};
 pub use status::{Phase, ProducerSummary, QueueStatus};

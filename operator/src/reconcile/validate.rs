@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use kube::{Resource, ResourceExt};
-use streamforge_api::{Queue, Target, TimeRange, naming};
+use streamforge_api::{Family, Queue, Target, TimeRange, datatype, naming};
 
 /// What a valid Queue is called on the wire and in storage.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,27 +46,21 @@ pub enum InvalidSpec {
     GraphRequired,
 }
 
-/// Types a family-specific loader accepts, as a prefix or exact name.
+/// Types a family-specific loader accepts: its family's shape (an interval is checked by the
+/// loader), or any `api_*`/`ws_*` type for the generic loader.
 fn loader_accepts(target: Target, data_type: &str) -> Option<&'static str> {
-    let (ok, expected) = match target {
-        Target::LoaderApiCandles => (
-            data_type.starts_with("api_candles_"),
-            "api_candles_<interval>",
-        ),
-        Target::LoaderApiTrades => (data_type == "api_trades", "api_trades"),
-        Target::LoaderWsCandles => (
-            data_type.starts_with("ws_candles_"),
-            "ws_candles_<interval>",
-        ),
-        Target::LoaderWsTrades => (data_type == "ws_trades", "ws_trades"),
-        Target::LoaderWsOrderbook => (data_type == "ws_orderbook", "ws_orderbook"),
-        Target::LoaderProducer => (
-            data_type.starts_with("api_") || data_type.starts_with("ws_"),
-            "an api_* or ws_* type",
-        ),
-        _ => (true, ""),
+    let family = match target {
+        Target::LoaderApiCandles => Family::ApiCandles,
+        Target::LoaderApiTrades => Family::ApiTrades,
+        Target::LoaderWsCandles => Family::WsCandles,
+        Target::LoaderWsTrades => Family::WsTrades,
+        Target::LoaderWsOrderbook => Family::WsOrderbook,
+        Target::LoaderProducer => {
+            return (!datatype::is_loader_type(data_type)).then_some("an api_* or ws_* type");
+        }
+        _ => return None,
     };
-    (!ok).then_some(expected)
+    (Family::of(data_type) != Some(family)).then_some(family.pattern())
 }
 
 fn symbol_ok(s: &str) -> bool {
@@ -110,7 +104,7 @@ pub fn validate(queue: &Queue) -> Result<Identity, InvalidSpec> {
         .as_deref()
         .map(TimeRange::parse)
         .transpose()?;
-    if time_range.is_none() && spec.data_type.starts_with("api_") {
+    if time_range.is_none() && datatype::loads_history(&spec.data_type) {
         return Err(InvalidSpec::RangeRequired(spec.data_type.clone()));
     }
     if !spec.sinks.is_empty() && !spec.target.is_loader() {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use streamforge_api::datatype;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Behaviour {
     pub rate_per_sec: u32,
@@ -39,7 +41,7 @@ pub enum BehaviourError {
 impl Behaviour {
     pub fn parse(ty: &str) -> Result<Self, BehaviourError> {
         let rest = ty
-            .strip_prefix("dummy")
+            .strip_prefix(datatype::DUMMY)
             .filter(|r| r.is_empty() || r.starts_with('_'))
             .ok_or_else(|| BehaviourError::NotDummy(ty.to_owned()))?;
         let mut b = Behaviour::default();
