@@ -1,8 +1,5 @@
-//! Build (pure): a Queue's workers for one run, their batch/v1 Jobs, and their commands.
-//!
-//! A run has one main worker and one companion Job per sink, all under the Queue's `queue_id`
-//! and each with its own telemetry id. Jobs carry an owner reference to the Queue (so the
-//! garbage collector removes them with it) and labels that tie them to the Queue and run.
+//! A worker's batch/v1 Job (pure): labels and annotations that tie it to its Queue and run, an
+//! owner reference for garbage collection, limits, the pod failure policy and a locked-down pod.
 
 use std::collections::BTreeMap;
 
@@ -11,92 +8,21 @@ use k8s_openapi::api::batch::v1::{
     PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec, SeccompProfile,
-    SecretKeySelector, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, PodSpec, PodTemplateSpec, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
-use streamforge_api::command::command_id;
 use streamforge_api::exit::EXIT_PERMANENT;
-use streamforge_api::{Command, ControlCommand, Queue, SinkKind, Target, env, naming, optional};
+use streamforge_api::{Queue, naming};
 
+use super::env::worker_env;
+use super::{
+    ANNOTATION_QUEUE_ID, ANNOTATION_TELEMETRY_ID, KAFKA_CA_DIR, LABEL_QUEUE, LABEL_QUEUE_UID,
+    LABEL_ROLE, LABEL_RUN, MANAGED_BY, Worker,
+};
 use crate::config::WorkerDefaults;
-use crate::images;
 use crate::reconcile::validate::Identity;
-
-pub const LABEL_QUEUE: &str = "streamforge.io/queue";
-pub const LABEL_QUEUE_UID: &str = "streamforge.io/queue-uid";
-pub const LABEL_RUN: &str = "streamforge.io/run";
-pub const LABEL_ROLE: &str = "streamforge.io/role";
-pub const ANNOTATION_QUEUE_ID: &str = "streamforge.io/queue-id";
-pub const ANNOTATION_TELEMETRY_ID: &str = "streamforge.io/telemetry-id";
-pub const MANAGED_BY: &str = "streamforge-operator";
-/// Where the Kafka CA bundle is mounted in worker pods when one is configured.
-pub const KAFKA_CA_DIR: &str = "/etc/streamforge/kafka-ca";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Main,
-    Sink(SinkKind),
-}
-
-impl Role {
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Main => "main",
-            Role::Sink(kind) => kind.as_str(),
-        }
-    }
-}
-
-/// One worker of a run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Worker {
-    pub role: Role,
-    pub target: Target,
-    pub telemetry_id: String,
-    pub job_name: String,
-    pub image: String,
-}
-
-/// The workers of `run`: the main one first, then one per sink in spec order.
-pub fn workers(queue: &Queue, id: &Identity, run: u32, cfg: &WorkerDefaults) -> Vec<Worker> {
-    let spec = &queue.spec;
-    let main_image = spec.image.clone().unwrap_or_else(|| {
-        images::image(
-            &cfg.image_registry,
-            images::family(spec.target, &spec.data_type),
-            &cfg.image_tag,
-        )
-    });
-    let mut out = vec![Worker {
-        role: Role::Main,
-        target: spec.target,
-        telemetry_id: id.telemetry_id.clone(),
-        job_name: naming::job_name(&id.name, &id.uid, None, run),
-        image: main_image,
-    }];
-    for &kind in &spec.sinks {
-        let target = kind.target();
-        out.push(Worker {
-            role: Role::Sink(kind),
-            target,
-            telemetry_id: naming::telemetry_id(target, &id.uid),
-            job_name: naming::job_name(&id.name, &id.uid, Some(kind.as_str()), run),
-            image: images::image(
-                &cfg.image_registry,
-                images::family(target, &spec.data_type),
-                &cfg.image_tag,
-            ),
-        });
-    }
-    out
-}
-
-/// Labels that select every Job of a Queue (all runs).
-pub fn queue_selector(uid: &str) -> String {
-    format!("{LABEL_QUEUE_UID}={uid}")
-}
 
 fn labels(id: &Identity, worker: &Worker, run: u32) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -119,86 +45,6 @@ fn truncate_label(v: &str) -> String {
         .collect::<String>()
         .trim_end_matches(['-', '.', '_'])
         .to_owned()
-}
-
-fn plain(name: &str, value: impl Into<String>) -> EnvVar {
-    EnvVar {
-        name: name.into(),
-        value: Some(value.into()),
-        value_from: None,
-    }
-}
-
-/// A variable from a Secret key; optional, so a namespace without the Secret still runs
-/// (plaintext Kafka, anonymous stores).
-fn secret(name: &str, secret_name: &str, key: &str) -> EnvVar {
-    EnvVar {
-        name: name.into(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret_name.into(),
-                key: key.into(),
-                optional: Some(true),
-            }),
-            ..EnvVarSource::default()
-        }),
-    }
-}
-
-fn worker_env(
-    queue: &Queue,
-    id: &Identity,
-    worker: &Worker,
-    run: u32,
-    cfg: &WorkerDefaults,
-) -> Vec<EnvVar> {
-    let spec = &queue.spec;
-    let mut env = vec![
-        plain(env::QUEUE_ID, &id.queue_id),
-        plain(env::TARGET, worker.target.as_str()),
-        plain(env::SYMBOL, &spec.symbol),
-        plain(env::TYPE, &spec.data_type),
-    ];
-    if let Some(range) = &spec.time_range {
-        env.push(plain(env::TIME_RANGE, range));
-    }
-    env.extend([
-        plain(env::KAFKA_TOPIC, &id.kafka_topic),
-        plain(env::COLLECTION_NAME, &id.collection_name),
-        plain(env::TELEMETRY_PRODUCER_ID, &worker.telemetry_id),
-        plain(env::RUN, run.to_string()),
-        plain(env::LOG_FORMAT, &cfg.worker_log_format),
-        plain(
-            env::KAFKA_BOOTSTRAP_SERVERS,
-            cfg.kafka_bootstrap_servers.clone().unwrap_or_default(),
-        ),
-        secret(env::KAFKA_USER, &cfg.kafka_secret, "user"),
-        secret(env::KAFKA_PASSWORD, &cfg.kafka_secret, "password"),
-    ]);
-    if matches!(worker.role, Role::Sink(_)) {
-        // A sink ends when this worker, the run's producer, says it finished.
-        env.push(plain(env::PRODUCER_TELEMETRY_ID, &id.telemetry_id));
-    }
-    if !cfg.kafka_ca_secret.is_empty() {
-        env.push(plain(env::CA_PATH, format!("{KAFKA_CA_DIR}/ca.crt")));
-    }
-    env.extend([
-        plain(env::QUEUE_CONTROL_TOPIC, &cfg.control_topic),
-        plain(env::QUEUE_EVENTS_TOPIC, &cfg.events_topic),
-        plain(env::ARANGO_URL, &cfg.arango_url),
-        plain(env::ARANGO_DB, &cfg.arango_db),
-        secret(env::ARANGO_USER, &cfg.arango_secret, "user"),
-        secret(env::ARANGO_PASSWORD, &cfg.arango_secret, "password"),
-        plain(env::MINIO_ENDPOINT, &cfg.minio_endpoint),
-        plain(env::MINIO_BUCKET, &cfg.minio_bucket),
-        secret(env::MINIO_ACCESS_KEY, &cfg.minio_secret, "accessKey"),
-        secret(env::MINIO_SECRET_KEY, &cfg.minio_secret, "secretKey"),
-    ]);
-    env.extend(
-        optional::set_fields(spec).map(|(field, value)| plain(field.env, value.env_value())),
-    );
-    env
 }
 
 /// Fail the Job at once on [`EXIT_PERMANENT`]; do not count evictions and preemptions against
@@ -316,43 +162,14 @@ pub fn build_job(
     }
 }
 
-/// The `command` for `worker` in `run`, stamped at `now` (seconds since the epoch).
-pub fn command(
-    queue: &Queue,
-    id: &Identity,
-    worker: &Worker,
-    run: u32,
-    command: Command,
-    now: f64,
-) -> ControlCommand {
-    let spec = &queue.spec;
-    let extra = optional::set_fields(spec)
-        .map(|(field, value)| (field.key.to_owned(), value.json()))
-        .collect();
-    ControlCommand {
-        command,
-        queue_id: id.queue_id.clone(),
-        target: worker.target.as_str().into(),
-        symbol: spec.symbol.clone(),
-        data_type: spec.data_type.clone(),
-        time_range: spec.time_range.clone(),
-        kafka_topic: Some(id.kafka_topic.clone()),
-        collection_name: Some(id.collection_name.clone()),
-        telemetry_id: worker.telemetry_id.clone(),
-        image: Some(worker.image.clone()),
-        timestamp: now,
-        run,
-        command_id: command_id(&id.queue_id, run, command, &worker.telemetry_id),
-        extra,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixtures::{QueueExt, UID};
+    use crate::jobs::workers;
     use crate::reconcile::validate::validate;
-    use streamforge_api::ModelType;
+    use k8s_openapi::api::core::v1::EnvVar;
+    use streamforge_api::{ModelType, Target};
 
     fn env_of(job: &Job) -> BTreeMap<String, EnvVar> {
         job.spec
@@ -376,44 +193,6 @@ mod tests {
             .value
             .clone()
             .unwrap_or_else(|| panic!("{k} has no plain value"))
-    }
-
-    #[test]
-    fn a_loader_with_sinks_gets_one_job_each() {
-        let q = Queue::test().with_sinks(&[SinkKind::Arango, SinkKind::Lake]);
-        let id = validate(&q).unwrap();
-        let cfg = WorkerDefaults::for_tests();
-        let ws = workers(&q, &id, 1, &cfg);
-        let names: Vec<_> = ws
-            .iter()
-            .map(|w| {
-                (
-                    w.job_name.as_str(),
-                    w.telemetry_id.as_str(),
-                    w.image.as_str(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            names,
-            [
-                (
-                    "btc-candles-a1b2c3-r1",
-                    "loader-producer__a1b2c3",
-                    "streamforge/loader-api-candles:0.1.0"
-                ),
-                (
-                    "btc-candles-a1b2c3-arango-r1",
-                    "arango-connector__a1b2c3",
-                    "streamforge/arango-candles:0.1.0"
-                ),
-                (
-                    "btc-candles-a1b2c3-lake-r1",
-                    "lake-connector__a1b2c3",
-                    "streamforge/lake-connector:0.1.0"
-                ),
-            ]
-        );
     }
 
     #[test]
@@ -556,34 +335,5 @@ mod tests {
         assert_eq!(value(&env, "GRAPH_NAME"), "btc_graph");
         assert_eq!(value(&env, "CA_PATH"), "/etc/streamforge/kafka-ca/ca.crt");
         assert!(!env.contains_key("TIME_RANGE"));
-    }
-
-    #[test]
-    fn commands_match_the_wire_contract() {
-        let q = Queue::test().with_sinks(&[SinkKind::Arango]);
-        let id = validate(&q).unwrap();
-        let cfg = WorkerDefaults::for_tests();
-        let ws = workers(&q, &id, 1, &cfg);
-        let start = command(&q, &id, &ws[1], 1, Command::Start, 1722500000.5);
-        let wire: serde_json::Value = serde_json::from_slice(&start.to_json()).unwrap();
-        assert_eq!(wire["command"], "start");
-        assert_eq!(
-            wire["queue_id"],
-            "wf-btcusdt-api_candles_5m-20240801-a1b2c3"
-        );
-        assert_eq!(wire["target"], "arango-connector");
-        assert_eq!(wire["type"], "api_candles_5m");
-        assert_eq!(wire["time_range"], "2024-08-01:2024-08-02");
-        assert_eq!(
-            wire["kafka_topic"],
-            "wf-btcusdt-api_candles_5m-20240801-a1b2c3-data"
-        );
-        assert_eq!(wire["collection_name"], "btcusdt_api_candles_5m_2024_08_01");
-        assert_eq!(wire["telemetry_id"], "arango-connector__a1b2c3");
-        assert_eq!(wire["timestamp"], 1722500000.5);
-        assert_eq!(
-            wire["command_id"],
-            "wf-btcusdt-api_candles_5m-20240801-a1b2c3/1/start/arango-connector__a1b2c3"
-        );
     }
 }

@@ -1,0 +1,90 @@
+//! A worker's environment (pure): the contract's variable names with this run's values,
+//! credentials only as optional Secret references, and the spec's optional fields from the
+//! contract's table.
+
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
+use streamforge_api::{Queue, env, optional};
+
+use super::{KAFKA_CA_DIR, Role, Worker};
+use crate::config::WorkerDefaults;
+use crate::reconcile::validate::Identity;
+
+fn plain(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        value_from: None,
+    }
+}
+
+/// A variable from a Secret key; optional, so a namespace without the Secret still runs
+/// (plaintext Kafka, anonymous stores).
+fn secret(name: &str, secret_name: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret_name.into(),
+                key: key.into(),
+                optional: Some(true),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+pub(super) fn worker_env(
+    queue: &Queue,
+    id: &Identity,
+    worker: &Worker,
+    run: u32,
+    cfg: &WorkerDefaults,
+) -> Vec<EnvVar> {
+    let spec = &queue.spec;
+    let mut env = vec![
+        plain(env::QUEUE_ID, &id.queue_id),
+        plain(env::TARGET, worker.target.as_str()),
+        plain(env::SYMBOL, &spec.symbol),
+        plain(env::TYPE, &spec.data_type),
+    ];
+    if let Some(range) = &spec.time_range {
+        env.push(plain(env::TIME_RANGE, range));
+    }
+    env.extend([
+        plain(env::KAFKA_TOPIC, &id.kafka_topic),
+        plain(env::COLLECTION_NAME, &id.collection_name),
+        plain(env::TELEMETRY_PRODUCER_ID, &worker.telemetry_id),
+        plain(env::RUN, run.to_string()),
+        plain(env::LOG_FORMAT, &cfg.worker_log_format),
+        plain(
+            env::KAFKA_BOOTSTRAP_SERVERS,
+            cfg.kafka_bootstrap_servers.clone().unwrap_or_default(),
+        ),
+        secret(env::KAFKA_USER, &cfg.kafka_secret, "user"),
+        secret(env::KAFKA_PASSWORD, &cfg.kafka_secret, "password"),
+    ]);
+    if matches!(worker.role, Role::Sink(_)) {
+        // A sink ends when this worker, the run's producer, says it finished.
+        env.push(plain(env::PRODUCER_TELEMETRY_ID, &id.telemetry_id));
+    }
+    if !cfg.kafka_ca_secret.is_empty() {
+        env.push(plain(env::CA_PATH, format!("{KAFKA_CA_DIR}/ca.crt")));
+    }
+    env.extend([
+        plain(env::QUEUE_CONTROL_TOPIC, &cfg.control_topic),
+        plain(env::QUEUE_EVENTS_TOPIC, &cfg.events_topic),
+        plain(env::ARANGO_URL, &cfg.arango_url),
+        plain(env::ARANGO_DB, &cfg.arango_db),
+        secret(env::ARANGO_USER, &cfg.arango_secret, "user"),
+        secret(env::ARANGO_PASSWORD, &cfg.arango_secret, "password"),
+        plain(env::MINIO_ENDPOINT, &cfg.minio_endpoint),
+        plain(env::MINIO_BUCKET, &cfg.minio_bucket),
+        secret(env::MINIO_ACCESS_KEY, &cfg.minio_secret, "accessKey"),
+        secret(env::MINIO_SECRET_KEY, &cfg.minio_secret, "secretKey"),
+    ]);
+    env.extend(
+        optional::set_fields(spec).map(|(field, value)| plain(field.env, value.env_value())),
+    );
+    env
+}
