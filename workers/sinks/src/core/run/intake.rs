@@ -1,0 +1,253 @@
+//! The reading stage: consume, check each message, dead-letter the malformed, batch the rest,
+//! and hand each closed batch to the writer; it ends on `stop`, or once the producer finished
+//! and nothing is left to read (confirmed with the broker).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::FutureProducer;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::{mpsc, watch};
+use tracing::info;
+
+use super::{RunConfig, RunError, Signals, SinkMetrics, dead_letter, kafka};
+use crate::core::batch::{Batch, Batcher};
+use crate::core::record;
+
+/// Messages the intake takes from librdkafka's queue in one go, at most.
+const DRAIN_AT_ONCE: usize = 1024;
+
+/// How often the lag metric is refreshed while records flow.
+const LAG_METRIC_EVERY: Duration = Duration::from_secs(5);
+
+/// What the intake counted.
+#[derive(Default)]
+pub(super) struct Read {
+    pub(super) dead_letters: u64,
+    pub(super) stopped: bool,
+}
+
+/// The reading stage: consume, check each message, dead-letter the malformed, batch the rest.
+pub(super) struct Intake<'r> {
+    pub(super) consumer: &'r StreamConsumer,
+    pub(super) dlq: &'r FutureProducer,
+    pub(super) cfg: &'r RunConfig,
+    pub(super) metrics: &'r SinkMetrics,
+}
+
+impl Intake<'_> {
+    /// Records left to read on the assigned partitions, or `None` when unknown; also the lag
+    /// metric.
+    fn lag(&self) -> Option<i64> {
+        let lag = self.lag_now();
+        if let Some(lag) = lag {
+            self.metrics.lag.set(lag);
+        }
+        lag
+    }
+
+    fn lag_now(&self) -> Option<i64> {
+        let assignment = self.consumer.assignment().ok()?;
+        if assignment.count() == 0 {
+            return None;
+        }
+        let position = self.consumer.position().ok()?;
+        // Where a partition with nothing consumed yet starts: its committed offset (a restart),
+        // else its first offset.
+        let committed = self
+            .consumer
+            .committed_offsets(assignment.clone(), Duration::from_secs(5))
+            .ok()?;
+        let mut lag = 0;
+        for e in assignment.elements() {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
+                .ok()?;
+            let valid = |tpl: &TopicPartitionList| {
+                tpl.find_partition(e.topic(), e.partition())
+                    .and_then(|p| p.offset().to_raw())
+                    .filter(|o| *o >= 0)
+            };
+            let next = valid(&position)
+                .or_else(|| valid(&committed))
+                .unwrap_or(low);
+            lag += (high - next).max(0);
+        }
+        Some(lag)
+    }
+
+    /// The offset each partition of the topic will be consumed from: the group's committed
+    /// offset, or the partition's start when nothing was committed. Empty while the topic does
+    /// not exist yet.
+    pub(super) fn resume_positions(&self) -> Result<HashMap<i32, i64>, RunError> {
+        let topic = self.cfg.topic.as_str();
+        let md = self
+            .consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .map_err(kafka("metadata"))?;
+        let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
+            return Ok(HashMap::new());
+        };
+        if t.error().is_some() {
+            return Ok(HashMap::new());
+        }
+        let mut tpl = TopicPartitionList::new();
+        for p in t.partitions() {
+            tpl.add_partition(topic, p.id());
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .map_err(kafka("committed offsets"))?;
+        let mut out = HashMap::new();
+        for e in committed.elements() {
+            let from = match e.offset() {
+                Offset::Offset(o) if o >= 0 => o,
+                _ => {
+                    self.consumer
+                        .fetch_watermarks(topic, e.partition(), Duration::from_secs(10))
+                        .map_err(kafka("watermarks"))?
+                        .0
+                }
+            };
+            out.insert(e.partition(), from);
+        }
+        Ok(out)
+    }
+
+    /// Read until the end of input or `stop`, handing each closed batch to the writer. Returns
+    /// early, without error, when the writer is gone (it failed, and its error is the run's).
+    pub(super) async fn run(
+        self,
+        mut signals: watch::Receiver<Signals>,
+        to_writer: mpsc::Sender<Batch>,
+    ) -> Result<Read, RunError> {
+        let mut read = Read::default();
+        let mut batcher = Batcher::new(self.cfg.batch_records, self.cfg.batch_wait);
+        let mut check = tokio::time::interval(Duration::from_millis(500));
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The lag check makes blocking broker requests, so it runs only when the consumer went
+        // idle since the last tick (the end of input is near) or every few seconds for the
+        // metric; never once per message while records flow.
+        let mut received = false;
+        let mut lag_checked = Instant::now();
+        // Partitions read to their end since their last message, when the consumer reports
+        // ends (`KafkaSettings::consumer_reporting_ends`): the end of input is then known the
+        // moment it is reached, not a tick or two later.
+        let mut at_end: HashSet<i32> = HashSet::new();
+        loop {
+            let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
+            let mut finished = false;
+            tokio::select! {
+                msg = self.consumer.recv() => {
+                    let now = Instant::now();
+                    // Take what is already fetched before waiting again: setting up the timers
+                    // and signal futures of this loop once per message would cost more than
+                    // reading the message.
+                    let mut next = Some(msg);
+                    let mut handled = 0;
+                    let mut reached_end = false;
+                    while let Some(msg) = next.take() {
+                        match msg {
+                            Ok(m) => {
+                                received = true;
+                                if !at_end.is_empty() {
+                                    at_end.remove(&m.partition());
+                                }
+                                match record::parse(m.key(), m.payload(), m.partition(), m.offset(), m.timestamp().to_millis()) {
+                                    Ok(r) => {
+                                        if let Some(full) = batcher.push(r, now)
+                                            && !hand_over(&to_writer, full).await
+                                        {
+                                            return Ok(read);
+                                        }
+                                    }
+                                    Err(why) => {
+                                        dead_letter::send(self.dlq, &self.cfg.dlq_topic, &m, &why, self.metrics).await?;
+                                        read.dead_letters += 1;
+                                        batcher.skip(m.partition(), m.offset(), now);
+                                    }
+                                }
+                            }
+                            Err(KafkaError::PartitionEOF(p)) => {
+                                at_end.insert(p);
+                                reached_end = true;
+                            }
+                            Err(e) => return Err(kafka("consume")(e)),
+                        }
+                        handled += 1;
+                        if handled < DRAIN_AT_ONCE {
+                            next = self.consumer.recv().now_or_never();
+                        }
+                    }
+                    // Every partition at its end and the producer done: confirmed with the
+                    // broker (an end reported before the producer's last records were appended
+                    // is no end), once.
+                    if reached_end && signals.borrow().producer_finished && self.read_to_the_end(&at_end) {
+                        lag_checked = Instant::now();
+                        finished = self.lag() == Some(0);
+                    }
+                }
+                _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending::<()>().await } } => {
+                    if let Some(b) = batcher.due(Instant::now())
+                        && !hand_over(&to_writer, b).await
+                    {
+                        return Ok(read);
+                    }
+                }
+                _ = check.tick() => {
+                    let s = *signals.borrow();
+                    if s.stop {
+                        hand_over(&to_writer, batcher.take()).await;
+                        read.stopped = true;
+                        return Ok(read);
+                    }
+                    if std::mem::take(&mut received) && lag_checked.elapsed() < LAG_METRIC_EVERY {
+                        continue;
+                    }
+                    lag_checked = Instant::now();
+                    let lag = self.lag();
+                    finished = s.producer_finished && lag == Some(0);
+                }
+                _ = async {
+                    // A dropped sender can signal nothing more; do not spin on it.
+                    if signals.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                } => {}
+            }
+            if finished {
+                hand_over(&to_writer, batcher.take()).await;
+                info!("producer finished and nothing left to read");
+                return Ok(read);
+            }
+        }
+    }
+
+    /// Whether the consumer reported the end of every partition it is assigned.
+    fn read_to_the_end(&self, at_end: &HashSet<i32>) -> bool {
+        self.consumer.assignment().is_ok_and(|a| {
+            a.count() > 0 && a.elements().iter().all(|e| at_end.contains(&e.partition()))
+        })
+    }
+}
+
+/// Hand a closed batch to the writer; false when the writer is gone.
+async fn hand_over(to_writer: &mpsc::Sender<Batch>, b: Batch) -> bool {
+    if b.is_empty() {
+        return true;
+    }
+    let (records, waiting) = (b.records.len(), Instant::now());
+    let sent = to_writer.send(b).await.is_ok();
+    tracing::debug!(
+        records,
+        waited_ms = waiting.elapsed().as_millis() as u64,
+        "batch handed to the writer"
+    );
+    sent
+}

@@ -1,0 +1,90 @@
+//! The writing stage: store each batch (retrying outages with backoff), then commit its
+//! offsets, in the order the intake closed the batches.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use super::{RunConfig, RunError, RunReport, SinkMetrics, kafka};
+use crate::core::batch::Batch;
+use crate::core::storage::Storage;
+
+/// The writing stage: store each batch (retrying outages), then commit its offsets.
+pub(super) struct Writer<'r> {
+    pub(super) consumer: &'r StreamConsumer,
+    pub(super) storage: &'r mut dyn Storage,
+    pub(super) cfg: &'r RunConfig,
+    pub(super) metrics: &'r SinkMetrics,
+}
+
+impl Writer<'_> {
+    pub(super) async fn run(
+        mut self,
+        mut batches: mpsc::Receiver<Batch>,
+    ) -> Result<RunReport, RunError> {
+        let mut report = RunReport::default();
+        while let Some(batch) = batches.recv().await {
+            self.flush(batch, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Store `batch` (retrying outages) and commit its offsets.
+    async fn flush(&mut self, batch: Batch, report: &mut RunReport) -> Result<(), RunError> {
+        let started = Instant::now();
+        let batch = Arc::new(batch);
+        let mut backoff = self.cfg.retry_start;
+        if !batch.records.is_empty() {
+            loop {
+                match self.storage.write(batch.clone()).await {
+                    Ok(stats) => {
+                        report.written += stats.records;
+                        self.metrics.records_written.inc_by(stats.records);
+                        break;
+                    }
+                    Err(e) if e.is_transient() => {
+                        warn!(error = %e, wait_ms = backoff.as_millis() as u64, "storage unavailable; retrying the batch");
+                        report.storage_retries += 1;
+                        self.metrics.storage_retries.inc();
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(self.cfg.retry_max);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            report.batches += 1;
+            self.metrics.batches.inc();
+            self.metrics
+                .batch_latency
+                .observe(started.elapsed().as_secs_f64());
+            if let Some((lo, hi)) = batch.key_range() {
+                if report.first_key.as_deref().is_none_or(|f| lo < f) {
+                    report.first_key = Some(lo.to_owned());
+                }
+                if report.last_key.as_deref().is_none_or(|l| hi > l) {
+                    report.last_key = Some(hi.to_owned());
+                }
+            }
+        }
+        let written_in = started.elapsed();
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &batch.commit {
+            tpl.add_partition_offset(&self.cfg.topic, *p, Offset::Offset(*o))
+                .map_err(kafka("commit"))?;
+        }
+        self.consumer
+            .commit(&tpl, CommitMode::Sync)
+            .map_err(kafka("commit"))?;
+        tracing::debug!(
+            records = batch.records.len(),
+            write_ms = written_in.as_millis() as u64,
+            commit_ms = (started.elapsed() - written_in).as_millis() as u64,
+            "batch stored and committed"
+        );
+        Ok(())
+    }
+}
