@@ -287,12 +287,18 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     let mut written = old.clone();
     if queue.spec.suspend {
         let workers = jobs::workers(queue, &id, run, &ctx.workers);
-        if old.start_sent_run == Some(run) && old.stop_sent_run != Some(run) {
+        if old.start_sent_run == Some(run)
+            && old.stop_sent_run != Some(run)
+            && ctx.sent_at(&id.uid, run, Command::Stop).is_none()
+        {
             publish_all(ctx, queue, &id, &workers, run, Command::Stop).await?;
+            ctx.record_sent(&id.uid, run, Command::Stop, crate::time::now());
             st.stop_sent_run = Some(run);
             st.run = Some(run);
             write_status(ctx, queue, &st).await?;
             written = st.clone();
+        } else if ctx.sent_at(&id.uid, run, Command::Stop).is_some() {
+            st.stop_sent_run = Some(run);
         }
         let deleted = delete_run_jobs(&job_api, &existing, None).await?;
         st.run = Some(run);
@@ -334,11 +340,19 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
 
     // The delivery is recorded by the one status write below: nothing between here and that
     // write can fail, so a restart never sends it again.
-    let start_now = old.start_sent_run != Some(run);
+    let mut start_now = old.start_sent_run != Some(run);
     if start_now {
-        publish_all(ctx, queue, &id, &workers, run, Command::Start).await?;
         st.start_sent_run = Some(run);
-        st.started_at = Some(crate::time::now());
+        if let Some(at) = ctx.sent_at(&id.uid, run, Command::Start) {
+            // Delivered by this process; the cached Queue does not show it yet.
+            st.started_at = Some(at);
+            start_now = false;
+        } else {
+            publish_all(ctx, queue, &id, &workers, run, Command::Start).await?;
+            let at = crate::time::now();
+            ctx.record_sent(&id.uid, run, Command::Start, at.clone());
+            st.started_at = Some(at);
+        }
     }
 
     let states: Vec<(String, JobState)> = workers
@@ -370,7 +384,10 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
         .map(|(w, _)| w.clone())
         .collect();
     if main_done && !sinks.is_empty() && old.drain_sent_run != Some(run) {
-        publish_all(ctx, queue, &id, &sinks, run, Command::Drain).await?;
+        if ctx.sent_at(&id.uid, run, Command::Drain).is_none() {
+            publish_all(ctx, queue, &id, &sinks, run, Command::Drain).await?;
+            ctx.record_sent(&id.uid, run, Command::Drain, crate::time::now());
+        }
         st.drain_sent_run = Some(run);
     }
 
@@ -414,10 +431,12 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
         st.finished_at = st.finished_at.or_else(|| Some(crate::time::now()));
         if v.phase == Phase::Failed && st.stop_sent_run != Some(run) {
             // Tell the rest of the run (sinks still consuming) to stop; best effort.
-            if publish_all(ctx, queue, &id, &workers, run, Command::Stop)
-                .await
-                .is_ok()
+            if ctx.sent_at(&id.uid, run, Command::Stop).is_some()
+                || publish_all(ctx, queue, &id, &workers, run, Command::Stop)
+                    .await
+                    .is_ok()
             {
+                ctx.record_sent(&id.uid, run, Command::Stop, crate::time::now());
                 st.stop_sent_run = Some(run);
             }
         }

@@ -70,6 +70,7 @@ pub async fn cleanup(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
             Api::namespaced(ctx.client.clone(), &queue.namespace().unwrap_or_default());
         let existing = observe::jobs_of(&api, &queue.name_any(), &uid).await?;
         delete_run_jobs(&api, &existing, None).await?;
+        ctx.forget(&uid);
     }
     Ok(Action::await_change())
 }

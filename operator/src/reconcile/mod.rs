@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
-use streamforge_api::Queue;
+use streamforge_api::{Command, Queue};
 use tracing::{info, warn};
 
 use crate::config::WorkerDefaults;
@@ -47,6 +48,9 @@ pub fn retry_delay(n: u32) -> Duration {
         .min(RETRY_CAP)
 }
 
+/// One command delivered: run, command, when.
+type Delivery = (u32, Command, Time);
+
 pub struct Context {
     pub client: Client,
     pub workers: WorkerDefaults,
@@ -56,6 +60,10 @@ pub struct Context {
     pub stop_grace: Duration,
     /// Failed reconciles in a row, per Queue UID (for the retry backoff).
     failures: Mutex<HashMap<String, u32>>,
+    /// Commands this process delivered, per Queue UID: run, command and when. The Queue cache
+    /// can lag behind this operator's own status write (the event of a Job it created can come
+    /// first), and a reconcile of that stale copy must not deliver the same command again.
+    sent: Mutex<HashMap<String, Vec<Delivery>>>,
 }
 
 impl Context {
@@ -78,6 +86,35 @@ impl Context {
             metrics,
             stop_grace,
             failures: Mutex::new(HashMap::new()),
+            sent: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// When this process delivered `command` for `run` of Queue `uid`, if it did.
+    pub fn sent_at(&self, uid: &str, run: u32, command: Command) -> Option<Time> {
+        let sent = self.sent.lock().ok()?;
+        sent.get(uid)?
+            .iter()
+            .find(|(r, c, _)| *r == run && *c == command)
+            .map(|(_, _, t)| t.clone())
+    }
+
+    /// Remember a delivery; only the newest run of a Queue is kept.
+    pub fn record_sent(&self, uid: &str, run: u32, command: Command, at: Time) {
+        if let Ok(mut sent) = self.sent.lock() {
+            let e = sent.entry(uid.to_owned()).or_default();
+            e.retain(|(r, _, _)| *r >= run);
+            e.push((run, command, at));
+        }
+    }
+
+    /// Forget a Queue that is gone.
+    pub fn forget(&self, uid: &str) {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.remove(uid);
+        }
+        if let Ok(mut f) = self.failures.lock() {
+            f.remove(uid);
         }
     }
 

@@ -848,3 +848,48 @@ async fn a_pod_refused_by_admission_shows_the_refusal() {
         "{st}"
     );
 }
+
+#[tokio::test]
+async fn a_reconcile_of_a_stale_copy_does_not_deliver_start_again() {
+    // The event of the Job just created can reach the controller before the Queue's own status
+    // write does; the second reconcile then sees a Queue without `startSentRun`.
+    let q = Queue::test().finalized();
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(
+                Method::POST,
+                JOBS,
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-a1b2c3-r1"}}),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+            call(Method::POST, EVENTS, event_reply()),
+            // The second reconcile, of the same stale copy.
+            call(
+                Method::GET,
+                JOBS,
+                job_list(vec![job_with("btc-candles-a1b2c3-r1", 1, None)]),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    let q = Arc::new(q);
+    reconcile(q.clone(), h.ctx.clone()).await.unwrap();
+    reconcile(q, h.ctx.clone()).await.unwrap();
+    let (publisher, bodies) = h.done().await;
+    assert_eq!(
+        publisher.sent().len(),
+        1,
+        "exactly one start: {:?}",
+        publisher.sent()
+    );
+    let st = statuses(&bodies);
+    assert_eq!(st[1]["startSentRun"], 1);
+    assert_eq!(
+        st[1]["startedAt"], st[0]["startedAt"],
+        "the first delivery's time is kept"
+    );
+}
