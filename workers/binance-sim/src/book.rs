@@ -7,7 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::market::mix;
+use crate::market::{Market, mix};
+
+/// Mid price (ticks of 0.01) the depth book is built around, per symbol.
+pub fn mid_of(m: &Market) -> i64 {
+    m.trade(0).price_cents
+}
 
 /// Levels per side at update id 0.
 pub const INITIAL_LEVELS: i64 = 20;

@@ -15,7 +15,9 @@ pub mod book;
 pub mod limits;
 pub mod market;
 pub mod recorded;
+pub mod rest;
 pub mod server;
+pub mod state;
 pub mod ws;
 
 pub use server::{Config, Faults, WsConfig, serve};

@@ -16,12 +16,10 @@ use warp::ws::{Message, WebSocket};
 
 use crate::book::{self, Book, Side};
 use crate::market::{self, Market, cents, micro};
-use crate::server::{Shared, lock};
+use crate::state::{Shared, lock};
 
-/// Mid price (ticks of 0.01) the depth book is built around, per symbol.
-pub fn mid_of(m: &Market) -> i64 {
-    m.trade(0).price_cents
-}
+/// Where the depth book's mid price comes from (kept here too for the streams' users).
+pub use crate::book::mid_of;
 
 fn real_now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -176,7 +174,7 @@ pub async fn serve_stream(ws: WebSocket, stream: String, state: Shared) {
             Stream::Depth => {
                 let u = lock(&state).update_id();
                 if u > last_update {
-                    let mid = mid_of(&market);
+                    let mid = book::mid_of(&market);
                     let changes = book::diff(mid, last_update + 1, u);
                     let side = |s: Side| -> Vec<Value> {
                         changes
