@@ -5,6 +5,7 @@
 
 pub mod layout;
 pub mod parquet_file;
+pub mod plan;
 pub mod recovery;
 pub mod sink;
 pub mod store;

@@ -1,10 +1,9 @@
-//! The lake as a sink [`Storage`]: each batch becomes one Parquet file per symbol/type/date
-//! directory, named by the Kafka partitions and offset ranges of the batch. Intents listing the
-//! files are stored first (see [`super::recovery`]). Files are encoded on blocking threads, one
+//! The lake as a sink [`Storage`], its I/O: each batch is planned (pure, [`super::plan`]) into
+//! one Parquet file per symbol/type/date directory and its intents; the intents are stored first
+//! (see [`super::recovery`]), then the files. Files are encoded on blocking threads, one
 //! per core, and uploaded several at once.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,8 +13,9 @@ use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 
-use super::layout::{self, OffsetRange, PATH_COLUMNS, PartitionDir};
+use super::layout::{self, PATH_COLUMNS};
 use super::parquet_file;
+use super::plan::{FilePlan, Plan, Planner, Positions, mark_written};
 use super::recovery::{self, Intent};
 use super::store::{LakeLocation, OpenedLake, classify, open};
 use crate::core::{Batch, Record, Storage, StorageError, WriteStats};
@@ -37,33 +37,10 @@ pub struct LakeSink {
     requests: AtomicU64,
     bytes: AtomicU64,
     /// Highest position written per partition and key prefix in this run; see
-    /// [`Self::is_repeat`].
+    /// [`Planner::is_repeat`].
     written_up_to: Positions,
     /// Records dropped as re-deliveries of a key already stored in this run.
     pub duplicates: u64,
-}
-
-/// Highest key position per partition and key prefix.
-type Positions = HashMap<i32, HashMap<String, i64, ahash::RandomState>>;
-
-/// A record's directory as found in its payload: the symbol and the UTC day number.
-type DirKey<'r> = (Option<Cow<'r, str>>, Option<i64>);
-
-/// What storing one batch takes.
-struct Plan {
-    intents: Vec<Intent>,
-    files: Vec<FilePlan>,
-    /// The batch's highest key positions, which count as written once every file is stored
-    /// (not before: a batch retried after an outage must not find its own records repeated).
-    positions: Positions,
-    /// Records dropped as repeats of ones already stored.
-    repeats: u64,
-}
-
-/// One file to store: its path and the batch's records in it, in offset order.
-struct FilePlan {
-    path: String,
-    rows: Vec<usize>,
 }
 
 impl LakeSink {
@@ -123,110 +100,16 @@ impl LakeSink {
         Ok(())
     }
 
-    /// Is `r` a re-delivery of a record an earlier batch of this run stored? Record keys end
-    /// with a position (`SYMBOL|5m|<open time>`, `SYMBOL|<trade id>`) that grows within a key
-    /// prefix, and one key always lands in one partition; so a key whose position is not above
-    /// the highest one earlier batches stored for its prefix in its partition is a duplicate (a
-    /// producer retry, or a loader that sent it again). Files are immutable, so it is dropped
-    /// rather than overwritten. Repeats within one batch are already merged by the batcher.
-    fn is_repeat(&self, r: &Record, seen: &mut Positions) -> bool {
-        let Some((prefix, pos)) = r.key.rsplit_once('|') else {
-            return false;
-        };
-        let Ok(pos) = pos.parse::<i64>() else {
-            return false;
-        };
-        if self
-            .written_up_to
-            .get(&r.partition)
-            .and_then(|m| m.get(prefix))
-            .is_some_and(|top| pos <= *top)
-        {
-            return true;
-        }
-        let tops = seen.entry(r.partition).or_default();
-        match tops.get_mut(prefix) {
-            Some(top) => *top = (*top).max(pos),
-            None => {
-                tops.insert(prefix.to_owned(), pos);
-            }
-        }
-        false
-    }
-
-    /// The intents and files of a batch: one file per directory with the rows of every
-    /// partition in it, in (partition, offset) order, and one intent per partition listing all
-    /// the files. Pure: what counts as written changes only once the files are stored.
+    /// The plan for `batch` (see [`Planner::plan`]).
     fn plan(&self, batch: &Batch) -> Plan {
-        let mut order: Vec<usize> = (0..batch.records.len()).collect();
-        order.sort_by_key(|&i| (batch.records[i].partition, batch.records[i].offset));
-        let mut ranges: Vec<OffsetRange> = vec![];
-        let mut seen = Positions::new();
-        let mut repeats = 0;
-        // Records of one symbol and day share a directory: found once per pair, by the symbol
-        // as it lies in the payload.
-        let mut dirs: Vec<(PartitionDir, Vec<usize>)> = vec![];
-        let mut dir_of: HashMap<DirKey<'_>, usize, ahash::RandomState> = HashMap::default();
-        for i in order {
-            let r = &batch.records[i];
-            match ranges.last_mut() {
-                Some(last) if last.partition == r.partition => last.end = r.offset,
-                _ => ranges.push(OffsetRange {
-                    partition: r.partition,
-                    start: r.offset,
-                    end: r.offset,
-                }),
-            }
-            if self.is_repeat(r, &mut seen) {
-                repeats += 1;
-                continue;
-            }
-            let (symbol, day) = PartitionDir::symbol_and_day(r);
-            let d = match dir_of.get(&(symbol.clone(), day)) {
-                Some(&d) => d,
-                None => {
-                    let dir = PartitionDir::new(symbol.as_deref(), day, &self.symbol, &self.kind);
-                    dirs.push((dir, vec![]));
-                    dir_of.insert((symbol, day), dirs.len() - 1);
-                    dirs.len() - 1
-                }
-            };
-            dirs[d].1.push(i);
+        Planner {
+            prefix: &self.prefix,
+            topic: &self.topic,
+            kind: &self.kind,
+            symbol: &self.symbol,
+            written_up_to: &self.written_up_to,
         }
-        // Different keys may still name one directory: a record without a symbol and one whose
-        // symbol is the Queue's, or two without a time.
-        let mut by_dir: BTreeMap<PartitionDir, Vec<usize>> = BTreeMap::new();
-        for (dir, rows) in dirs {
-            by_dir.entry(dir).or_default().extend(rows);
-        }
-        for rows in by_dir.values_mut() {
-            rows.sort_by_key(|&i| (batch.records[i].partition, batch.records[i].offset));
-        }
-        let name = layout::file_name(&self.topic, &ranges);
-        let files: Vec<FilePlan> = by_dir
-            .into_iter()
-            .map(|(dir, rows)| FilePlan {
-                path: format!("{}/{name}", dir.path(&self.prefix)),
-                rows,
-            })
-            .collect();
-        let intents = ranges
-            .iter()
-            .map(|r| Intent {
-                topic: self.topic.clone(),
-                partition: r.partition,
-                start: r.start,
-                end: r.end,
-                files: files.iter().map(|f| f.path.clone()).collect(),
-                batch: ranges.clone(),
-            })
-            .collect();
-        Plan {
-            intents,
-            files,
-            positions: seen,
-            repeats,
-        }
+        .plan(batch)
     }
 
     /// Delete an object; one already gone is fine.
@@ -412,13 +295,7 @@ impl Storage for LakeSink {
                     .try_collect::<Vec<()>>()
             )?;
             self.duplicates += repeats;
-            for (partition, tops) in positions {
-                let written = self.written_up_to.entry(partition).or_default();
-                for (prefix, top) in tops {
-                    let slot = written.entry(prefix).or_insert(top);
-                    *slot = (*slot).max(top);
-                }
-            }
+            mark_written(&mut self.written_up_to, positions);
             let (req1, bytes1) = self.counters();
             tracing::debug!(
                 plan_ms,
