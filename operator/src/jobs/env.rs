@@ -86,5 +86,11 @@ pub(super) fn worker_env(
     env.extend(
         optional::set_fields(spec).map(|(field, value)| plain(field.env, value.env_value())),
     );
+    env.extend(
+        cfg.worker_extra_env
+            .0
+            .iter()
+            .map(|(k, v)| plain(k, v.as_str())),
+    );
     env
 }

@@ -336,4 +336,17 @@ mod tests {
         assert_eq!(value(&env, "CA_PATH"), "/etc/streamforge/kafka-ca/ca.crt");
         assert!(!env.contains_key("TIME_RANGE"));
     }
+
+    #[test]
+    fn extra_worker_env_comes_last_as_given() {
+        let q = Queue::test();
+        let id = validate(&q).unwrap();
+        let mut cfg = WorkerDefaults::for_tests();
+        cfg.worker_extra_env =
+            crate::config::ExtraEnv(vec![("BINANCE_REST_URL".into(), "http://sim:8080".into())]);
+        let w = &workers(&q, &id, 1, &cfg)[0];
+        let job = build_job(&q, &id, w, 1, &cfg);
+        let env = env_of(&job);
+        assert_eq!(value(&env, "BINANCE_REST_URL"), "http://sim:8080");
+    }
 }
