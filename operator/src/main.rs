@@ -121,13 +121,22 @@ async fn main() -> anyhow::Result<()> {
             Api::namespaced(client.clone(), &cfg.watch_namespace),
         )
     };
-    let ctx = Arc::new(Context::new(
+    let (job_cache, follow) = reconcile::follow_jobs(jobs.clone());
+    tokio::spawn(follow);
+    let mut ctx = Context::new(
         client.clone(),
         cfg.workers.clone(),
         publisher,
         metrics.clone(),
         cfg.stop_grace(),
-    ));
+    );
+    // Reconciles read Jobs from the cache once its first list is in; until then (or if it never
+    // comes) they list them.
+    match tokio::time::timeout(Duration::from_secs(30), job_cache.wait_until_ready()).await {
+        Ok(Ok(())) => ctx = ctx.with_job_cache(job_cache),
+        _ => warn!("the Job cache is not ready; reconciles list Jobs instead"),
+    }
+    let ctx = Arc::new(ctx);
 
     let queues_probe = queues.clone();
     let index = Arc::new(Mutex::new(QueueIndex::default()));

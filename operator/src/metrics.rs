@@ -13,6 +13,7 @@ pub struct Metrics {
     pub status_patches: IntCounterVec,
     pub kafka_errors: IntCounterVec,
     pub commands: IntCounterVec,
+    pub telemetry_latency: Histogram,
 }
 
 /// `outcome` label values of `streamforge_telemetry_events_total`.
@@ -65,6 +66,13 @@ impl Metrics {
                 ),
                 &["command"],
             )?,
+            telemetry_latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "telemetry_status_latency_seconds",
+                    "From consuming a Queue's oldest unwritten event to its status write",
+                )
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0]),
+            )?,
             registry,
         };
         m.registry.register(Box::new(m.reconciles.clone()))?;
@@ -75,6 +83,7 @@ impl Metrics {
         m.registry.register(Box::new(m.status_patches.clone()))?;
         m.registry.register(Box::new(m.kafka_errors.clone()))?;
         m.registry.register(Box::new(m.commands.clone()))?;
+        m.registry.register(Box::new(m.telemetry_latency.clone()))?;
         Ok(m)
     }
 

@@ -140,7 +140,13 @@ pub struct Telemetry {
     metrics: Metrics,
     /// Next offset to consume per (topic, partition).
     consumed: Mutex<HashMap<(String, i32), i64>>,
+    /// Per Queue UID, when the oldest event not yet in status was consumed: the start of the
+    /// telemetry → status latency, which leaves out how long the worker took to send it.
+    unwritten_since: Mutex<HashMap<String, Instant>>,
 }
+
+/// Status writes in flight at once; a flush of many busy Queues is not one long queue.
+pub const WRITE_CONCURRENCY: usize = 16;
 
 impl Telemetry {
     pub fn new(
@@ -155,6 +161,7 @@ impl Telemetry {
             writer,
             metrics,
             consumed: Mutex::new(HashMap::new()),
+            unwritten_since: Mutex::new(HashMap::new()),
         }
     }
 
@@ -194,25 +201,49 @@ impl Telemetry {
             return outcome::MALFORMED;
         };
         match state.fold(&ev.queue_id, &key, &ev, ts, position) {
-            Outcome::Folded => outcome::FOLDED,
+            Outcome::Folded => {
+                if let Ok(mut since) = self.unwritten_since.lock() {
+                    since.entry(key.uid).or_insert_with(Instant::now);
+                }
+                outcome::FOLDED
+            }
             Outcome::Stale => outcome::STALE,
             Outcome::Anonymous => outcome::ANONYMOUS,
         }
     }
 
-    /// Write every due summary; returns how many writes succeeded.
+    /// Write every due summary, [`WRITE_CONCURRENCY`] at a time; returns how many writes
+    /// succeeded.
     pub async fn flush_due(&self, now: Instant) -> usize {
-        let batch: Vec<TelemetryStatus> = match self.state.lock() {
-            Ok(mut s) => s
-                .due(now)
-                .into_iter()
-                .filter_map(|uid| s.take(&uid, now))
-                .collect(),
+        let batch: Vec<(TelemetryStatus, Option<Instant>)> = match self.state.lock() {
+            Ok(mut s) => {
+                let taken: Vec<TelemetryStatus> = s
+                    .due(now)
+                    .into_iter()
+                    .filter_map(|uid| s.take(&uid, now))
+                    .collect();
+                let mut since = self.unwritten_since.lock().ok();
+                taken
+                    .into_iter()
+                    .map(|t| {
+                        let at = since.as_mut().and_then(|m| m.remove(&t.uid));
+                        (t, at)
+                    })
+                    .collect()
+            }
             Err(_) => return 0,
         };
+        let results: Vec<(TelemetryStatus, Option<Instant>, Result<(), WriteError>)> =
+            futures::stream::iter(batch)
+                .map(|(t, at)| async move {
+                    let r = self.writer.write(&t).await;
+                    (t, at, r)
+                })
+                .buffer_unordered(WRITE_CONCURRENCY)
+                .collect()
+                .await;
         let mut ok = 0;
-        for t in batch {
-            let result = self.writer.write(&t).await;
+        for (t, at, result) in results {
             let Ok(mut s) = self.state.lock() else {
                 continue;
             };
@@ -224,6 +255,11 @@ impl Telemetry {
                         .status_patches
                         .with_label_values(&["telemetry", "ok"])
                         .inc();
+                    if let Some(at) = at {
+                        self.metrics
+                            .telemetry_latency
+                            .observe(at.elapsed().as_secs_f64());
+                    }
                 }
                 Err(WriteError::Gone(name)) => {
                     debug!(queue = %name, "Queue gone; dropping its telemetry");
@@ -240,6 +276,9 @@ impl Telemetry {
                 Err(e) => {
                     warn!(error = %e, "telemetry status write failed; will retry");
                     s.write_failed(&t.uid);
+                    if let (Some(at), Ok(mut since)) = (at, self.unwritten_since.lock()) {
+                        since.entry(t.uid.clone()).or_insert(at);
+                    }
                     self.metrics
                         .status_patches
                         .with_label_values(&["telemetry", "error"])

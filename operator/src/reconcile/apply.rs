@@ -282,7 +282,7 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
 
     let mut run = st.run.unwrap_or(1);
     let job_api: Api<Job> = Api::namespaced(ctx.client.clone(), &id.namespace);
-    let existing = observe::jobs_of(&job_api, &id.name, &id.uid).await?;
+    let existing = observe::jobs(&job_api, ctx.job_cache.as_ref(), &id.name, &id.uid).await?;
 
     let mut written = old.clone();
     if queue.spec.suspend {

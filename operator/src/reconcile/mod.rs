@@ -19,7 +19,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use streamforge_api::{Command, Queue};
 use tracing::{info, warn};
@@ -64,6 +65,8 @@ pub struct Context {
     /// can lag behind this operator's own status write (the event of a Job it created can come
     /// first), and a reconcile of that stale copy must not deliver the same command again.
     sent: Mutex<HashMap<String, Vec<Delivery>>>,
+    /// The operator's Jobs, kept by a watch; without it every reconcile lists its Queue's Jobs.
+    pub job_cache: Option<Store<Job>>,
 }
 
 impl Context {
@@ -87,7 +90,14 @@ impl Context {
             stop_grace,
             failures: Mutex::new(HashMap::new()),
             sent: Mutex::new(HashMap::new()),
+            job_cache: None,
         }
+    }
+
+    /// Read Jobs from `store` (kept by [`follow_jobs`]) instead of listing them.
+    pub fn with_job_cache(mut self, store: Store<Job>) -> Self {
+        self.job_cache = Some(store);
+        self
     }
 
     /// When this process delivered `command` for `run` of Queue `uid`, if it did.
@@ -224,13 +234,28 @@ mod backoff_tests {
     }
 }
 
-/// The controller over `queues`, owning `jobs`; its store serves the telemetry folder.
+/// Selects the Jobs this operator made.
+pub const JOBS_SELECTOR: &str = "app.kubernetes.io/managed-by=streamforge-operator";
+
+/// A cache of the operator's Jobs, kept by a watch that runs until the process ends; ready once
+/// the first list is in.
+pub fn follow_jobs(jobs: Api<Job>) -> (Store<Job>, impl std::future::Future<Output = ()>) {
+    let (store, writer) = reflector::store();
+    let task = watcher(jobs, watcher::Config::default().labels(JOBS_SELECTOR))
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|ev| async move {
+            if let Err(e) = ev {
+                warn!(error = %e, "watching Jobs for the cache");
+            }
+        });
+    (store, task)
+}
+
+/// The controller over `queues`, owning `jobs`.
 pub fn controller(queues: Api<Queue>, jobs: Api<Job>) -> Controller<Queue> {
     Controller::new(queues, watcher::Config::default().any_semantic())
-        .owns(
-            jobs,
-            watcher::Config::default().labels("app.kubernetes.io/managed-by=streamforge-operator"),
-        )
+        .owns(jobs, watcher::Config::default().labels(JOBS_SELECTOR))
         .shutdown_on_signal()
 }
 

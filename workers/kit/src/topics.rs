@@ -17,6 +17,26 @@ pub struct TopicError {
     pub reason: String,
 }
 
+/// Does `topic` exist with at least one partition? Asking never creates it.
+pub fn topic_exists(settings: &KafkaSettings, topic: &str) -> Result<bool, TopicError> {
+    let terr = |reason: String| TopicError {
+        topic: topic.to_owned(),
+        reason,
+    };
+    let probe: BaseConsumer = settings
+        .client_config()
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .map_err(|e| terr(e.to_string()))?;
+    let md = probe
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .map_err(|e| terr(e.to_string()))?;
+    Ok(md
+        .topics()
+        .iter()
+        .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty()))
+}
+
 /// Create `topic` if it is missing (an existing topic is left as it is).
 pub async fn ensure_topic(
     settings: &KafkaSettings,
@@ -30,16 +50,7 @@ pub async fn ensure_topic(
         reason,
     };
     // An existing topic is used as it is; only a missing one needs the admin API (and rights).
-    let probe: BaseConsumer = settings
-        .client_config()
-        .create()
-        .map_err(|e| terr(e.to_string()))?;
-    if let Ok(md) = probe.fetch_metadata(Some(topic), Duration::from_secs(10))
-        && md
-            .topics()
-            .iter()
-            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-    {
+    if topic_exists(settings, topic).unwrap_or(false) {
         return Ok(());
     }
     let admin: AdminClient<DefaultClientContext> = settings

@@ -4,15 +4,18 @@
 //! failure reported as `retrying`, 2 refused or misconfigured: retrying cannot help).
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use streamforge_api::EventStatus;
 use streamforge_kit::lifecycle::{self, Ending, Failure};
 use streamforge_kit::telemetry::Reporter;
-use streamforge_kit::{KafkaSettings, WorkerEnv, metrics_server};
+use streamforge_kit::{KafkaSettings, WorkerEnv, metrics_server, topics};
 
 use crate::core::run::{RunConfig, RunError, Runner, SinkMetrics};
 use crate::core::{Storage, StorageError, signals};
+
+/// Longest wait for the data topic before the sink exits for a retry.
+pub const TOPIC_WAIT: Duration = Duration::from_secs(600);
 
 /// An environment variable, or `default` when unset or blank.
 pub fn var(k: &str, default: &str) -> String {
@@ -107,6 +110,30 @@ async fn store(
         .await;
 
     let signals = signals::watch(kafka, env).map_err(Failure::transient)?;
+    // The producer makes the data topic; a sink that starts first waits for it (a subscription
+    // to a missing topic is an error in librdkafka), unless its run ends meanwhile.
+    let waited = Instant::now();
+    loop {
+        let exists = topics::topic_exists(kafka, &env.kafka_topic).unwrap_or(false);
+        if exists {
+            break;
+        }
+        let s = *signals.borrow();
+        if s.stop || s.producer_finished {
+            return Ok(Ending::Stopped {
+                records: Some(0),
+                message: format!("{} never appeared; nothing to store", env.kafka_topic),
+            });
+        }
+        if waited.elapsed() >= TOPIC_WAIT {
+            return Err(Failure::Transient(format!(
+                "{} does not exist after {} s",
+                env.kafka_topic,
+                TOPIC_WAIT.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let consumer = kafka
         .consumer_reporting_ends(&env.telemetry_id, &env.telemetry_id)
         .map_err(Failure::permanent)?;
