@@ -49,10 +49,16 @@ k -n streamforge rollout status deployment/streamforge-operator --timeout=180s
 echo "== e2e: scenarios"
 export STREAMFORGE_E2E_KUBECONFIG="$KUBECONFIG_ADMIN" STREAMFORGE_E2E_KUBECTL="$kubectl"
 export STREAMFORGE_E2E_KAFKA="$host_ip:29092"
-export STREAMFORGE_E2E_KAFKA_RESTART="env $services bash e2e/kafka/stop.sh && sleep 5 && env $services bash e2e/kafka/start.sh"
+export STREAMFORGE_E2E_KAFKA_STOP="env $services bash e2e/kafka/stop.sh"
+export STREAMFORGE_E2E_KAFKA_START="env $services bash e2e/kafka/start.sh"
+export STREAMFORGE_E2E_KAFKA_RESTART="$STREAMFORGE_E2E_KAFKA_STOP && sleep 5 && $STREAMFORGE_E2E_KAFKA_START"
+# The run-protocol scenarios read the lake back with pyarrow, from MinIO on this host.
+STREAMFORGE_E2E_PYTHON="$(bash e2e/lake/setup.sh | tail -n1)"
+export STREAMFORGE_E2E_PYTHON STREAMFORGE_E2E_S3="http://127.0.0.1:29000"
 log="$(mktemp)"
 status=0
-cargo test --locked -p streamforge-e2e --test scenarios -- --test-threads=1 --nocapture 2>&1 | tee "$log" || status=$?
+# scenarios.rs (the dummy worker) then run_protocol.rs (the real workers); E2E_FILTER picks some.
+cargo test --locked -p streamforge-e2e --tests -- --test-threads=1 --nocapture ${E2E_FILTER:-} 2>&1 | tee "$log" || status=$?
 grep '^FIGURES' "$log" | tee "$cache/e2e-figures.txt" || true
 rm -f "$log"
 if [[ $status -ne 0 ]]; then

@@ -2,9 +2,11 @@
 prints what it found as one JSON object: row and key counts, rows per partition directory,
 the column types, and the row of a chosen key.
 
-    read_lake.py dir <path> [--key K]
-    read_lake.py s3 <endpoint> <bucket> [prefix] [--key K]   (credentials from AWS_ACCESS_KEY_ID
-                                                             and AWS_SECRET_ACCESS_KEY)
+    read_lake.py dir <path> [--key K] [--symbol S]
+    read_lake.py s3 <endpoint> <bucket> [prefix] [--key K] [--symbol S]   (credentials from
+                                      AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)
+
+--symbol reads only that symbol's directories.
 """
 
 import argparse
@@ -43,12 +45,16 @@ def main():
     s.add_argument("prefix", nargs="?", default="")
     for p in (d, s):
         p.add_argument("--key")
+        p.add_argument("--symbol")
     args = ap.parse_args()
 
     dataset, root = open_dataset(args)
     # The connector's bookkeeping lives beside the data; a dataset reader skips "_" names.
     files = [f for f in dataset.files if "/_streamforge/" not in f]
-    table = dataset.to_table()
+    if args.symbol is not None:
+        table = dataset.to_table(filter=ds.field("symbol") == args.symbol)
+    else:
+        table = dataset.to_table()
     keys = table.column("_key").to_pylist() if table.num_rows else []
     per_dir = {}
     if table.num_rows:
