@@ -325,8 +325,9 @@ async fn e2e_r3_a_passing_exchange_outage_is_retried_and_the_queue_succeeds() {
     };
     let symbol = fresh_symbol('C');
     let s = services(&symbol).await;
-    // Every answer is a 500 until the loader has given up once.
-    binance_sim::server::lock(&s.sim).config.faults.fail_after = Some(0);
+    // After the symbol check, every answer is a 500 until the loader has given up once. (Failed
+    // requests use weight as at Binance: with the e2e budget its retries take about a minute.)
+    binance_sim::server::lock(&s.sim).config.faults.fail_after = Some(1);
     let name = "r3-outage";
     delete_queue(&env, name);
     env.apply(&loader_queue(name, &symbol, "2024-08-01:2024-08-02", ""))

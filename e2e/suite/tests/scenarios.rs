@@ -879,6 +879,19 @@ async fn e2e_7_a_hundred_queues_at_once() {
         per_queue("PUT"),
         per_queue("POST"),
     );
+    // The operator's own measure, from consuming an event to its status write (pod start-up
+    // and the worker's sending left out).
+    let metrics = env
+        .kubectl_ok(&[
+            "get",
+            "--raw",
+            "/api/v1/namespaces/streamforge/services/streamforge-operator-metrics:http/proxy/metrics",
+        ])
+        .unwrap();
+    let (p50, p99) = histogram_quantiles(&metrics, "streamforge_telemetry_status_latency_seconds");
+    println!(
+        "FIGURES queues={n} operator telemetry_consumed_to_status_s p50<={p50} p99<={p99} (bucket bounds, since the operator started)"
+    );
     assert!(
         writes <= MAX_WRITES_PER_QUEUE,
         "{writes:.2} Queue writes per Queue, more than {MAX_WRITES_PER_QUEUE}: status writes are not coalesced"
@@ -893,4 +906,25 @@ async fn e2e_7_a_hundred_queues_at_once() {
         "--wait=false",
     ])
     .unwrap();
+}
+
+/// The bucket bounds under which half and 99% of a Prometheus histogram's observations fall.
+fn histogram_quantiles(text: &str, name: &str) -> (String, String) {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let buckets: Vec<(String, f64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter_map(|rest| {
+            let (le, count) = rest.split_once("\"} ")?;
+            Some((le.to_owned(), count.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    let at = |q: f64| {
+        buckets
+            .iter()
+            .find(|(_, c)| total > 0.0 && *c >= q * total)
+            .map_or_else(|| "n/a".to_owned(), |(le, _)| le.clone())
+    };
+    (at(0.5), at(0.99))
 }
