@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -49,40 +48,44 @@ pub trait StatusWriter: Send + Sync {
 
 pub struct KubeStatusWriter(pub Client);
 
-/// The status patch body for a summary: only the telemetry fields, and the Queue's UID as a
-/// precondition, so a Queue made again under the same name never gets the old one's numbers.
-pub fn patch_body(t: &TelemetryStatus) -> serde_json::Value {
-    json!({
-        "apiVersion": "streamforge.io/v1alpha1",
-        "kind": "Queue",
-        "metadata": { "uid": t.uid },
-        "status": {
-            "recordsWritten": t.records_written,
-            "progress": t.progress,
-            "lastEventTime": t.last_event_time,
-            "producers": t.producers,
-        }
-    })
+/// The status patch for a summary: a JSON patch of only the telemetry fields, led by a test of
+/// the Queue's UID. The test is the precondition: a Queue made again under the same name has a
+/// new UID, and the whole patch is refused (a UID in a server-side apply body is not checked on
+/// the status subresource, whose strategy keeps the stored metadata).
+pub fn patch_ops(t: &TelemetryStatus) -> serde_json::Value {
+    json!([
+        { "op": "test", "path": "/metadata/uid", "value": t.uid },
+        { "op": "add", "path": "/status/recordsWritten", "value": t.records_written },
+        { "op": "add", "path": "/status/progress", "value": t.progress },
+        { "op": "add", "path": "/status/lastEventTime", "value": t.last_event_time },
+        { "op": "add", "path": "/status/producers", "value": t.producers },
+    ])
 }
+
+/// The message of the API server's 422 for a JSON patch whose `test` failed.
+const TEST_FAILED: &str = "the server rejected our request due to an error in our request";
 
 impl StatusWriter for KubeStatusWriter {
     fn write<'a>(&'a self, t: &'a TelemetryStatus) -> BoxFuture<'a, Result<(), WriteError>> {
         Box::pin(async move {
-            let api: Api<Queue> = Api::namespaced(self.0.clone(), &t.namespace);
-            match api
-                .patch_status(
-                    &t.name,
-                    &PatchParams::apply(MANAGER).force(),
-                    &Patch::Apply(patch_body(t)),
-                )
-                .await
-            {
+            let failed = |reason: String| WriteError::Failed {
+                queue: t.name.clone(),
+                reason,
+            };
+            let url = format!(
+                "/apis/streamforge.io/v1alpha1/namespaces/{}/queues/{}/status?fieldManager={MANAGER}",
+                t.namespace, t.name
+            );
+            let body = serde_json::to_vec(&patch_ops(t)).map_err(|e| failed(e.to_string()))?;
+            let req = http::Request::patch(url)
+                .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+                .body(body)
+                .map_err(|e| failed(e.to_string()))?;
+            match self.0.request::<Queue>(req).await {
                 Ok(_) => Ok(()),
                 Err(kube::Error::Api(e)) if e.code == 404 => Err(WriteError::Gone(t.name.clone())),
-                // A UID precondition that no longer holds: the name is another Queue's now.
-                Err(kube::Error::Api(e))
-                    if e.code == 409 || (e.code == 422 && e.message.contains("metadata.uid")) =>
-                {
+                // The UID test failed: the name is another Queue's now.
+                Err(kube::Error::Api(e)) if e.code == 422 && e.message == TEST_FAILED => {
                     Err(WriteError::Gone(t.name.clone()))
                 }
                 Err(kube::Error::Api(e)) if (400..500).contains(&e.code) && e.code != 429 => {
@@ -91,10 +94,7 @@ impl StatusWriter for KubeStatusWriter {
                         reason: e.message,
                     })
                 }
-                Err(e) => Err(WriteError::Failed {
-                    queue: t.name.clone(),
-                    reason: e.to_string(),
-                }),
+                Err(e) => Err(failed(e.to_string())),
             }
         })
     }
@@ -385,5 +385,92 @@ pub async fn write_loop(
         if stop {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+    use http::{Request, Response};
+    use kube::client::Body;
+    use tower_test::mock;
+
+    fn summary() -> TelemetryStatus {
+        TelemetryStatus {
+            namespace: "default".into(),
+            name: "btc".into(),
+            uid: "a1b2c3d4-1111-4222-8333-444455556666".into(),
+            queue_id: "q".into(),
+            run: 1,
+            records_written: 42,
+            progress: None,
+            last_event_time: None,
+            producers: vec![],
+        }
+    }
+
+    /// The writer's one request, answered with `status` and `reply`.
+    async fn write_answered(
+        status: u16,
+        reply: serde_json::Value,
+    ) -> (Result<(), WriteError>, String, String, serde_json::Value) {
+        let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let (req, send) = handle.next_request().await.unwrap();
+            let uri = req.uri().to_string();
+            let ctype = req.headers()[http::header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body: serde_json::Value =
+                serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+            send.send_response(
+                Response::builder()
+                    .status(status)
+                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+                    .unwrap(),
+            );
+            (uri, ctype, body)
+        });
+        let w = KubeStatusWriter(Client::new(service, "default"));
+        let r = w.write(&summary()).await;
+        let (uri, ctype, body) = server.await.unwrap();
+        (r, uri, ctype, body)
+    }
+
+    fn failure(code: u16, message: &str) -> serde_json::Value {
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": "Invalid", "code": code})
+    }
+
+    #[tokio::test]
+    async fn writes_carry_the_queues_uid_as_a_precondition() {
+        let q = serde_json::to_value(<Queue as crate::fixtures::QueueExt>::test()).unwrap();
+        let (r, uri, ctype, body) = write_answered(200, q).await;
+        assert!(r.is_ok(), "{r:?}");
+        assert!(uri.starts_with("/apis/streamforge.io/v1alpha1/namespaces/default/queues/btc/status?fieldManager=streamforge-telemetry"), "{uri}");
+        assert_eq!(ctype, "application/json-patch+json");
+        assert_eq!(
+            body[0],
+            json!({"op": "test", "path": "/metadata/uid", "value": "a1b2c3d4-1111-4222-8333-444455556666"})
+        );
+        assert_eq!(body[1]["value"], 42);
+    }
+
+    #[tokio::test]
+    async fn a_failed_uid_test_means_the_queue_is_gone_and_other_refusals_are_dropped() {
+        let (r, ..) = write_answered(422, failure(422, TEST_FAILED)).await;
+        assert!(matches!(r, Err(WriteError::Gone(_))), "{r:?}");
+        let (r, ..) = write_answered(
+            422,
+            failure(
+                422,
+                "Queue.streamforge.io \"btc\" is invalid: status.recordsWritten: Invalid value",
+            ),
+        )
+        .await;
+        assert!(matches!(r, Err(WriteError::Refused { .. })), "{r:?}");
+        let (r, ..) = write_answered(503, failure(503, "unavailable")).await;
+        assert!(matches!(r, Err(WriteError::Failed { .. })), "{r:?}");
     }
 }
