@@ -77,8 +77,8 @@ impl StatusWriter for KubeStatusWriter {
                 t.namespace, t.name
             );
             let body = serde_json::to_vec(&patch_ops(t)).map_err(|e| failed(e.to_string()))?;
-            let req = http::Request::patch(url)
-                .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+            let req = ::http::Request::patch(url)
+                .header(::http::header::CONTENT_TYPE, "application/json-patch+json")
                 .body(body)
                 .map_err(|e| failed(e.to_string()))?;
             match self.0.request::<Queue>(req).await {
