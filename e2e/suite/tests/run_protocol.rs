@@ -635,14 +635,26 @@ async fn e2e_r6_a_loader_killed_mid_load_resumes_without_a_gap() {
     delete_queue(&env, name);
 }
 
-fn kafka_ctl(what: &str) {
+fn kafka_ctl(env: &Env, what: &str) {
     let cmd = std::env::var(what).unwrap_or_else(|_| panic!("{what} (set by e2e/run.sh)"));
     let ok = std::process::Command::new("bash")
         .args(["-c", &cmd])
+        .current_dir(&env.repo)
         .status()
         .unwrap()
         .success();
     assert!(ok, "{what} failed");
+}
+
+/// Starts the broker again when dropped.
+struct BrokerBack<'a>(&'a Env, bool);
+
+impl Drop for BrokerBack<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            kafka_ctl(self.0, "STREAMFORGE_E2E_KAFKA_START");
+        }
+    }
 }
 
 #[tokio::test]
@@ -663,7 +675,9 @@ async fn e2e_r7_kafka_away_when_the_operator_starts() {
     .unwrap();
     wait_phase(&api, doomed, Phase::Running, Duration::from_secs(120)).await;
 
-    kafka_ctl("STREAMFORGE_E2E_KAFKA_STOP");
+    kafka_ctl(&env, "STREAMFORGE_E2E_KAFKA_STOP");
+    // Whatever happens below, the broker is started again for the scenarios after this one.
+    let broker = BrokerBack(&env, true);
     let ops: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "streamforge");
     env.kubectl_ok(&[
         "-n",
@@ -729,7 +743,7 @@ async fn e2e_r7_kafka_away_when_the_operator_starts() {
             "the operator was restarted while Kafka was away"
         );
     }
-    kafka_ctl("STREAMFORGE_E2E_KAFKA_START");
+    drop(broker);
     // It catches up: the waiting Queue runs to its end.
     wait_phase(&api, waiting, Phase::Succeeded, Duration::from_secs(300)).await;
     eventually("the count arrives", Duration::from_secs(120), || async {
