@@ -22,6 +22,7 @@ use tracing::{debug, warn};
 use crate::fold::{FoldState, Outcome, RunKey, TelemetryStatus};
 use crate::metrics::{Metrics, outcome};
 use crate::queue_index::QueueIndex;
+use streamforge_kit::kafka::ErrorLog;
 
 /// Field manager of the telemetry fields of status.
 pub const MANAGER: &str = "streamforge-telemetry";
@@ -318,6 +319,7 @@ pub async fn consume(
         return;
     }
     tokio::pin!(shutdown);
+    let mut errors = ErrorLog::default();
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -326,10 +328,13 @@ pub async fn consume(
                     let received = m.timestamp().to_millis().map_or_else(now_secs, |ms| ms as f64 / 1000.0);
                     t.handle(m.payload().unwrap_or_default(), Some((m.topic(), m.partition(), m.offset())), received);
                 }
+                // Taken as they come: a pause per error would leave the events after an outage
+                // behind librdkafka's backlog of connection errors.
                 Err(e) => {
                     t.metrics.kafka_errors.with_label_values(&["consume"]).inc();
-                    warn!(error = %e, "consuming queue-events failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if let Some(more) = errors.note(Instant::now()) {
+                        warn!(error = %e, more, "consuming queue-events failed; retrying");
+                    }
                 }
             }
         }

@@ -13,12 +13,15 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use streamforge_api::{Command, ControlCommand};
 use tracing::{debug, warn};
 
+use crate::kafka::ErrorLog;
+
 pub struct ControlListener {
     consumer: StreamConsumer,
     queue_id: String,
     telemetry_id: String,
     run: u32,
     seen: HashSet<String>,
+    errors: ErrorLog,
 }
 
 /// Does this command concern this worker of `run`? A command of another run never does.
@@ -43,6 +46,7 @@ impl ControlListener {
             telemetry_id: telemetry_id.to_owned(),
             run,
             seen: HashSet::new(),
+            errors: ErrorLog::default(),
         })
     }
 
@@ -53,8 +57,9 @@ impl ControlListener {
             let msg = match self.consumer.recv().await {
                 Ok(m) => m,
                 Err(e) => {
-                    warn!(error = %e, "queue-control consumer error");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    if let Some(more) = self.errors.note(std::time::Instant::now()) {
+                        warn!(error = %e, more, "queue-control consumer error");
+                    }
                     continue;
                 }
             };

@@ -200,6 +200,34 @@ impl KafkaSettings {
     }
 }
 
+/// Logs consumer errors at most once per [`ErrorLog::EVERY`], with how many came between.
+///
+/// librdkafka reports every failed connection attempt as an error event, and queues them while
+/// the broker is away; a consumer loop must take them as fast as they come (pausing per error
+/// would leave the messages after an outage waiting behind the backlog) without flooding the log.
+#[derive(Debug, Default)]
+pub struct ErrorLog {
+    last: Option<std::time::Instant>,
+    since: u64,
+}
+
+impl ErrorLog {
+    pub const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// Whether to log this error now; `Some(n)` with the errors not logged since the last one.
+    pub fn note(&mut self, now: std::time::Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Self::EVERY)
+        {
+            self.since += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.since))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +238,20 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn consumer_errors_are_logged_at_most_every_ten_seconds() {
+        let t0 = std::time::Instant::now();
+        let mut log = ErrorLog::default();
+        assert_eq!(log.note(t0), Some(0));
+        for i in 1..100 {
+            assert_eq!(
+                log.note(t0 + std::time::Duration::from_millis(i * 50)),
+                None
+            );
+        }
+        assert_eq!(log.note(t0 + ErrorLog::EVERY), Some(99));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use streamforge_api::{Command, EventStatus, QueueEvent};
 use streamforge_kit::control::ControlListener;
+use streamforge_kit::kafka::ErrorLog;
 use streamforge_kit::{KafkaConfigError, KafkaSettings, WorkerEnv};
 use tokio::sync::watch;
 use tracing::warn;
@@ -50,6 +51,7 @@ pub fn watch(
         let (queue_id, run) = (env.queue_id.clone(), env.run);
         let tx_events = tx.clone();
         tokio::spawn(async move {
+            let mut errors = ErrorLog::default();
             loop {
                 match events.recv().await {
                     Ok(m) => {
@@ -61,8 +63,9 @@ pub fn watch(
                         }
                     }
                     Err(e) => {
-                        warn!(error = %e, "queue-events consumer error");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        if let Some(more) = errors.note(std::time::Instant::now()) {
+                            warn!(error = %e, more, "queue-events consumer error");
+                        }
                     }
                 }
             }
