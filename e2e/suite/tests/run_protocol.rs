@@ -647,13 +647,11 @@ fn kafka_ctl(env: &Env, what: &str) {
 }
 
 /// Starts the broker again when dropped.
-struct BrokerBack<'a>(&'a Env, bool);
+struct BrokerBack<'a>(&'a Env);
 
 impl Drop for BrokerBack<'_> {
     fn drop(&mut self) {
-        if self.1 {
-            kafka_ctl(self.0, "STREAMFORGE_E2E_KAFKA_START");
-        }
+        kafka_ctl(self.0, "STREAMFORGE_E2E_KAFKA_START");
     }
 }
 
@@ -677,7 +675,7 @@ async fn e2e_r7_kafka_away_when_the_operator_starts() {
 
     kafka_ctl(&env, "STREAMFORGE_E2E_KAFKA_STOP");
     // Whatever happens below, the broker is started again for the scenarios after this one.
-    let broker = BrokerBack(&env, true);
+    let broker = BrokerBack(&env);
     let ops: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "streamforge");
     env.kubectl_ok(&[
         "-n",
