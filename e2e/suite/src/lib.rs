@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::{Api, Client, Config};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use streamforge_api::{Command as Cmd, ControlCommand};
+use streamforge_api::{Command as Cmd, ControlCommand, Phase, Queue};
 use streamforge_kit::KafkaSettings;
 
 pub struct Env {
@@ -193,6 +193,55 @@ where
             });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+impl Env {
+    /// The platform and a client, with the suite's namespace made if missing; `None` when the
+    /// suite is not asked to run.
+    pub async fn setup(test: &str) -> Option<(Env, Client)> {
+        let env = Env::from_env(test)?;
+        let client = env.client().await.ok()?;
+        let (ok, _, err) = env.kubectl(&["get", "namespace", &env.namespace]);
+        if !ok {
+            assert!(err.contains("NotFound"), "{err}");
+            env.kubectl_ok(&["create", "namespace", &env.namespace])
+                .ok()?;
+        }
+        Some((env, client))
+    }
+
+    /// Delete Queue `name` if it exists and wait until it is gone (finalizer included).
+    pub fn delete_queue(&self, name: &str) {
+        if let Err(e) = self.kubectl_ok(&[
+            "delete",
+            "queue",
+            name,
+            "-n",
+            &self.namespace,
+            "--ignore-not-found",
+            "--timeout=180s",
+        ]) {
+            panic!("deleting Queue {name}: {e:#}");
+        }
+    }
+}
+
+/// Wait until Queue `name` is in `phase`; a Queue that fails while another phase is awaited
+/// fails the wait at once, with its status.
+pub async fn wait_phase(api: &Api<Queue>, name: &str, phase: Phase, timeout: Duration) -> Queue {
+    let r = eventually(&format!("{name} reaches {phase:?}"), timeout, || async {
+        let q = api.get(name).await?;
+        let now = q.status.as_ref().and_then(|s| s.phase);
+        if phase != Phase::Failed && now == Some(Phase::Failed) {
+            bail!("{name} failed: {:?}", q.status);
+        }
+        Ok((now == Some(phase)).then_some(q))
+    })
+    .await;
+    match r {
+        Ok(q) => q,
+        Err(e) => panic!("{e:#}"),
     }
 }
 

@@ -15,7 +15,7 @@ use kube::api::{Api, Patch, PatchParams};
 use rdkafka::producer::FutureRecord;
 use serde_json::{Value, json};
 use streamforge_api::{Phase, ProducerSummary, Queue};
-use streamforge_e2e::{Env, dummy_queue, eventually};
+use streamforge_e2e::{Env, dummy_queue, eventually, wait_phase};
 use streamforge_kit::KafkaSettings;
 
 /// Where pods find the simulator and the ArangoDB protocol server (see `e2e/overlay`).
@@ -66,14 +66,7 @@ fn fresh_symbol(tag: char) -> String {
 }
 
 async fn setup(test: &str) -> Option<(Env, kube::Client)> {
-    let env = Env::from_env(test)?;
-    let client = env.client().await.unwrap();
-    let (ok, _, err) = env.kubectl(&["get", "namespace", &env.namespace]);
-    if !ok {
-        assert!(err.contains("NotFound"), "{err}");
-        env.kubectl_ok(&["create", "namespace", &env.namespace])
-            .unwrap();
-    }
+    let (env, client) = Env::setup(test).await?;
     // The lake connector's MinIO credentials, as an operator of the platform would give them.
     let (user, password) = minio_credentials();
     let secret = format!(
@@ -95,32 +88,6 @@ fn loader_queue(name: &str, symbol: &str, range: &str, sinks: &str) -> String {
     format!(
         "apiVersion: streamforge.io/v1alpha1\nkind: Queue\nmetadata:\n  name: {name}\nspec:\n  target: loader-api-candles\n  type: api_candles_1m\n  symbol: {symbol}\n  timeRange: \"{range}\"\n  sinks: [{sinks}]\n  backoffLimit: 4\n"
     )
-}
-
-fn delete_queue(env: &Env, name: &str) {
-    env.kubectl_ok(&[
-        "delete",
-        "queue",
-        name,
-        "-n",
-        &env.namespace,
-        "--ignore-not-found",
-        "--timeout=180s",
-    ])
-    .unwrap();
-}
-
-async fn wait_phase(api: &Api<Queue>, name: &str, phase: Phase, timeout: Duration) -> Queue {
-    eventually(&format!("{name} reaches {phase:?}"), timeout, || async {
-        let q = api.get(name).await?;
-        let now = q.status.as_ref().and_then(|s| s.phase);
-        if phase != Phase::Failed && now == Some(Phase::Failed) {
-            anyhow::bail!("{name} failed: {:?}", q.status);
-        }
-        Ok((now == Some(phase)).then_some(q))
-    })
-    .await
-    .unwrap()
 }
 
 fn producer<'a>(q: &'a Queue, prefix: &str) -> &'a ProducerSummary {
@@ -192,7 +159,7 @@ async fn e2e_r1_candles_with_both_sinks_are_stored_exactly_once() {
     let symbol = fresh_symbol('A');
     let s = services(&symbol).await;
     let name = "r1-candles";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     env.apply(&loader_queue(
         name,
         &symbol,
@@ -230,7 +197,7 @@ async fn e2e_r1_candles_with_both_sinks_are_stored_exactly_once() {
         (Some(want), Some(want)),
         "{l}"
     );
-    delete_queue(&env, name);
+    env.delete_queue(name);
 }
 
 /// Wait until the wall clock is early in a minute, so that a load that needs a second weight
@@ -257,7 +224,7 @@ async fn e2e_r2_suspend_mid_load_then_resume_does_the_rest_once() {
     let symbol = fresh_symbol('B');
     let _s = services(&symbol).await;
     let name = "r2-resume";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     let api: Api<Queue> = Api::namespaced(client, &env.namespace);
     early_in_a_minute().await;
     // Two days: three pages. Two fit the first weight window; the third waits for the next.
@@ -315,7 +282,7 @@ async fn e2e_r2_suspend_mid_load_then_resume_does_the_rest_once() {
         (Some(candles(2)), Some(candles(2))),
         "nothing missing, nothing twice: {l}"
     );
-    delete_queue(&env, name);
+    env.delete_queue(name);
 }
 
 #[tokio::test]
@@ -329,7 +296,7 @@ async fn e2e_r3_a_passing_exchange_outage_is_retried_and_the_queue_succeeds() {
     // requests use weight as at Binance: with the e2e budget its retries take about a minute.)
     binance_sim::server::lock(&s.sim).config.faults.fail_after = Some(1);
     let name = "r3-outage";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     env.apply(&loader_queue(name, &symbol, "2024-08-01:2024-08-02", ""))
         .unwrap();
     let api: Api<Queue> = Api::namespaced(client, &env.namespace);
@@ -370,7 +337,7 @@ async fn e2e_r3_a_passing_exchange_outage_is_retried_and_the_queue_succeeds() {
         job.status.as_ref().and_then(|s| s.failed).unwrap_or(0) >= 1,
         "the Job retried a failed pod"
     );
-    delete_queue(&env, name);
+    env.delete_queue(name);
 }
 
 #[tokio::test]
@@ -379,7 +346,7 @@ async fn e2e_r4_a_queue_made_again_under_the_same_name_never_shows_the_old_numbe
         return;
     };
     let name = "r4-again";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     let api: Api<Queue> = Api::namespaced(client, &env.namespace);
     let yaml = dummy_queue(name, "dummy_slow", "2024-08-01:2024-08-02", "");
     env.apply(&yaml).unwrap();
@@ -399,7 +366,7 @@ async fn e2e_r4_a_queue_made_again_under_the_same_name_never_shows_the_old_numbe
     .await
     .unwrap();
     let old_uid = old.metadata.uid.clone().unwrap();
-    delete_queue(&env, name);
+    env.delete_queue(name);
     env.apply(&yaml).unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
     eventually("the new Queue succeeds", Duration::from_secs(240), || {
@@ -435,7 +402,7 @@ async fn e2e_r4_a_queue_made_again_under_the_same_name_never_shows_the_old_numbe
         api.get(name).await.unwrap().status.unwrap().records_written,
         Some(1440)
     );
-    delete_queue(&env, name);
+    env.delete_queue(name);
 }
 
 #[tokio::test]
@@ -445,8 +412,8 @@ async fn e2e_r5_hostile_telemetry_blocks_no_queue() {
     };
     let api: Api<Queue> = Api::namespaced(client, &env.namespace);
     let (target, victim) = ("r5-target", "r5-bystander");
-    delete_queue(&env, target);
-    delete_queue(&env, victim);
+    env.delete_queue(target);
+    env.delete_queue(victim);
     env.apply(&dummy_queue(
         target,
         "dummy_slow",
@@ -544,8 +511,8 @@ async fn e2e_r5_hostile_telemetry_blocks_no_queue() {
     if let Some(after) = rss_after {
         assert!(after < 100 * 1024, "operator RSS {after} KiB");
     }
-    delete_queue(&env, target);
-    delete_queue(&env, victim);
+    env.delete_queue(target);
+    env.delete_queue(victim);
 }
 
 /// Resident memory of the operator's process, read from the node (the platform runs here).
@@ -574,7 +541,7 @@ async fn e2e_r6_a_loader_killed_mid_load_resumes_without_a_gap() {
     let symbol = fresh_symbol('D');
     let _s = services(&symbol).await;
     let name = "r6-killed";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     let api: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
     early_in_a_minute().await;
     env.apply(&loader_queue(
@@ -632,7 +599,7 @@ async fn e2e_r6_a_loader_killed_mid_load_resumes_without_a_gap() {
         (Some(candles(2)), Some(candles(2))),
         "no gap, nothing twice: {l}"
     );
-    delete_queue(&env, name);
+    env.delete_queue(name);
 }
 
 fn kafka_ctl(env: &Env, what: &str) {
@@ -662,8 +629,8 @@ async fn e2e_r7_kafka_away_when_the_operator_starts() {
     };
     let api: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
     let (doomed, waiting) = ("r7-deleted", "r7-created");
-    delete_queue(&env, doomed);
-    delete_queue(&env, waiting);
+    env.delete_queue(doomed);
+    env.delete_queue(waiting);
     env.apply(&dummy_queue(
         doomed,
         "dummy_slow",
@@ -717,7 +684,7 @@ async fn e2e_r7_kafka_away_when_the_operator_starts() {
     .await
     .unwrap();
     // A deletion is not wedged: the finalizer goes after the stop grace period (20 s here).
-    delete_queue(&env, doomed);
+    env.delete_queue(doomed);
     // The operator stayed up all along: no restart of its container.
     let pods = ops
         .list(
@@ -750,5 +717,5 @@ async fn e2e_r7_kafka_away_when_the_operator_starts() {
     })
     .await
     .unwrap();
-    delete_queue(&env, waiting);
+    env.delete_queue(waiting);
 }

@@ -14,47 +14,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use streamforge_api::{Command, EventStatus, Phase, Queue, QueueEvent};
-use streamforge_e2e::{Env, dummy_queue, eventually, percentile, read_topic};
+use streamforge_e2e::{Env, dummy_queue, eventually, percentile, read_topic, wait_phase};
 
 const DAY: &str = "2024-08-01:2024-08-02";
-
-async fn setup(test: &str) -> Option<(Env, kube::Client)> {
-    let env = Env::from_env(test)?;
-    let client = env.client().await.unwrap();
-    let (ok, _, err) = env.kubectl(&["get", "namespace", &env.namespace]);
-    if !ok {
-        assert!(err.contains("NotFound"), "{err}");
-        env.kubectl_ok(&["create", "namespace", &env.namespace])
-            .unwrap();
-    }
-    Some((env, client))
-}
-
-fn delete_queue(env: &Env, name: &str) {
-    env.kubectl_ok(&[
-        "delete",
-        "queue",
-        name,
-        "-n",
-        &env.namespace,
-        "--ignore-not-found",
-        "--timeout=180s",
-    ])
-    .unwrap();
-}
-
-async fn wait_phase(api: &Api<Queue>, name: &str, phase: Phase, timeout: Duration) -> Queue {
-    eventually(&format!("{name} reaches {phase:?}"), timeout, || async {
-        let q = api.get(name).await?;
-        let now = q.status.as_ref().and_then(|s| s.phase);
-        if phase != Phase::Failed && now == Some(Phase::Failed) {
-            anyhow::bail!("{name} failed: {:?}", q.status);
-        }
-        Ok((now == Some(phase)).then_some(q))
-    })
-    .await
-    .unwrap()
-}
 
 /// Running with some records reported.
 async fn wait_progress(api: &Api<Queue>, name: &str) -> Queue {
@@ -164,11 +126,11 @@ where
 
 #[tokio::test]
 async fn e2e_1_dummy_sample_runs_to_succeeded() {
-    let Some((env, client)) = setup("e2e_1").await else {
+    let Some((env, client)) = Env::setup("e2e_1").await else {
         return;
     };
     let name = "btcusdt-dummy-load";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     let out = env
         .kubectl_ok(&["apply", "-n", &env.namespace, "-f", "samples/dummy.yaml"])
         .unwrap();
@@ -268,16 +230,16 @@ async fn e2e_1_dummy_sample_runs_to_succeeded() {
         "--timeout=30s",
     ])
     .unwrap();
-    delete_queue(&env, name);
+    env.delete_queue(name);
 }
 
 #[tokio::test]
 async fn e2e_2_deleting_a_running_queue_stops_and_cleans_up() {
-    let Some((env, client)) = setup("e2e_2").await else {
+    let Some((env, client)) = Env::setup("e2e_2").await else {
         return;
     };
     let name = "e2e-delete-running";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     env.apply(&dummy_queue(name, "dummy_slow", DAY, ""))
         .unwrap();
     let queues: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
@@ -373,11 +335,11 @@ async fn e2e_2_deleting_a_running_queue_stops_and_cleans_up() {
 
 #[tokio::test]
 async fn e2e_3_a_crashing_worker_fails_the_queue() {
-    let Some((env, client)) = setup("e2e_3").await else {
+    let Some((env, client)) = Env::setup("e2e_3").await else {
         return;
     };
     let name = "e2e-crash";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     env.apply(&dummy_queue(
         name,
         "dummy_crash",
@@ -418,12 +380,12 @@ async fn e2e_3_a_crashing_worker_fails_the_queue() {
         js.failed.unwrap_or(0) >= 2,
         "the Job retried once, then failed: {js:?}"
     );
-    delete_queue(&env, name);
+    env.delete_queue(name);
 }
 
 #[tokio::test]
 async fn e2e_4_an_invalid_queue_is_refused_with_a_readable_message() {
-    let Some((env, _)) = setup("e2e_4").await else {
+    let Some((env, _)) = Env::setup("e2e_4").await else {
         return;
     };
     let bad_symbol =
@@ -447,11 +409,11 @@ async fn e2e_4_an_invalid_queue_is_refused_with_a_readable_message() {
 
 #[tokio::test]
 async fn e2e_5_killing_the_operator_mid_run_changes_nothing() {
-    let Some((env, client)) = setup("e2e_5").await else {
+    let Some((env, client)) = Env::setup("e2e_5").await else {
         return;
     };
     let name = "e2e-operator-restart";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     env.apply(&dummy_queue(name, "dummy_slow", DAY, ""))
         .unwrap();
     let queues: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
@@ -539,19 +501,19 @@ async fn e2e_5_killing_the_operator_mid_run_changes_nothing() {
         1,
         "no second start"
     );
-    delete_queue(&env, name);
+    env.delete_queue(name);
 }
 
 #[tokio::test]
 async fn e2e_6_restarting_kafka_mid_run_loses_no_telemetry() {
-    let Some((env, client)) = setup("e2e_6").await else {
+    let Some((env, client)) = Env::setup("e2e_6").await else {
         return;
     };
     let Ok(restart) = std::env::var("STREAMFORGE_E2E_KAFKA_RESTART") else {
         panic!("STREAMFORGE_E2E_KAFKA_RESTART (a shell command) is not set; e2e/run.sh sets it");
     };
     let name = "e2e-kafka-restart";
-    delete_queue(&env, name);
+    env.delete_queue(name);
     env.apply(&dummy_queue(name, "dummy_slow", DAY, ""))
         .unwrap();
     let queues: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
@@ -602,7 +564,7 @@ async fn e2e_6_restarting_kafka_mid_run_loses_no_telemetry() {
             .any(|e| e.status == Some(EventStatus::Finished) && e.records_written == Some(1440)),
         "the final event arrived"
     );
-    delete_queue(&env, name);
+    env.delete_queue(name);
 }
 
 /// Sum of apiserver_request_total for Queue writes by verb.
@@ -636,7 +598,7 @@ const MAX_WRITES_PER_QUEUE: f64 = 12.0;
 
 #[tokio::test]
 async fn e2e_7_a_hundred_queues_at_once() {
-    let Some((env, client)) = setup("e2e_7").await else {
+    let Some((env, client)) = Env::setup("e2e_7").await else {
         return;
     };
     let n: usize = std::env::var("E2E_QUEUES")
