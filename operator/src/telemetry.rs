@@ -479,3 +479,103 @@ mod writer_tests {
         assert!(matches!(r, Err(WriteError::Failed { .. })), "{r:?}");
     }
 }
+
+#[cfg(test)]
+mod flush_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    const QID: &str = "wf-btcusdt-api_candles_5m-20240801-a1b2c3";
+
+    struct One;
+    impl QueueLookup for One {
+        fn run_key(&self, queue_id: &str) -> Option<RunKey> {
+            (queue_id == QID).then(|| RunKey {
+                namespace: "default".into(),
+                name: "btc".into(),
+                uid: "uid-1".into(),
+                run: 1,
+                main_telemetry_id: "loader-producer__a1b2c3".into(),
+            })
+        }
+    }
+
+    /// Answers 0: ok, 1: refused (4xx), 2: failed (5xx).
+    struct Answer(AtomicU8);
+    impl StatusWriter for Answer {
+        fn write<'a>(&'a self, t: &'a TelemetryStatus) -> BoxFuture<'a, Result<(), WriteError>> {
+            let r = match self.0.load(Ordering::SeqCst) {
+                0 => Ok(()),
+                1 => Err(WriteError::Refused {
+                    queue: t.name.clone(),
+                    reason: "422".into(),
+                }),
+                _ => Err(WriteError::Failed {
+                    queue: t.name.clone(),
+                    reason: "503".into(),
+                }),
+            };
+            Box::pin(async move { r })
+        }
+    }
+
+    fn event(records: u64) -> Vec<u8> {
+        format!(r#"{{"queue_id":"{QID}","telemetry_id":"loader-producer__a1b2c3","status":"loading","records_written":{records},"run":1}}"#).into_bytes()
+    }
+
+    #[tokio::test]
+    async fn a_refused_summary_is_dropped_and_its_offsets_committed_a_failed_one_is_held() {
+        let answer = Arc::new(Answer(AtomicU8::new(2)));
+        struct Shared(Arc<Answer>);
+        impl StatusWriter for Shared {
+            fn write<'a>(
+                &'a self,
+                t: &'a TelemetryStatus,
+            ) -> BoxFuture<'a, Result<(), WriteError>> {
+                self.0.write(t)
+            }
+        }
+        let metrics = Metrics::new().unwrap();
+        let t = Telemetry::new(
+            Duration::ZERO,
+            Box::new(One),
+            Box::new(Shared(answer.clone())),
+            metrics.clone(),
+        );
+        t.handle(&event(5), Some(("queue-events", 0, 7)), 1.0);
+        // A 5xx: the event stays unwritten, its offset is not committable.
+        assert_eq!(t.flush_due(Instant::now()).await, 0);
+        assert_eq!(
+            t.commit_positions(),
+            vec![("queue-events".to_owned(), 0, 7)]
+        );
+        // A 4xx: retrying the same write cannot help; it is dropped, counted, and the
+        // partition moves on.
+        answer.0.store(1, Ordering::SeqCst);
+        assert_eq!(t.flush_due(Instant::now()).await, 0);
+        assert_eq!(
+            t.commit_positions(),
+            vec![("queue-events".to_owned(), 0, 8)]
+        );
+        assert!(
+            metrics.render().contains(
+                r#"streamforge_status_patches_total{result="refused",writer="telemetry"} 1"#
+            ),
+            "{}",
+            metrics.render()
+        );
+        // The next event is written normally, and its latency observed.
+        answer.0.store(0, Ordering::SeqCst);
+        t.handle(&event(9), Some(("queue-events", 0, 8)), 2.0);
+        assert_eq!(t.flush_due(Instant::now()).await, 1);
+        assert_eq!(
+            t.commit_positions(),
+            vec![("queue-events".to_owned(), 0, 9)]
+        );
+        assert!(
+            metrics
+                .render()
+                .contains("streamforge_telemetry_status_latency_seconds_count 1")
+        );
+    }
+}
