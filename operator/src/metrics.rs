@@ -14,6 +14,7 @@ pub struct Metrics {
     pub kafka_errors: IntCounterVec,
     pub commands: IntCounterVec,
     pub telemetry_latency: Histogram,
+    pub telemetry_write: Histogram,
 }
 
 /// `outcome` label values of `streamforge_telemetry_events_total`.
@@ -73,6 +74,13 @@ impl Metrics {
                 )
                 .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0]),
             )?,
+            telemetry_write: Histogram::with_opts(
+                HistogramOpts::new(
+                    "telemetry_status_write_seconds",
+                    "One telemetry status write, request to answer",
+                )
+                .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0]),
+            )?,
             registry,
         };
         m.registry.register(Box::new(m.reconciles.clone()))?;
@@ -84,6 +92,7 @@ impl Metrics {
         m.registry.register(Box::new(m.kafka_errors.clone()))?;
         m.registry.register(Box::new(m.commands.clone()))?;
         m.registry.register(Box::new(m.telemetry_latency.clone()))?;
+        m.registry.register(Box::new(m.telemetry_write.clone()))?;
         Ok(m)
     }
 

@@ -237,7 +237,11 @@ impl Telemetry {
         let results: Vec<(TelemetryStatus, Option<Instant>, Result<(), WriteError>)> =
             futures::stream::iter(batch)
                 .map(|(t, at)| async move {
+                    let started = Instant::now();
                     let r = self.writer.write(&t).await;
+                    self.metrics
+                        .telemetry_write
+                        .observe(started.elapsed().as_secs_f64());
                     (t, at, r)
                 })
                 .buffer_unordered(WRITE_CONCURRENCY)
