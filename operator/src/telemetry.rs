@@ -144,6 +144,8 @@ pub struct Telemetry {
     /// Per Queue UID, when the oldest event not yet in status was consumed: the start of the
     /// telemetry → status latency, which leaves out how long the worker took to send it.
     unwritten_since: Mutex<HashMap<String, Instant>>,
+    /// Status writes in flight, over every flush running.
+    permits: tokio::sync::Semaphore,
 }
 
 /// Status writes in flight at once; a flush of many busy Queues is not one long queue.
@@ -163,6 +165,7 @@ impl Telemetry {
             metrics,
             consumed: Mutex::new(HashMap::new()),
             unwritten_since: Mutex::new(HashMap::new()),
+            permits: tokio::sync::Semaphore::new(WRITE_CONCURRENCY),
         }
     }
 
@@ -213,8 +216,8 @@ impl Telemetry {
         }
     }
 
-    /// Write every due summary, [`WRITE_CONCURRENCY`] at a time; returns how many writes
-    /// succeeded.
+    /// Write every due summary, at most [`WRITE_CONCURRENCY`] writes in flight over all flushes;
+    /// returns how many writes succeeded.
     pub async fn flush_due(&self, now: Instant) -> usize {
         let batch: Vec<(TelemetryStatus, Option<Instant>)> = match self.state.lock() {
             Ok(mut s) => {
@@ -234,64 +237,77 @@ impl Telemetry {
             }
             Err(_) => return 0,
         };
-        let results: Vec<(TelemetryStatus, Option<Instant>, Result<(), WriteError>)> =
-            futures::stream::iter(batch)
-                .map(|(t, at)| async move {
+        let written = futures::future::join_all(batch.into_iter().map(|(t, at)| async move {
+            let result = match self.permits.acquire().await {
+                Ok(_permit) => {
                     let started = Instant::now();
                     let r = self.writer.write(&t).await;
                     self.metrics
                         .telemetry_write
                         .observe(started.elapsed().as_secs_f64());
-                    (t, at, r)
-                })
-                .buffer_unordered(WRITE_CONCURRENCY)
-                .collect()
-                .await;
-        let mut ok = 0;
-        for (t, at, result) in results {
-            let Ok(mut s) = self.state.lock() else {
-                continue;
+                    r
+                }
+                Err(_) => Err(WriteError::Failed {
+                    queue: t.name.clone(),
+                    reason: "the writer is shutting down".into(),
+                }),
             };
-            match result {
-                Ok(()) => {
-                    s.written(&t.uid);
-                    ok += 1;
+            // Settled at once, so a slow write of another Queue holds this one back in nothing.
+            self.settle(&t, at, result)
+        }))
+        .await;
+        written.into_iter().filter(|ok| *ok).count()
+    }
+
+    /// Record how the write of `t` ended; true when it was written.
+    fn settle(
+        &self,
+        t: &TelemetryStatus,
+        at: Option<Instant>,
+        result: Result<(), WriteError>,
+    ) -> bool {
+        let Ok(mut s) = self.state.lock() else {
+            return false;
+        };
+        match result {
+            Ok(()) => {
+                s.written(&t.uid);
+                self.metrics
+                    .status_patches
+                    .with_label_values(&["telemetry", "ok"])
+                    .inc();
+                if let Some(at) = at {
                     self.metrics
-                        .status_patches
-                        .with_label_values(&["telemetry", "ok"])
-                        .inc();
-                    if let Some(at) = at {
-                        self.metrics
-                            .telemetry_latency
-                            .observe(at.elapsed().as_secs_f64());
-                    }
+                        .telemetry_latency
+                        .observe(at.elapsed().as_secs_f64());
                 }
-                Err(WriteError::Gone(name)) => {
-                    debug!(queue = %name, "Queue gone; dropping its telemetry");
-                    s.forget(&t.uid);
+                return true;
+            }
+            Err(WriteError::Gone(name)) => {
+                debug!(queue = %name, "Queue gone; dropping its telemetry");
+                s.forget(&t.uid);
+            }
+            Err(e @ WriteError::Refused { .. }) => {
+                warn!(error = %e, "telemetry summary refused; dropped");
+                s.written(&t.uid);
+                self.metrics
+                    .status_patches
+                    .with_label_values(&["telemetry", "refused"])
+                    .inc();
+            }
+            Err(e) => {
+                warn!(error = %e, "telemetry status write failed; will retry");
+                s.write_failed(&t.uid);
+                if let (Some(at), Ok(mut since)) = (at, self.unwritten_since.lock()) {
+                    since.entry(t.uid.clone()).or_insert(at);
                 }
-                Err(e @ WriteError::Refused { .. }) => {
-                    warn!(error = %e, "telemetry summary refused; dropped");
-                    s.written(&t.uid);
-                    self.metrics
-                        .status_patches
-                        .with_label_values(&["telemetry", "refused"])
-                        .inc();
-                }
-                Err(e) => {
-                    warn!(error = %e, "telemetry status write failed; will retry");
-                    s.write_failed(&t.uid);
-                    if let (Some(at), Ok(mut since)) = (at, self.unwritten_since.lock()) {
-                        since.entry(t.uid.clone()).or_insert(at);
-                    }
-                    self.metrics
-                        .status_patches
-                        .with_label_values(&["telemetry", "error"])
-                        .inc();
-                }
+                self.metrics
+                    .status_patches
+                    .with_label_values(&["telemetry", "error"])
+                    .inc();
             }
         }
-        ok
+        false
     }
 
     /// Offsets safe to commit: per partition, up to the first event not yet written.
@@ -345,7 +361,8 @@ pub async fn consume(
     }
 }
 
-/// Write due summaries and commit safe offsets every [`TICK`] until `shutdown`, then once more.
+/// Write due summaries and commit safe offsets every [`TICK`] until `shutdown`, then once more
+/// (that last flush waits for its writes).
 pub async fn write_loop(
     t: Arc<Telemetry>,
     consumer: Arc<StreamConsumer>,
@@ -364,7 +381,16 @@ pub async fn write_loop(
         } else {
             Instant::now()
         };
-        t.flush_due(now).await;
+        if stop {
+            t.flush_due(now).await;
+        } else {
+            // Flushes overlap: a Queue with a write in flight is not due again, and a slow write
+            // keeps no other Queue waiting for the next tick's flush.
+            tokio::spawn({
+                let t = t.clone();
+                async move { t.flush_due(now).await }
+            });
+        }
         let mut tpl = TopicPartitionList::new();
         for (topic, p, o) in t.commit_positions() {
             if last_committed.get(&(topic.clone(), p)) == Some(&o) {
