@@ -216,8 +216,8 @@ impl Telemetry {
         }
     }
 
-    /// Write every due summary, at most [`WRITE_CONCURRENCY`] writes in flight over all flushes;
-    /// returns how many writes succeeded.
+    /// Write every due summary, at most [`WRITE_CONCURRENCY`] writes in flight; returns how many
+    /// writes succeeded.
     pub async fn flush_due(&self, now: Instant) -> usize {
         let batch: Vec<(TelemetryStatus, Option<Instant>)> = match self.state.lock() {
             Ok(mut s) => {
@@ -252,7 +252,6 @@ impl Telemetry {
                     reason: "the writer is shutting down".into(),
                 }),
             };
-            // Settled at once, so a slow write of another Queue holds this one back in nothing.
             self.settle(&t, at, result)
         }))
         .await;
@@ -361,8 +360,7 @@ pub async fn consume(
     }
 }
 
-/// Write due summaries and commit safe offsets every [`TICK`] until `shutdown`, then once more
-/// (that last flush waits for its writes).
+/// Write due summaries and commit safe offsets every [`TICK`] until `shutdown`, then once more.
 pub async fn write_loop(
     t: Arc<Telemetry>,
     consumer: Arc<StreamConsumer>,
@@ -381,16 +379,11 @@ pub async fn write_loop(
         } else {
             Instant::now()
         };
-        if stop {
-            t.flush_due(now).await;
-        } else {
-            // Flushes overlap: a Queue with a write in flight is not due again, and a slow write
-            // keeps no other Queue waiting for the next tick's flush.
-            tokio::spawn({
-                let t = t.clone();
-                async move { t.flush_due(now).await }
-            });
-        }
+        // One flush at a time: its writes pace the next to what the API server absorbs.
+        // Overlapping flushes were tried: with 100 busy Queues on the 2-core platform they kept
+        // the API server saturated, and single writes (p99 2 s → 5 s) and Job creation (p99
+        // 1.9 s → 6 s) slowed down (docs/benchmarks.md).
+        t.flush_due(now).await;
         let mut tpl = TopicPartitionList::new();
         for (topic, p, o) in t.commit_positions() {
             if last_committed.get(&(topic.clone(), p)) == Some(&o) {
