@@ -380,9 +380,8 @@ pub async fn write_loop(
             Instant::now()
         };
         // One flush at a time: its writes pace the next to what the API server absorbs.
-        // Overlapping flushes were tried: with 100 busy Queues on the 2-core platform they kept
-        // the API server saturated, and single writes (p99 2 s → 5 s) and Job creation (p99
-        // 1.9 s → 6 s) slowed down (docs/benchmarks.md).
+        // Overlapping flushes were tried and measured no better on the 2-core platform, where
+        // the API server's own write time dominates (docs/benchmarks.md).
         t.flush_due(now).await;
         let mut tpl = TopicPartitionList::new();
         for (topic, p, o) in t.commit_positions() {
