@@ -245,6 +245,45 @@ pub async fn wait_phase(api: &Api<Queue>, name: &str, phase: Phase, timeout: Dur
     }
 }
 
+/// Wait until Queue `name` shows at least `min` records; returns it.
+pub async fn wait_records_at_least(
+    api: &Api<Queue>,
+    name: &str,
+    min: u64,
+    timeout: Duration,
+) -> Queue {
+    let r = eventually(
+        &format!("{name} shows {min} records or more"),
+        timeout,
+        || async {
+            let q = api.get(name).await?;
+            let r = q
+                .status
+                .as_ref()
+                .and_then(|s| s.records_written)
+                .unwrap_or(0);
+            Ok((r >= min).then_some(q))
+        },
+    )
+    .await;
+    r.unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// Wait until Queue `name` shows exactly `records` (telemetry is folded apart from the Job's
+/// completion, so the count may land a moment after Succeeded).
+pub async fn wait_records(api: &Api<Queue>, name: &str, records: u64, timeout: Duration) {
+    let r = eventually(
+        &format!("{name} shows {records} records"),
+        timeout,
+        || async {
+            let q = api.get(name).await?;
+            Ok((q.status.and_then(|s| s.records_written) == Some(records)).then_some(()))
+        },
+    )
+    .await;
+    r.unwrap_or_else(|e| panic!("{e:#}"))
+}
+
 /// A Queue manifest for the dummy worker.
 pub fn dummy_queue(name: &str, ty: &str, range: &str, extra: &str) -> String {
     format!(

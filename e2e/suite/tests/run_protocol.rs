@@ -15,7 +15,9 @@ use kube::api::{Api, Patch, PatchParams};
 use rdkafka::producer::FutureRecord;
 use serde_json::{Value, json};
 use streamforge_api::{Phase, ProducerSummary, Queue};
-use streamforge_e2e::{Env, dummy_queue, eventually, wait_phase};
+use streamforge_e2e::{
+    Env, dummy_queue, eventually, wait_phase, wait_records, wait_records_at_least,
+};
 use streamforge_kit::KafkaSettings;
 
 /// Where pods find the simulator and the ArangoDB protocol server (see `e2e/overlay`).
@@ -350,21 +352,7 @@ async fn e2e_r4_a_queue_made_again_under_the_same_name_never_shows_the_old_numbe
     let api: Api<Queue> = Api::namespaced(client, &env.namespace);
     let yaml = dummy_queue(name, "dummy_slow", "2024-08-01:2024-08-02", "");
     env.apply(&yaml).unwrap();
-    let old = eventually(
-        "the first Queue reports progress",
-        Duration::from_secs(120),
-        || async {
-            let q = api.get(name).await?;
-            let r = q
-                .status
-                .as_ref()
-                .and_then(|s| s.records_written)
-                .unwrap_or(0);
-            Ok((r >= 200).then_some(q))
-        },
-    )
-    .await
-    .unwrap();
+    let old = wait_records_at_least(&api, name, 200, Duration::from_secs(120)).await;
     let old_uid = old.metadata.uid.clone().unwrap();
     env.delete_queue(name);
     env.apply(&yaml).unwrap();
@@ -476,16 +464,7 @@ async fn e2e_r5_hostile_telemetry_blocks_no_queue() {
     ))
     .unwrap();
     wait_phase(&api, victim, Phase::Succeeded, Duration::from_secs(180)).await;
-    eventually(
-        "the bystander shows its count",
-        Duration::from_secs(60),
-        || async {
-            let q = api.get(victim).await?;
-            Ok((q.status.and_then(|s| s.records_written) == Some(1440)).then_some(()))
-        },
-    )
-    .await
-    .unwrap();
+    wait_records(&api, victim, 1440, Duration::from_secs(60)).await;
     // The target's status holds what status can hold, bounded.
     let st = api.get(target).await.unwrap().status.unwrap();
     assert!(
@@ -552,21 +531,8 @@ async fn e2e_r6_a_loader_killed_mid_load_resumes_without_a_gap() {
     ))
     .unwrap();
     let first_window = u64::from((WEIGHT_BUDGET - 20) / 2) * 1000;
-    let q = eventually(
-        "the loader waits part way",
-        Duration::from_secs(45),
-        || async {
-            let q = api.get(name).await?;
-            let r = q
-                .status
-                .as_ref()
-                .and_then(|s| s.records_written)
-                .unwrap_or(0);
-            Ok((r >= first_window).then_some(q))
-        },
-    )
-    .await
-    .unwrap();
+    // The loader waits part way.
+    let q = wait_records_at_least(&api, name, first_window, Duration::from_secs(45)).await;
     // SIGKILL: no grace, nothing flushed on the way out.
     let job = q.status.as_ref().unwrap().job_name.clone().unwrap();
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, &env.namespace);
@@ -711,11 +677,6 @@ async fn e2e_r7_kafka_away_when_the_operator_starts() {
     drop(broker);
     // It catches up: the waiting Queue runs to its end.
     wait_phase(&api, waiting, Phase::Succeeded, Duration::from_secs(300)).await;
-    eventually("the count arrives", Duration::from_secs(120), || async {
-        let q = api.get(waiting).await?;
-        Ok((q.status.and_then(|s| s.records_written) == Some(1440)).then_some(()))
-    })
-    .await
-    .unwrap();
+    wait_records(&api, waiting, 1440, Duration::from_secs(120)).await;
     env.delete_queue(waiting);
 }

@@ -14,7 +14,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use streamforge_api::{Command, EventStatus, Phase, Queue, QueueEvent};
-use streamforge_e2e::{Env, dummy_queue, eventually, percentile, read_topic, wait_phase};
+use streamforge_e2e::{
+    Env, dummy_queue, eventually, percentile, read_topic, wait_phase, wait_records,
+};
 
 const DAY: &str = "2024-08-01:2024-08-02";
 
@@ -34,21 +36,6 @@ async fn wait_progress(api: &Api<Queue>, name: &str) -> Queue {
     )
     .await
     .unwrap()
-}
-
-/// The status shows `records` (telemetry is folded apart from the Job's completion, so it may
-/// land a moment after Succeeded).
-async fn wait_records(api: &Api<Queue>, name: &str, records: u64) {
-    eventually(
-        &format!("{name} shows {records} records"),
-        Duration::from_secs(60),
-        || async {
-            let q = api.get(name).await?;
-            Ok((q.status.and_then(|s| s.records_written) == Some(records)).then_some(()))
-        },
-    )
-    .await
-    .unwrap();
 }
 
 fn uid_selector(q: &Queue) -> String {
@@ -193,7 +180,7 @@ async fn e2e_1_dummy_sample_runs_to_succeeded() {
     );
 
     let q = wait_phase(&queues, name, Phase::Succeeded, Duration::from_secs(240)).await;
-    wait_records(&queues, name, 1440).await;
+    wait_records(&queues, name, 1440, Duration::from_secs(60)).await;
     let pods: Api<Pod> = Api::namespaced(client, &env.namespace);
     let job_name = job.metadata.name.clone().unwrap();
     let pod_list = pods
@@ -486,7 +473,7 @@ async fn e2e_5_killing_the_operator_mid_run_changes_nothing() {
     );
 
     wait_phase(&queues, name, Phase::Succeeded, Duration::from_secs(300)).await;
-    wait_records(&queues, name, 1440).await;
+    wait_records(&queues, name, 1440, Duration::from_secs(60)).await;
     assert_eq!(
         jobs.list(&ListParams::default().labels(&uid_selector(&q)))
             .await
