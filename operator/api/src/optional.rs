@@ -11,6 +11,7 @@ use crate::queue::QueueSpec;
 pub enum FieldValue {
     Text(String),
     Number(u32),
+    Float(f64),
     List(Vec<String>),
 }
 
@@ -20,6 +21,7 @@ impl FieldValue {
         match self {
             FieldValue::Text(s) => s.clone(),
             FieldValue::Number(n) => n.to_string(),
+            FieldValue::Float(x) => x.to_string(),
             FieldValue::List(items) => items.join(","),
         }
     }
@@ -29,6 +31,7 @@ impl FieldValue {
         match self {
             FieldValue::Text(s) => Value::from(s.as_str()),
             FieldValue::Number(n) => Value::from(*n),
+            FieldValue::Float(x) => Value::from(*x),
             FieldValue::List(items) => Value::from(items.clone()),
         }
     }
@@ -57,6 +60,26 @@ pub const OPTIONAL_FIELDS: &[OptionalField] = &[
         get: |s| text(&s.graph_name),
     },
     OptionalField {
+        env: env::SYMBOLS,
+        key: "symbols",
+        get: |s| (!s.symbols.is_empty()).then(|| FieldValue::List(s.symbols.clone())),
+    },
+    OptionalField {
+        env: env::SOURCE_TYPE,
+        key: "source_type",
+        get: |s| text(&s.source_type),
+    },
+    OptionalField {
+        env: env::CORRELATION_WINDOW,
+        key: "correlation_window",
+        get: |s| s.correlation_window.map(FieldValue::Number),
+    },
+    OptionalField {
+        env: env::CORRELATION_THRESHOLD,
+        key: "correlation_threshold",
+        get: |s| s.correlation_threshold.map(FieldValue::Float),
+    },
+    OptionalField {
         env: env::EPOCHS,
         key: "epochs",
         get: |s| s.epochs.map(FieldValue::Number),
@@ -83,6 +106,16 @@ pub const OPTIONAL_FIELDS: &[OptionalField] = &[
         env: env::LOSS_FN,
         key: "loss_fn",
         get: |s| text(&s.loss_fn),
+    },
+    OptionalField {
+        env: env::LEARNING_RATE,
+        key: "learning_rate",
+        get: |s| s.learning_rate.map(FieldValue::Float),
+    },
+    OptionalField {
+        env: env::HIDDEN_SIZE,
+        key: "hidden_size",
+        get: |s| s.hidden_size.map(FieldValue::Number),
     },
     OptionalField {
         env: env::OUTPUT_TYPE,

@@ -135,6 +135,27 @@ pub struct QueueSpec {
     #[schemars(regex(pattern = r"^[a-zA-Z][a-zA-Z0-9_-]{0,255}$"))]
     pub graph_name: Option<String>,
 
+    /// Further symbols for graph-builder: the graph covers `symbol` and these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(regex(pattern = r"^[A-Z0-9]{2,20}$")))]
+    pub symbols: Vec<String>,
+
+    /// The stored data type graph-builder reads, e.g. api_candles_5m (its default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{1,47}$"))]
+    pub source_type: Option<String>,
+
+    /// graph-builder: windows over which the correlation of two symbols' returns is measured
+    /// for a cross-asset edge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 2, max = 10000))]
+    pub correlation_window: Option<u32>,
+
+    /// graph-builder: smallest absolute correlation that makes a cross-asset edge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub correlation_threshold: Option<f64>,
+
     /// Training epochs for gnn-trainer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100000))]
@@ -156,6 +177,24 @@ pub struct QueueSpec {
     /// Loss function for gnn-trainer, e.g. BCE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_fn: Option<String>,
+
+    /// gnn-trainer's learning rate (Adam).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 10.0))]
+    pub learning_rate: Option<f64>,
+
+    /// gnn-trainer's hidden layer width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 4096))]
+    pub hidden_size: Option<u32>,
+
+    /// Queues (names in this namespace) that must have Succeeded before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 16),
+        inner(regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"))
+    )]
+    pub after: Vec<String>,
 
     /// Output type for visualizer, e.g. html.
     #[serde(default, skip_serializing_if = "Option::is_none")]
