@@ -10,6 +10,12 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("listing the Queues of namespace {namespace}")]
+    ListQueues {
+        namespace: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("creating Job {job}")]
     CreateJob {
         job: String,
@@ -42,6 +48,7 @@ impl Error {
         match self {
             Error::ListJobs { .. } | Error::CreateJob { .. } | Error::DeleteJob { .. } => "jobs",
             Error::JobNameTaken { .. } => "conflict",
+            Error::ListQueues { .. } => "queues",
             Error::PatchStatus { .. } => "status",
             Error::Publish(_) => "kafka",
             Error::Finalizer { .. } => "finalizer",
@@ -54,6 +61,7 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::ListJobs { .. } => "ListJobsFailed",
+            Error::ListQueues { .. } => "ListQueuesFailed",
             Error::CreateJob { source, .. } => match source {
                 kube::Error::Api(e) if e.code == 403 => "JobForbidden",
                 kube::Error::Api(e) if e.code == 422 => "JobInvalid",

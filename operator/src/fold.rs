@@ -24,6 +24,8 @@ use streamforge_api::event::MAX_MESSAGE_LEN;
 use streamforge_api::status::MAX_PRODUCERS;
 use streamforge_api::{ProducerSummary, QueueEvent};
 
+use crate::results::Results;
+
 /// Largest count status can hold (the API's integers are int64).
 pub const MAX_RECORDS: u64 = i64::MAX as u64;
 /// Longest status word kept from an event (bytes).
@@ -59,6 +61,7 @@ struct ProducerFold {
     message: Option<String>,
     last_ts: f64,
     finished: bool,
+    results: Results,
 }
 
 #[derive(Debug)]
@@ -86,6 +89,8 @@ pub struct TelemetryStatus {
     pub progress: Option<String>,
     pub last_event_time: Option<Time>,
     pub producers: Vec<ProducerSummary>,
+    /// The main worker's results (training, graph, output path).
+    pub results: Results,
 }
 
 #[derive(Debug)]
@@ -105,7 +110,7 @@ fn to_time(ts: f64) -> Option<Time> {
 }
 
 /// `text` cut to at most `max` bytes (on a character boundary), marked when cut.
-fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
@@ -190,6 +195,7 @@ impl FoldState {
             if let Some(pr) = ev.progress.filter(|v| v.is_finite()) {
                 p.progress = Some(pr.clamp(0.0, 1.0));
             }
+            p.results.merge(&ev.extra);
             p.finished |= is_final;
         }
         p.last_ts = p.last_ts.max(ts);
@@ -321,6 +327,7 @@ fn summarize(q: &QueueFold) -> TelemetryStatus {
         progress: progress.map(|f| format!("{}%", (f * 100.0).floor() as u32)),
         last_event_time: to_time(last_ts),
         producers,
+        results: main.map(|p| p.results.clone()).unwrap_or_default(),
     }
 }
 
@@ -347,6 +354,50 @@ mod tests {
         let mut e = QueueEvent::new(Q, source, status);
         e.records_written = records;
         e
+    }
+
+    #[test]
+    fn the_main_workers_training_reports_reach_status_and_a_late_epoch_does_not_undo_the_end() {
+        let mut f = FoldState::new(Duration::ZERO);
+        let with = |status, ts: f64, extra: serde_json::Value| {
+            let mut e = ev(MAIN, status, None);
+            e.timestamp = Some(ts);
+            e.extra = serde_json::from_value(extra).unwrap();
+            e
+        };
+        let epoch = with(
+            EventStatus::Training,
+            10.0,
+            serde_json::json!({"epoch": 3, "epochs": 5, "val_accuracy": 0.6}),
+        );
+        f.fold(Q, &key(1), &epoch, 10.0, None);
+        let done = with(
+            EventStatus::Finished,
+            20.0,
+            serde_json::json!({"epoch": 5, "test_accuracy": 0.7, "beats_baselines": false}),
+        );
+        f.fold(Q, &key(1), &done, 20.0, None);
+        // A sink's fields never land in the main worker's blocks; an epoch delivered late
+        // does not move a finished run back.
+        let sink = {
+            let mut e = ev("lake-connector__a1b2c3", EventStatus::Loading, None);
+            e.extra = serde_json::from_value(serde_json::json!({"test_accuracy": 0.1})).unwrap();
+            e
+        };
+        f.fold(Q, &key(1), &sink, 21.0, None);
+        let late = with(EventStatus::Training, 15.0, serde_json::json!({"epoch": 4}));
+        f.fold(Q, &key(1), &late, 15.0, None);
+        let t = f
+            .take(UID, Instant::now())
+            .unwrap()
+            .results
+            .training
+            .unwrap();
+        assert_eq!(t.epoch, Some(5));
+        assert_eq!(t.epochs, Some(5));
+        assert_eq!(t.val_accuracy, Some(0.6));
+        assert_eq!(t.test_accuracy, Some(0.7));
+        assert_eq!(t.beats_baselines, Some(false));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod config;
+pub mod dependencies;
 pub mod error;
 pub mod fold;
 pub mod http;
@@ -23,6 +24,7 @@ pub mod pod_start;
 pub mod publisher;
 pub mod queue_index;
 pub mod reconcile;
+pub mod results;
 pub mod status;
 pub mod telemetry;
 pub mod time;

@@ -123,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let (job_cache, follow) = reconcile::follow_jobs(jobs.clone());
     tokio::spawn(follow);
+    let controller = reconcile::controller(queues.clone(), jobs);
     let mut ctx = Context::new(
         client.clone(),
         cfg.workers.clone(),
@@ -136,12 +137,11 @@ async fn main() -> anyhow::Result<()> {
         Ok(Ok(())) => ctx = ctx.with_job_cache(job_cache),
         _ => warn!("the Job cache is not ready; reconciles list Jobs instead"),
     }
-    let ctx = Arc::new(ctx);
+    let ctx = Arc::new(ctx.with_queue_cache(controller.store()));
 
     let queues_probe = queues.clone();
     let index = Arc::new(Mutex::new(QueueIndex::default()));
     tokio::spawn(telemetry::follow_queues(queues.clone(), index.clone()));
-    let controller = reconcile::controller(queues, jobs);
     let controller = reconcile::run(controller, ctx);
 
     let tel = Arc::new(Telemetry::new(

@@ -60,6 +60,9 @@ pub fn patch_ops(t: &TelemetryStatus) -> serde_json::Value {
         { "op": "add", "path": "/status/progress", "value": t.progress },
         { "op": "add", "path": "/status/lastEventTime", "value": t.last_event_time },
         { "op": "add", "path": "/status/producers", "value": t.producers },
+        { "op": "add", "path": "/status/training", "value": t.results.training },
+        { "op": "add", "path": "/status/graph", "value": t.results.graph },
+        { "op": "add", "path": "/status/outputPath", "value": t.results.output_path },
     ])
 }
 
@@ -433,6 +436,7 @@ mod writer_tests {
             progress: None,
             last_event_time: None,
             producers: vec![],
+            results: Default::default(),
         }
     }
 

@@ -61,6 +61,24 @@ pub const TYPE_PATTERN: &str = "^[a-z][a-z0-9_]{1,47}$";
         priority = 1
     ),
     printcolumn(
+        name = "Epoch",
+        type_ = "integer",
+        json_path = ".status.training.epoch",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Val-Acc",
+        type_ = "number",
+        json_path = ".status.training.bestValAccuracy",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Test-Acc",
+        type_ = "number",
+        json_path = ".status.training.testAccuracy",
+        priority = 1
+    ),
+    printcolumn(
         name = "Message",
         type_ = "string",
         json_path = ".status.message",

@@ -15,6 +15,8 @@ pub const MAX_PRODUCERS: usize = 16;
 pub enum Phase {
     /// Accepted; Jobs are being created or their pods scheduled.
     Pending,
+    /// Waits for the Queues in `spec.after` to succeed; no Job exists yet.
+    Waiting,
     /// A worker started.
     Running,
     /// Every Job of the run finished.
@@ -29,6 +31,7 @@ impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Pending => "Pending",
+            Phase::Waiting => "Waiting",
             Phase::Running => "Running",
             Phase::Succeeded => "Succeeded",
             Phase::Failed => "Failed",
@@ -96,6 +99,15 @@ pub struct QueueStatus {
     /// Time of the newest telemetry event folded in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_time: Option<Time>,
+    /// What a gnn-trainer reported: epochs as they pass, then test metrics beside baselines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingStatus>,
+    /// What a graph-builder reported: the graph's size and where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<GraphStatus>,
+    /// Where a worker wrote its output (a visualizer's report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<String>,
     /// One entry per worker of the run, bounded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
@@ -124,6 +136,63 @@ pub struct ProducerSummary {
     /// Run these reports belong to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<u32>,
+}
+
+/// A training run as its worker reported it (`training` and `finished` events).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainingStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<u32>,
+    /// Training loss of the last epoch reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_val_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_epoch: Option<u32>,
+    /// Test accuracy of the model with the best validation accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f64>,
+    /// Test accuracy of always answering the training split's majority class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_majority_accuracy: Option<f64>,
+    /// Test accuracy of a graph-free logistic regression on the same features and split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_logistic_accuracy: Option<f64>,
+    /// Whether the model beat both baselines on the test split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beats_baselines: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The checkpoint, e.g. s3://bucket/models/<graph>/<queue id>/checkpoint.pt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_path: Option<String>,
+}
+
+/// A graph as graph-builder reported it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edges: Option<u64>,
+    /// Where the graph's files are, e.g. s3://bucket/graphs/<name>/.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_path: Option<String>,
 }
 
 impl QueueStatus {

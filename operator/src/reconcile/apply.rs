@@ -5,16 +5,20 @@
 
 use chrono::Utc;
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use streamforge_api::{Command, Phase, ProducerSummary, Queue, QueueStatus};
 use tracing::info;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::observe;
 use super::validate::{Identity, validate};
-use super::{Context, MANAGER, POD_START_CHECK, RESYNC};
+use super::{Context, MANAGER, POD_START_CHECK, RESYNC, WAIT_CHECK};
+use crate::dependencies::{REASON_WAITING, Readiness, readiness};
 use crate::error::Error;
 use crate::jobs::{self, LABEL_RUN, Worker};
 use crate::pod_start::{PodProblem, create_refused, pod_problem};
@@ -27,6 +31,9 @@ pub fn reconciler_view(st: &QueueStatus) -> QueueStatus {
         progress: None,
         last_event_time: None,
         producers: vec![],
+        training: None,
+        graph: None,
+        output_path: None,
         ..st.clone()
     }
 }
@@ -325,6 +332,34 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
         st.succeeded_jobs.clear();
     }
     st.run = Some(run);
+
+    // A Queue that waits for others starts only when they have all succeeded.
+    let run_label = run.to_string();
+    let run_begun = old.start_sent_run == Some(run)
+        || existing
+            .iter()
+            .any(|j| j.labels().get(LABEL_RUN) == Some(&run_label));
+    if !queue.spec.after.is_empty() && !run_begun {
+        match wait_readiness(ctx, queue, &id.namespace).await? {
+            Readiness::Ready => {}
+            Readiness::Waiting { message } => {
+                st.phase = Some(Phase::Waiting);
+                st.message = Some(message);
+                set_all(&mut st, generation, false, false, live, REASON_WAITING);
+                finish(ctx, queue, &old, &written, &st, REASON_WAITING).await?;
+                return Ok(Action::requeue(WAIT_CHECK));
+            }
+            Readiness::Failed { reason, message } => {
+                st.phase = Some(Phase::Failed);
+                st.message = Some(message);
+                st.finished_at = st.finished_at.or_else(|| Some(crate::time::now()));
+                set_all(&mut st, generation, false, false, live, reason);
+                finish(ctx, queue, &old, &written, &st, reason).await?;
+                return Ok(Action::await_change());
+            }
+        }
+    }
+
     let workers = jobs::workers(queue, &id, run, &ctx.workers);
     let producers: Vec<&ProducerSummary> = old
         .producers
@@ -452,6 +487,34 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     } else {
         Action::requeue(requeue)
     })
+}
+
+/// Whether the Queues `queue` waits for let it start: read from the controller's cache, else
+/// from one list of the namespace.
+async fn wait_readiness(ctx: &Context, queue: &Queue, namespace: &str) -> Result<Readiness, Error> {
+    let queues: Vec<Arc<Queue>> = match &ctx.queue_cache {
+        Some(store) => store
+            .state()
+            .into_iter()
+            .filter(|q| q.namespace().as_deref() == Some(namespace))
+            .collect(),
+        None => {
+            let api: Api<Queue> = Api::namespaced(ctx.client.clone(), namespace);
+            api.list(&ListParams::default())
+                .await
+                .map_err(|source| Error::ListQueues {
+                    namespace: namespace.to_owned(),
+                    source,
+                })?
+                .items
+                .into_iter()
+                .map(Arc::new)
+                .collect()
+        }
+    };
+    let by_name: HashMap<String, &Queue> =
+        queues.iter().map(|q| (q.name_any(), q.as_ref())).collect();
+    Ok(readiness(queue, |name| by_name.get(name).copied()))
 }
 
 /// Why the pods of `starting` Jobs do not start, if a person is needed: a pod's stuck waiting

@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use streamforge_api::{Command, Queue};
@@ -37,6 +37,8 @@ pub const MANAGER: &str = "streamforge-operator";
 pub const RESYNC: Duration = Duration::from_secs(300);
 /// How often a run whose pods have not started is looked at again.
 pub const POD_START_CHECK: Duration = Duration::from_secs(10);
+/// How often a Queue that waits for others looks again (changes of those Queues also wake it).
+pub const WAIT_CHECK: Duration = Duration::from_secs(30);
 /// Retry of a failed reconcile: doubles from the first delay up to the cap, per Queue, and
 /// starts again after a reconcile that succeeds.
 pub const RETRY_FIRST: Duration = Duration::from_secs(2);
@@ -67,6 +69,8 @@ pub struct Context {
     sent: Mutex<HashMap<String, Vec<Delivery>>>,
     /// The operator's Jobs, kept by a watch; without it every reconcile lists its Queue's Jobs.
     pub job_cache: Option<Store<Job>>,
+    /// The controller's Queues; without it a Queue that waits for others lists its namespace.
+    pub queue_cache: Option<Store<Queue>>,
 }
 
 impl Context {
@@ -91,7 +95,14 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             sent: Mutex::new(HashMap::new()),
             job_cache: None,
+            queue_cache: None,
         }
+    }
+
+    /// Read the Queues that others wait for from `store` (the controller's own).
+    pub fn with_queue_cache(mut self, store: Store<Queue>) -> Self {
+        self.queue_cache = Some(store);
+        self
     }
 
     /// Read Jobs from `store` (kept by [`follow_jobs`]) instead of listing them.
@@ -252,11 +263,30 @@ pub fn follow_jobs(jobs: Api<Job>) -> (Store<Job>, impl std::future::Future<Outp
     (store, task)
 }
 
-/// The controller over `queues`, owning `jobs`.
+/// The controller over `queues`, owning `jobs`. A change of a Queue also reconciles the Queues
+/// that wait for it (`spec.after`), found in the controller's own cache.
 pub fn controller(queues: Api<Queue>, jobs: Api<Job>) -> Controller<Queue> {
-    Controller::new(queues, watcher::Config::default().any_semantic())
-        .owns(jobs, watcher::Config::default().labels(JOBS_SELECTOR))
+    let c = Controller::new(queues.clone(), watcher::Config::default().any_semantic());
+    let store = c.store();
+    c.owns(jobs, watcher::Config::default().labels(JOBS_SELECTOR))
+        .watches(
+            queues,
+            watcher::Config::default().any_semantic(),
+            move |changed: Queue| waiting_on(&store, &changed),
+        )
         .shutdown_on_signal()
+}
+
+/// The Queues in `store` whose `spec.after` names `changed` (same namespace).
+fn waiting_on(store: &Store<Queue>, changed: &Queue) -> Vec<ObjectRef<Queue>> {
+    let name = changed.name_any();
+    let ns = changed.namespace();
+    store
+        .state()
+        .iter()
+        .filter(|q| q.namespace() == ns && q.spec.after.contains(&name))
+        .map(|q| ObjectRef::from_obj(q.as_ref()))
+        .collect()
 }
 
 /// Run `controller` until shutdown.

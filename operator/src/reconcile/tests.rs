@@ -893,3 +893,136 @@ async fn a_reconcile_of_a_stale_copy_does_not_deliver_start_again() {
         "the first delivery's time is kept"
     );
 }
+
+const QUEUES: &str = "/apis/streamforge.io/v1alpha1/namespaces/default/queues";
+
+fn queue_list(queues: Vec<Queue>) -> Value {
+    json!({"apiVersion": "streamforge.io/v1alpha1", "kind": "QueueList", "metadata": {}, "items": queues})
+}
+
+fn named(name: &str, phase: Option<Phase>) -> Queue {
+    let mut q = Queue::test();
+    q.metadata.name = Some(name.into());
+    q.metadata.uid = Some(format!("{name}-uid"));
+    if let Some(p) = phase {
+        q = q.in_phase(p, 1, true);
+        if let Some(st) = q.status.as_mut() {
+            st.message = Some(format!("{name} says {}", p.as_str()));
+        }
+    }
+    q
+}
+
+#[tokio::test]
+async fn a_queue_waits_without_jobs_or_start_until_those_it_follows_succeed() {
+    let mut q = Queue::test().finalized();
+    q.spec.after = vec!["load".into(), "graph".into()];
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(
+                Method::GET,
+                QUEUES,
+                queue_list(vec![
+                    named("load", Some(Phase::Succeeded)),
+                    named("graph", Some(Phase::Running)),
+                ]),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    let action = reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(super::WAIT_CHECK));
+    let (publisher, bodies) = h.done().await;
+    assert!(publisher.sent().is_empty(), "no start while waiting");
+    let st = statuses(&bodies);
+    assert_eq!(st[0]["phase"], "Waiting");
+    assert_eq!(st[0]["message"], "waiting for graph (Running)");
+    assert_eq!(condition(&st[0], "Ready")["reason"], "WaitingForQueues");
+    assert_eq!(condition(&st[0], "Started")["status"], "False");
+}
+
+#[tokio::test]
+async fn a_queue_starts_once_every_queue_it_follows_succeeded() {
+    let mut q = Queue::test().finalized();
+    q.spec.after = vec!["load".into()];
+    q = q.in_phase(Phase::Waiting, 1, false);
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(
+                Method::GET,
+                QUEUES,
+                queue_list(vec![named("load", Some(Phase::Succeeded))]),
+            ),
+            call(
+                Method::POST,
+                JOBS,
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "btc-candles-a1b2c3-r1"}}),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (publisher, bodies) = h.done().await;
+    assert_eq!(publisher.sent().len(), 1);
+    assert_eq!(publisher.sent()[0].command, Command::Start);
+    assert_eq!(statuses(&bodies)[0]["phase"], "Pending");
+}
+
+#[tokio::test]
+async fn a_queue_fails_with_the_reason_when_one_it_follows_fails_or_they_loop() {
+    let mut q = Queue::test().finalized();
+    q.spec.after = vec!["graph".into()];
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(
+                Method::GET,
+                QUEUES,
+                queue_list(vec![named("graph", Some(Phase::Failed))]),
+            ),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    let action = reconcile(Arc::new(q.clone()), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let (publisher, bodies) = h.done().await;
+    assert!(publisher.sent().is_empty());
+    let st = statuses(&bodies);
+    assert_eq!(st[0]["phase"], "Failed");
+    assert_eq!(condition(&st[0], "Failed")["reason"], "DependencyFailed");
+    assert_eq!(
+        st[0]["message"],
+        "graph, which this Queue waits for, Failed: graph says Failed"
+    );
+
+    // graph waits for this Queue: a loop that can never resolve.
+    let mut graph = named("graph", None);
+    graph.spec.after = vec!["btc-candles".into()];
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(Method::GET, QUEUES, queue_list(vec![graph, q.clone()])),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let (_, bodies) = h.done().await;
+    let st = statuses(&bodies);
+    assert_eq!(st[0]["phase"], "Failed");
+    assert_eq!(condition(&st[0], "Failed")["reason"], "DependencyCycle");
+    assert_eq!(
+        st[0]["message"],
+        "spec.after makes a cycle: btc-candles → graph → btc-candles"
+    );
+}
