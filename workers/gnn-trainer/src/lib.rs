@@ -1,1 +1,26 @@
-//! gnn-trainer: GCN, GAT and GraphSAGE with tch on graph-builder's graphs, with baselines, checkpoints and per-epoch telemetry.
+//! gnn-trainer: node classification with GCN, GAT and GraphSAGE written with tch (libtorch), on
+//! the graphs graph-builder writes (`streamforge-graph`), with baselines, checkpoints Python's
+//! `torch.load` reads, resume after a restart and per-epoch telemetry.
+//!
+//! ```text
+//!  config ──► read_graph ──► dataset ──► prepare (split by time, standardise) ──► trainer
+//!                                                                    │ baselines  │ per epoch
+//!                                          outputs (checkpoint.pt, last.pt, state.json,
+//!                                                   metrics.json) ◄───┴────────────┘
+//! ```
+//!
+//! `worker` runs this on the kit's lifecycle (commands, telemetry); `cli` runs it from a local
+//! directory without Kafka.
+
+pub mod baselines;
+pub mod config;
+pub mod dataset;
+pub mod layers;
+pub mod message;
+pub mod model;
+pub mod objective;
+pub mod prepare;
+pub mod split;
+pub mod standardize;
+pub mod torch_file;
+pub mod trainer;
