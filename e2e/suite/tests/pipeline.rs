@@ -1,0 +1,222 @@
+//! The whole pipeline in the cluster, as `samples/pipeline.yaml` writes it: two loaders with
+//! lake sinks against the exchange simulator → graph-builder (waits for both) → gnn-trainer
+//! (waits for the graph). The sample is applied as it is, with fresh symbols and a fresh graph
+//! name so that the lake starts empty. Checked: the waiting Queues show `Waiting` with whom,
+//! nothing starts early, the trainer's epochs pass through `queue-events` into status, and the
+//! end shows test accuracy beside both baselines with the checkpoint in MinIO.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use kube::api::Api;
+use streamforge_api::{Phase, Queue, QueueEvent};
+use streamforge_e2e::{Env, eventually, read_topic, wait_phase};
+
+/// Where pods find the simulator (see `e2e/overlay`).
+const SIM_PORT: u16 = 29400;
+const NAMES: [&str; 4] = [
+    "pipeline-btcusdt-candles",
+    "pipeline-ethusdt-candles",
+    "pipeline-graph",
+    "pipeline-gnn",
+];
+
+fn fresh(tag: char) -> String {
+    let mut n = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mut s = String::from(tag);
+    for _ in 0..5 {
+        s.push((b'A' + (n % 26) as u8) as char);
+        n /= 26;
+    }
+    s
+}
+
+fn phase(q: &Queue) -> Option<Phase> {
+    q.status.as_ref().and_then(|s| s.phase)
+}
+
+fn s3(args: &[&str]) -> String {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../minio/s3.py");
+    let endpoint = std::env::var("STREAMFORGE_E2E_S3").expect("STREAMFORGE_E2E_S3");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .env("S3_ENDPOINT", endpoint)
+        .env(
+            "S3_ACCESS_KEY",
+            std::env::var("STREAMFORGE_E2E_S3_ACCESS_KEY").unwrap_or_else(|_| "streamforge".into()),
+        )
+        .env(
+            "S3_SECRET_KEY",
+            std::env::var("STREAMFORGE_E2E_S3_SECRET_KEY")
+                .unwrap_or_else(|_| "streamforge-secret".into()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "s3.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn p1_the_sample_pipeline_loads_builds_a_graph_and_trains_in_order() {
+    let Some((env, client)) = Env::setup("p1_pipeline").await else {
+        return;
+    };
+    let (user, password) = (
+        std::env::var("STREAMFORGE_E2E_S3_ACCESS_KEY").unwrap_or_else(|_| "streamforge".into()),
+        std::env::var("STREAMFORGE_E2E_S3_SECRET_KEY")
+            .unwrap_or_else(|_| "streamforge-secret".into()),
+    );
+    env.apply(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: streamforge-minio\nstringData:\n  accessKey: {user}\n  secretKey: {password}\n"
+    ))
+    .unwrap();
+    for name in NAMES {
+        env.delete_queue(name);
+    }
+    let tag = fresh('P');
+    let (a, b) = (format!("{tag}AUSDT"), format!("{tag}BUSDT"));
+    let graph = format!("pipeline_{}", tag.to_lowercase());
+    let config = binance_sim::Config {
+        symbols: vec![a.clone(), b.clone()],
+        ..binance_sim::Config::default()
+    };
+    let (_, _sim, _task) = binance_sim::serve(SocketAddr::from(([0, 0, 0, 0], SIM_PORT)), config)
+        .await
+        .expect("the simulator's port is free");
+
+    let sample = std::fs::read_to_string(env.repo.join("samples/pipeline.yaml")).unwrap();
+    let yaml = sample
+        .replace("BTCUSDT", &a)
+        .replace("ETHUSDT", &b)
+        .replace("pipeline_graph_5m_2024_08_01", &graph);
+    env.apply(&yaml).unwrap();
+    let api: Api<Queue> = Api::namespaced(client, &env.namespace);
+
+    // The trainer waits, and says for whom, while the loaders work.
+    let waiting = eventually(
+        "pipeline-gnn shows Waiting",
+        Duration::from_secs(60),
+        || async {
+            let q = api.get("pipeline-gnn").await?;
+            Ok((phase(&q) == Some(Phase::Waiting)).then_some(q))
+        },
+    )
+    .await
+    .unwrap();
+    let msg = waiting.status.unwrap().message.unwrap_or_default();
+    assert!(msg.contains("pipeline-graph"), "{msg}");
+
+    // Nothing of the graph-builder runs before both loaders succeeded.
+    let loaders_done = eventually("both loaders succeed", Duration::from_secs(300), || async {
+        let g = api.get("pipeline-graph").await?;
+        let mut done = 0;
+        for name in &NAMES[..2] {
+            let q = api.get(name).await?;
+            assert_ne!(phase(&q), Some(Phase::Failed), "{name}: {:?}", q.status);
+            done += usize::from(phase(&q) == Some(Phase::Succeeded));
+        }
+        if done < 2 {
+            assert!(
+                matches!(phase(&g), None | Some(Phase::Waiting)),
+                "pipeline-graph left Waiting before its loaders succeeded: {:?}",
+                g.status
+            );
+        }
+        Ok((done == 2).then_some(()))
+    })
+    .await;
+    loaders_done.unwrap();
+
+    let g = wait_phase(
+        &api,
+        "pipeline-graph",
+        Phase::Succeeded,
+        Duration::from_secs(300),
+    )
+    .await;
+    let gs = g.status.unwrap();
+    let built = gs.graph.expect("status.graph after graph-builder finished");
+    let nodes = built.nodes.unwrap();
+    assert!(
+        nodes > 400,
+        "two symbols' 288 windows, less warm-up: {nodes}"
+    );
+    assert!(built.edges.unwrap() > nodes / 2, "{built:?}");
+    assert!(
+        built.graph_path.as_deref().unwrap_or("").contains(&graph),
+        "{built:?}"
+    );
+
+    let t = wait_phase(
+        &api,
+        "pipeline-gnn",
+        Phase::Succeeded,
+        Duration::from_secs(600),
+    )
+    .await;
+    let st = t.status.unwrap();
+    let training = st.training.clone().expect("status.training");
+    println!("pipeline-gnn training: {training:?}");
+    assert_eq!(training.epochs, Some(60));
+    assert!(training.epoch.is_some_and(|e| e >= 1), "{training:?}");
+    for (what, v) in [
+        ("test", training.test_accuracy),
+        ("majority", training.baseline_majority_accuracy),
+        ("logistic", training.baseline_logistic_accuracy),
+        ("best validation", training.best_val_accuracy),
+    ] {
+        let v = v.unwrap_or_else(|| panic!("{what} accuracy missing: {training:?}"));
+        assert!((0.0..=1.0).contains(&v), "{what}: {v}");
+    }
+    assert!(training.beats_baselines.is_some());
+    let model = training.model_path.clone().unwrap();
+    assert!(model.starts_with("s3://streamforge/models/"), "{model}");
+
+    // Every epoch went through queue-events, in order, before the end.
+    let queue_id = st.queue_id.unwrap();
+    let epochs: Vec<u64> = read_topic(&env.kafka, "queue-events", |bytes| {
+        let ev = QueueEvent::from_json(bytes).ok()?;
+        (ev.queue_id == queue_id && ev.status.as_ref().map(|s| s.as_str()) == Some("training"))
+            .then(|| ev.extra.get("epoch").and_then(|e| e.as_u64()))
+            .flatten()
+    })
+    .await
+    .unwrap();
+    assert!(epochs.len() >= 2, "training events: {epochs:?}");
+    assert!(epochs.windows(2).all(|w| w[0] < w[1]), "{epochs:?}");
+    assert_eq!(epochs.last(), Some(&60));
+
+    // The checkpoint and the metrics are in MinIO where status says.
+    let key = model.trim_start_matches("s3://streamforge/");
+    let listing = s3(&["ls", "streamforge", &format!("models/{graph}/")]);
+    assert!(listing.contains(key), "{key} not in {listing}");
+    assert!(listing.contains("metrics.json"), "{listing}");
+    let metrics: serde_json::Value = serde_json::from_str(&s3(&[
+        "cat",
+        "streamforge",
+        training
+            .metrics_path
+            .as_deref()
+            .unwrap()
+            .trim_start_matches("s3://streamforge/"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        metrics["test_accuracy"].as_f64(),
+        training.test_accuracy,
+        "{metrics}"
+    );
+    for name in NAMES {
+        env.delete_queue(name);
+    }
+}
