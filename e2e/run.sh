@@ -27,7 +27,10 @@ echo "== e2e: MinIO for pods ($host_ip:29000)"
 env STREAMFORGE_STATE="$cache/e2e-state" MINIO_PORT=29000 MINIO_CONSOLE_PORT=29001 bash e2e/minio/start.sh
 
 echo "== e2e: release binaries and images"
-cargo build --release --locked -p streamforge-operator -p streamforge-dummy -p streamforge-loader -p streamforge-sinks
+# shellcheck source=../scripts/torch-env.sh
+source scripts/torch-env.sh
+cargo build --release --locked -p streamforge-operator -p streamforge-dummy -p streamforge-loader -p streamforge-sinks \
+  -p streamforge-graph-builder -p streamforge-gnn-trainer
 rel="$CARGO_TARGET_DIR/release"
 export CONTAINERD_ADDRESS="$CONTAINERD_SOCK"
 bash e2e/images/build-image.sh --import streamforge/operator:e2e "$rel/streamforge-operator"
@@ -36,6 +39,9 @@ for family in loader-api-candles loader-api-trades loader-ws-candles loader-ws-t
   bash e2e/images/build-image.sh --import "streamforge/$family:e2e" "$rel/loader"
 done
 bash e2e/images/build-image.sh --import streamforge/lake-connector:e2e "$rel/lake-connector"
+bash e2e/images/build-image.sh --import streamforge/graph-builder:e2e "$rel/graph-builder"
+# The trainer's image carries the libtorch libraries ldd finds through its rpath (CPU only).
+bash e2e/images/build-image.sh --import streamforge/gnn-trainer:e2e "$rel/gnn-trainer"
 for family in arango-candles arango-trades arango-orderbook arango-connector; do
   bash e2e/images/build-image.sh --import "streamforge/$family:e2e" "$rel/arango-connector"
 done

@@ -9,6 +9,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/streamforge/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 bash scripts/setup.sh
+# PyTorch's libtorch, which gnn-trainer (tch) builds against and links (a venv outside the
+# repository, made on first use; the wheels are cached).
+# shellcheck source=torch-env.sh
+source scripts/torch-env.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
