@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use serde::Deserialize;
 use std::path::Path;
 
 use streamforge_api::Queue;
@@ -32,12 +33,14 @@ fn samples_are_valid_queues() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        let q: Queue =
-            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        if let Err(e) = q.validate_cel() {
-            panic!("{} breaks a CRD rule: {e:?}", path.display());
+        // A file may hold several Queues (`samples/pipeline.yaml`).
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let q = Queue::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if let Err(e) = q.validate_cel() {
+                panic!("{} breaks a CRD rule: {e:?}", path.display());
+            }
+            seen += 1;
         }
-        seen += 1;
     }
     assert!(seen >= 4, "expected the sample Queues, found {seen}");
 }

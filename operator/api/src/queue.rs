@@ -95,7 +95,9 @@ pub const TYPE_PATTERN: &str = "^[a-z][a-z0-9_]{1,47}$";
     validation = Rule::new("has(self.timeRange) == has(oldSelf.timeRange) && (!has(self.timeRange) || self.timeRange == oldSelf.timeRange)").message("timeRange is immutable; create a new Queue instead").field_path(".timeRange"),
     validation = Rule::new("!self.target.startsWith('loader') || self.type.startsWith('api_') || self.type.startsWith('ws_')").message("a loader target needs an api_* or ws_* type").field_path(".type"),
     validation = Rule::new("!self.type.startsWith('api_') || has(self.timeRange)").message("an api_* type loads history and needs a timeRange").field_path(".timeRange"),
-    validation = Rule::new("!has(self.sinks) || size(self.sinks) == 0 || self.target.startsWith('loader')").message("sinks can only be attached to a loader Queue").field_path(".sinks")
+    validation = Rule::new("!has(self.sinks) || size(self.sinks) == 0 || self.target.startsWith('loader')").message("sinks can only be attached to a loader Queue").field_path(".sinks"),
+    validation = Rule::new("!(self.target == 'graph-builder' || self.target == 'gnn-trainer') || has(self.graphName)").message("graph-builder and gnn-trainer need graphName").field_path(".graphName"),
+    validation = Rule::new("self.target != 'graph-builder' || has(self.timeRange)").message("graph-builder needs a timeRange: the stored data it reads").field_path(".timeRange")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct QueueSpec {

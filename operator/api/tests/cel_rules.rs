@@ -93,6 +93,7 @@ fn loaders_need_market_data_types_and_only_loaders_take_sinks() {
     let mut s = spec();
     s.target = Target::GnnTrainer;
     s.data_type = "gnn_trainer".into();
+    s.graph_name = Some("g".into());
     assert!(messages(queue(s.clone()).validate_cel()).contains("sinks can only"));
     s.sinks.clear();
     assert_eq!(messages(queue(s).validate_cel()), "");
@@ -193,4 +194,32 @@ fn patterns_agree_with_the_parsers() {
         assert!(!range.is_match(bad), "{bad}");
         assert!(streamforge_api::TimeRange::parse(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn graph_workers_need_a_graph_name_and_the_builder_a_range() {
+    let graph = |target: &str, extra: Value| {
+        let mut v = json!({"target": target, "type": "graph_build", "symbol": "BTCUSDT"});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        queue(serde_json::from_value(v).unwrap())
+    };
+    let ok = graph(
+        "graph-builder",
+        json!({"graphName": "g", "timeRange": "2024-08-01:2024-08-02"}),
+    );
+    assert_eq!(messages(ok.validate_cel()), "");
+    let no_name = graph("gnn-trainer", json!({}));
+    assert!(
+        messages(no_name.validate_cel()).contains("need graphName"),
+        "{}",
+        messages(no_name.validate_cel())
+    );
+    let no_range = graph("graph-builder", json!({"graphName": "g"}));
+    assert!(messages(no_range.validate_cel()).contains("graph-builder needs a timeRange"));
+    assert_eq!(
+        messages(graph("gnn-trainer", json!({"graphName": "g"})).validate_cel()),
+        ""
+    );
 }

@@ -42,8 +42,10 @@ pub enum InvalidSpec {
     },
     #[error("sinks can only be attached to a loader Queue, not {0}")]
     SinksOnNonLoader(Target),
-    #[error("gnn-trainer needs graphName")]
-    GraphRequired,
+    #[error("{0} needs graphName")]
+    GraphRequired(Target),
+    #[error("graph-builder needs a timeRange: the stored data it reads")]
+    GraphRangeRequired,
 }
 
 /// Types a family-specific loader accepts: its family's shape (an interval is checked by the
@@ -110,8 +112,12 @@ pub fn validate(queue: &Queue) -> Result<Identity, InvalidSpec> {
     if !spec.sinks.is_empty() && !spec.target.is_loader() {
         return Err(InvalidSpec::SinksOnNonLoader(spec.target));
     }
-    if spec.target == Target::GnnTrainer && spec.graph_name.is_none() {
-        return Err(InvalidSpec::GraphRequired);
+    let graph_worker = matches!(spec.target, Target::GnnTrainer | Target::GraphBuilder);
+    if graph_worker && spec.graph_name.is_none() {
+        return Err(InvalidSpec::GraphRequired(spec.target));
+    }
+    if spec.target == Target::GraphBuilder && time_range.is_none() {
+        return Err(InvalidSpec::GraphRangeRequired);
     }
 
     let day: DateTime<Utc> =
@@ -193,7 +199,14 @@ mod tests {
         let mut q = Queue::test().with_type(Target::GnnTrainer, "gnn_trainer");
         q.spec.sinks.clear();
         q.spec.graph_name = None;
-        assert_eq!(validate(&q).unwrap_err(), InvalidSpec::GraphRequired);
+        assert_eq!(
+            validate(&q).unwrap_err(),
+            InvalidSpec::GraphRequired(Target::GnnTrainer)
+        );
+        let mut q = Queue::test().with_type(Target::GraphBuilder, "graph_build");
+        q.spec.graph_name = Some("g".into());
+        q.spec.time_range = None;
+        assert_eq!(validate(&q).unwrap_err(), InvalidSpec::GraphRangeRequired);
         let q = Queue::test()
             .with_type(Target::GraphBuilder, "graph_build")
             .with_sinks(&[streamforge_api::SinkKind::Lake]);
