@@ -92,14 +92,35 @@ impl ArangoClient {
 
     /// POST `body` to `/_db/{db}{path}`; the parsed answer, or ArangoDB's error.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ArangoError> {
+        self.request(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// PUT `body` (or nothing) to `/_db/{db}{path}`; the parsed answer, or ArangoDB's error.
+    pub async fn put(&self, path: &str, body: Option<&Value>) -> Result<Value, ArangoError> {
+        self.request(reqwest::Method::PUT, path, body).await
+    }
+
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ArangoError> {
         let url = format!("{}/_db/{}{}", self.base, self.db, path);
-        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default();
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.bytes_sent
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let method_name = if method == reqwest::Method::PUT {
+            "PUT"
+        } else {
+            "POST"
+        };
         let resp = self
             .http
-            .post(&url)
+            .request(method, &url)
             .basic_auth(&self.user, Some(&self.password))
             .header("content-type", "application/json")
             .body(bytes)
@@ -119,7 +140,7 @@ impl ArangoClient {
             return Ok(value);
         }
         Err(ArangoError::Api {
-            method: "POST",
+            method: method_name,
             path: path.to_owned(),
             status,
             error_num: value.get("errorNum").and_then(Value::as_i64).unwrap_or(0),
@@ -129,6 +150,52 @@ impl ArangoClient {
                 .map(str::to_owned)
                 .unwrap_or_else(|| text.chars().take(200).collect()),
         })
+    }
+
+    /// Run an AQL read `query` with `bind_vars` and hand its results to `on_batch`, batch by
+    /// batch (at most `batch_size` documents each), following the cursor
+    /// (`POST /_api/cursor`, then `PUT /_api/cursor/{id}` while `hasMore`). Returns the number
+    /// of documents read.
+    pub async fn query_batches(
+        &self,
+        query: &str,
+        bind_vars: Value,
+        batch_size: usize,
+        mut on_batch: impl FnMut(Vec<Value>) -> Result<(), ArangoError>,
+    ) -> Result<u64, ArangoError> {
+        let body = json!({"query": query, "bindVars": bind_vars, "batchSize": batch_size.max(1)});
+        let mut answer = self.post("/_api/cursor", &body).await?;
+        let mut read = 0u64;
+        loop {
+            let batch = match answer.get_mut("result").map(Value::take) {
+                Some(Value::Array(docs)) => docs,
+                _ => {
+                    return Err(ArangoError::Transport {
+                        path: "/_api/cursor".into(),
+                        reason: "cursor answer without a result array".into(),
+                    });
+                }
+            };
+            read += batch.len() as u64;
+            on_batch(batch)?;
+            if answer.get("hasMore").and_then(Value::as_bool) != Some(true) {
+                return Ok(read);
+            }
+            let Some(id) = answer.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                return Err(ArangoError::Transport {
+                    path: "/_api/cursor".into(),
+                    reason: "cursor has more results but no id".into(),
+                });
+            };
+            answer = self.put(&format!("/_api/cursor/{id}"), None).await?;
+        }
+    }
+
+    /// Remove every document of `collection` (`PUT /_api/collection/{name}/truncate`).
+    pub async fn truncate_collection(&self, collection: &str) -> Result<(), ArangoError> {
+        self.put(&format!("/_api/collection/{collection}/truncate"), None)
+            .await
+            .map(|_| ())
     }
 
     /// Create a document (type 2) or edge (type 3) collection; an existing one is fine.

@@ -1,5 +1,5 @@
 //! ArangoDB over its documented HTTP API: a small typed client ([`ArangoClient`]), ArangoDB's
-//! `_key` rules ([`key`]), and, behind the `testserver` feature, a protocol-level test server.
+//! `_key` rules ([`key`]), the AQL workers run ([`queries`]), and, behind the `testserver` feature, a protocol-level test server.
 //!
 //! The sinks write through it and the operator's status mirror uses it; it depends on no worker
 //! crate, so the operator builds none of the sinks' storage stack.
@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod key;
+pub mod queries;
 #[cfg(feature = "testserver")]
 pub mod testserver;
 

@@ -7,7 +7,7 @@
 //! It keeps documents in memory, checks basic auth and `_key` syntax, and counts requests and
 //! request bytes per endpoint. It can be told to answer 503 for a while (an outage).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -16,8 +16,10 @@ use warp::Filter;
 use warp::http::{Response, StatusCode};
 
 use crate::key::is_valid;
+use crate::queries::SYMBOL_TIME_RANGE;
 
-/// The AQL text the adapter sends for upserts; other queries are refused as ArangoDB would
+/// The AQL text the adapter sends for upserts. Besides it, the server runs
+/// [`SYMBOL_TIME_RANGE`] (with cursor paging); other queries are refused as ArangoDB would
 /// refuse a query it cannot parse.
 pub const UPSERT_QUERY: &str = "FOR d IN @docs UPSERT { _key: d._key } INSERT d REPLACE d IN @@col";
 
@@ -39,6 +41,75 @@ pub struct ServerState {
     pub counters: BTreeMap<&'static str, (u64, u64)>,
     /// Answer this many requests with 503 before serving again.
     pub unavailable_for: u64,
+    /// Open read cursors: id → (batch size, results not yet sent).
+    pub cursors: HashMap<String, (usize, VecDeque<Value>)>,
+    next_cursor: u64,
+}
+
+/// ArangoDB's default cursor batch size.
+const DEFAULT_BATCH: usize = 1000;
+
+/// The next batch of a cursor, as `POST /_api/cursor` and `PUT /_api/cursor/{id}` answer it;
+/// the cursor is dropped once it is empty.
+fn next_batch(st: &mut ServerState, id: &str, status: StatusCode) -> Response<String> {
+    let Some((batch, rest)) = st.cursors.get_mut(id) else {
+        return arango_error(StatusCode::NOT_FOUND, 1600, "cursor not found");
+    };
+    let take = (*batch).min(rest.len());
+    let result: Vec<Value> = rest.drain(..take).collect();
+    let has_more = !rest.is_empty();
+    if !has_more {
+        st.cursors.remove(id);
+    }
+    let mut body = json!({"result": result, "hasMore": has_more, "cached": false, "error": false, "code": status.as_u16()});
+    if has_more {
+        body["id"] = json!(id);
+    }
+    answer(status, body)
+}
+
+/// Run [`SYMBOL_TIME_RANGE`] over `coll` and open a cursor on its results.
+fn range_query(st: &mut ServerState, body: &Value) -> Response<String> {
+    let vars = body.get("bindVars").cloned().unwrap_or(Value::Null);
+    let Some(coll) = vars
+        .get("@col")
+        .and_then(Value::as_str)
+        .and_then(|c| st.collections.get(c))
+    else {
+        return arango_error(StatusCode::NOT_FOUND, 1203, "collection or view not found");
+    };
+    let (Some(symbol), Some(start), Some(end)) = (
+        vars.get("symbol").and_then(Value::as_str),
+        vars.get("start").and_then(Value::as_i64),
+        vars.get("end").and_then(Value::as_i64),
+    ) else {
+        return arango_error(
+            StatusCode::BAD_REQUEST,
+            1552,
+            "bind parameter 'symbol', 'start' or 'end' was not declared in the query",
+        );
+    };
+    let mut found: Vec<(i64, Value)> = coll
+        .docs
+        .values()
+        .filter(|d| d.get("symbol").and_then(Value::as_str) == Some(symbol))
+        .filter_map(|d| {
+            let t = d.get("open_time").and_then(Value::as_i64)?;
+            (start <= t && t < end).then(|| (t, d.clone()))
+        })
+        .collect();
+    found.sort_by_key(|(t, _)| *t);
+    let batch = body
+        .get("batchSize")
+        .and_then(Value::as_u64)
+        .map_or(DEFAULT_BATCH, |b| b.max(1) as usize);
+    st.next_cursor += 1;
+    let id = st.next_cursor.to_string();
+    st.cursors.insert(
+        id.clone(),
+        (batch, found.into_iter().map(|(_, d)| d).collect()),
+    );
+    next_batch(st, &id, StatusCode::CREATED)
 }
 
 pub type Shared = Arc<Mutex<ServerState>>;
@@ -85,6 +156,7 @@ fn lock(s: &Shared) -> std::sync::MutexGuard<'_, ServerState> {
 
 fn handle(
     state: &Shared,
+    method: &str,
     db: &str,
     rest: &str,
     query: &HashMap<String, String>,
@@ -92,7 +164,14 @@ fn handle(
     body: &[u8],
 ) -> Response<String> {
     let mut st = lock(state);
-    let endpoint: &'static str = if rest == "_api/collection" {
+    let endpoint: &'static str = if method == "PUT" && rest.starts_with("_api/cursor/") {
+        "cursor_next"
+    } else if method == "PUT" && rest.starts_with("_api/collection/") && rest.ends_with("/truncate")
+    {
+        "truncate"
+    } else if method == "PUT" {
+        "other"
+    } else if rest == "_api/collection" {
         "collection"
     } else if rest == "_api/index" {
         "index"
@@ -121,6 +200,30 @@ fn handle(
     }
     if db != st.db {
         return arango_error(StatusCode::NOT_FOUND, 1228, "database not found");
+    }
+    match endpoint {
+        "cursor_next" => {
+            let id = rest.trim_start_matches("_api/cursor/").to_owned();
+            return next_batch(&mut st, &id, StatusCode::OK);
+        }
+        "truncate" => {
+            let name = rest
+                .trim_start_matches("_api/collection/")
+                .trim_end_matches("/truncate");
+            let Some(coll) = st.collections.get_mut(name) else {
+                return arango_error(StatusCode::NOT_FOUND, 1203, "collection or view not found");
+            };
+            coll.docs.clear();
+            let edge = coll.edge;
+            return answer(
+                StatusCode::OK,
+                json!({"error": false, "code": 200, "name": name, "type": if edge { 3 } else { 2 }, "status": 3}),
+            );
+        }
+        "other" if method == "PUT" => {
+            return arango_error(StatusCode::NOT_FOUND, 404, "unknown path");
+        }
+        _ => {}
     }
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return arango_error(
@@ -217,6 +320,9 @@ fn handle(
                 .collect();
             answer(StatusCode::ACCEPTED, Value::Array(results))
         }
+        "cursor" if body.get("query").and_then(Value::as_str) == Some(SYMBOL_TIME_RANGE) => {
+            range_query(&mut st, &body)
+        }
         "cursor" => {
             if body.get("query").and_then(Value::as_str) != Some(UPSERT_QUERY) {
                 return arango_error(
@@ -284,19 +390,23 @@ pub async fn serve(
     }));
     let s = state.clone();
     let route = warp::post()
+        .or(warp::put())
+        .unify()
+        .and(warp::method())
         .and(warp::path::full())
         .and(warp::query::<HashMap<String, String>>())
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::body::bytes())
         .map(
-            move |path: warp::path::FullPath,
+            move |method: warp::http::Method,
+                  path: warp::path::FullPath,
                   q: HashMap<String, String>,
                   auth: Option<String>,
                   body: bytes::Bytes| {
                 // `/_db/{db}/{rest}`
                 let p = path.as_str().trim_start_matches('/');
                 match p.strip_prefix("_db/").and_then(|r| r.split_once('/')) {
-                    Some((db, rest)) => handle(&s, db, rest, &q, auth, &body),
+                    Some((db, rest)) => handle(&s, method.as_str(), db, rest, &q, auth, &body),
                     None => arango_error(StatusCode::NOT_FOUND, 404, "unknown path"),
                 }
             },
@@ -311,6 +421,59 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn protocol_range_query_pages_through_a_cursor_and_truncate_empties() {
+        use crate::ArangoClient;
+        let (addr, state) = serve("127.0.0.1:0".parse().unwrap(), "db", "u", "p")
+            .await
+            .unwrap();
+        let c = ArangoClient::new(&format!("http://{addr}"), "db", "u", "p").unwrap();
+        c.ensure_collection("candles", false).await.unwrap();
+        let docs: Vec<Value> = (0..25)
+            .map(|i| json!({"_key": format!("A-{i}"), "symbol": if i % 5 == 0 { "B" } else { "A" }, "open_time": 1000 - i * 10}))
+            .collect();
+        c.replace_documents("candles", &docs).await.unwrap();
+        let mut batches = vec![];
+        let read = c
+            .query_batches(
+                SYMBOL_TIME_RANGE,
+                json!({"@col": "candles", "symbol": "A", "start": 800, "end": 990}),
+                3,
+                |b| {
+                    batches.push(b);
+                    Ok(())
+                },
+            )
+            .await
+            .unwrap();
+        // open_time 1000 - 10 i in [800, 990): i = 2..=20 minus multiples of 5 (symbol B).
+        let times: Vec<i64> = batches
+            .iter()
+            .flatten()
+            .map(|d| d["open_time"].as_i64().unwrap())
+            .collect();
+        let mut want: Vec<i64> = (2..=20)
+            .filter(|i| i % 5 != 0)
+            .map(|i| 1000 - i * 10)
+            .collect();
+        want.sort();
+        assert_eq!(times, want, "oldest first, filtered");
+        assert_eq!(read, want.len() as u64);
+        assert!(batches.iter().all(|b| b.len() <= 3));
+        assert_eq!(batches.len(), want.len().div_ceil(3));
+        {
+            let st = lock(&state);
+            assert_eq!(st.counters["cursor_next"].0, batches.len() as u64 - 1);
+            assert!(st.cursors.is_empty(), "drained cursors are closed");
+        }
+        let e = c.put("/_api/cursor/999", None).await.unwrap_err();
+        assert_eq!(e.error_num(), Some(1600));
+        c.truncate_collection("candles").await.unwrap();
+        assert!(lock(&state).collections["candles"].docs.is_empty());
+        let e = c.truncate_collection("nope").await.unwrap_err();
+        assert_eq!(e.error_num(), Some(1203));
+    }
 
     #[test]
     fn basic_auth_encoding() {
