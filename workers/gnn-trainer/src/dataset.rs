@@ -164,7 +164,8 @@ pub fn select_features(
     Ok(available
         .iter()
         .zip(chosen)
-        .filter_map(|(n, c)| c.then(|| n.clone()))
+        .filter(|(_, c)| *c)
+        .map(|(n, _)| n.clone())
         .collect())
 }
 

@@ -66,7 +66,7 @@ pub fn propagate(
     if let Some(w) = weight {
         let mut shape = vec![w.size()[0]];
         shape.extend(std::iter::repeat_n(1, x.dim() - 1));
-        messages = messages * w.view(shape.as_slice());
+        messages *= w.view(shape.as_slice());
     }
     let mut size = x.size();
     size[0] = n;

@@ -205,6 +205,7 @@ impl Session {
             .unwrap_or(crate::trainer::BestSoFar {
                 epoch: 0,
                 val_accuracy: 0.0,
+                val_loss: f64::MAX,
                 train_accuracy: 0.0,
                 test_accuracy: 0.0,
             });

@@ -120,10 +120,10 @@ mod tests {
         // 40 windows × 3 symbols, shuffled node order; the last window is unlabelled.
         let mut ws = Vec::new();
         let mut labels = Vec::new();
-        for s in 0..3 {
-            for w in (0..40).rev() {
-                ws.push(1_000 + w * 300_000 + s * 0);
-                labels.push((w < 39).then_some((w % 2) as i64));
+        for _symbol in 0..3 {
+            for w in (0..40i64).rev() {
+                ws.push(1_000 + w * 300_000);
+                labels.push((w < 39).then_some(w % 2));
             }
         }
         let gap = 2;

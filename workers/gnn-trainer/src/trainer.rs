@@ -31,11 +31,19 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
-/// The best epoch so far (by validation accuracy; the first of equals).
+/// Whether an epoch with validation accuracy `acc` and loss `loss` is better than the best so
+/// far: a higher accuracy, or the same accuracy with a lower loss (small validation sets tie
+/// often, and the first of equals would freeze the choice early).
+pub fn better(acc: f64, loss: f64, best_acc: f64, best_loss: f64) -> bool {
+    acc > best_acc || (acc == best_acc && loss < best_loss)
+}
+
+/// The best epoch so far (see [`better`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BestSoFar {
     pub epoch: usize,
     pub val_accuracy: f64,
+    pub val_loss: f64,
     pub train_accuracy: f64,
     pub test_accuracy: f64,
 }
@@ -107,15 +115,17 @@ impl Trainer {
         let logits = no_grad(|| self.model.forward(&p.x, &p.graph, false));
         let train_accuracy = accuracy(&logits, &p.train, &p.y_train);
         let val_accuracy = accuracy(&logits, &p.val, &p.y_val);
+        let val_loss = loss(self.loss_fn, &logits, &p.val, &p.y_val).double_value(&[]);
         self.epoch += 1;
         if self
             .best
             .as_ref()
-            .is_none_or(|b| val_accuracy > b.val_accuracy)
+            .is_none_or(|b| better(val_accuracy, val_loss, b.val_accuracy, b.val_loss))
         {
             self.best = Some(BestSoFar {
                 epoch: self.epoch,
                 val_accuracy,
+                val_loss,
                 train_accuracy,
                 test_accuracy: accuracy(&logits, &p.test, &p.y_test),
             });
