@@ -1,0 +1,250 @@
+//! Technical indicators as pure functions over slices (oldest first), one output per input
+//! position. A position without enough history is `NaN`; every value at position `i` depends
+//! only on inputs `0..=i` (its own window and its past), never on a later one. The visualizer
+//! reuses these.
+//!
+//! Definitions (also in `docs/graph-features.md`):
+//!
+//! | function | value at `i` | first defined `i` |
+//! |---|---|---|
+//! | [`simple_returns`] | `c[i] / c[i-1] - 1` | 1 |
+//! | [`log_returns`] | `ln(c[i] / c[i-1])` | 1 |
+//! | [`rolling_std`] | sample std (n - 1) of `x[i-n+1..=i]` | first `i` with `n` defined values |
+//! | [`sma`] | mean of `x[i-n+1..=i]` | `n - 1` |
+//! | [`ema`] | `α x[i] + (1 - α) ema[i-1]`, `α = 2 / (n + 1)`, seeded with `sma` at `n - 1` | `n - 1` |
+//! | [`rsi_wilder`] | `100 - 100 / (1 + avg_gain / avg_loss)`, Wilder's smoothing | `n` |
+//! | [`vwap`] | `Σ tp·v / Σ v` over `[i-n+1, i]`, `tp = (h + l + c) / 3` | `n - 1` |
+//! | [`momentum`] | `c[i] / c[i-n] - 1` | `n` |
+//! | [`gap`] | `c[i] / reference[i] - 1` | where the reference is |
+
+/// `c[i] / c[i-1] - 1`.
+pub fn simple_returns(close: &[f64]) -> Vec<f64> {
+    lagged(close, 1, |now, then| now / then - 1.0)
+}
+
+/// `ln(c[i] / c[i-1])`.
+pub fn log_returns(close: &[f64]) -> Vec<f64> {
+    lagged(close, 1, |now, then| (now / then).ln())
+}
+
+/// `c[i] / c[i-n] - 1` (rate of change over `n` steps).
+pub fn momentum(close: &[f64], n: usize) -> Vec<f64> {
+    lagged(close, n, |now, then| now / then - 1.0)
+}
+
+fn lagged(x: &[f64], n: usize, f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+    (0..x.len())
+        .map(|i| {
+            if i >= n && n > 0 {
+                f(x[i], x[i - n])
+            } else {
+                f64::NAN
+            }
+        })
+        .collect()
+}
+
+/// Sample standard deviation (divisor `n - 1`) of the last `n` values; `NaN` while any of them
+/// is `NaN` or `n < 2`. Two passes per window (mean, then squares about it): exact enough for
+/// returns, whose mean is near zero, and `n` is small.
+pub fn rolling_std(x: &[f64], n: usize) -> Vec<f64> {
+    windows(x, n, |w| {
+        if n < 2 {
+            return f64::NAN;
+        }
+        let mean = w.iter().sum::<f64>() / n as f64;
+        let ss: f64 = w.iter().map(|v| (v - mean) * (v - mean)).sum();
+        (ss / (n - 1) as f64).sqrt()
+    })
+}
+
+/// Mean of the last `n` values.
+pub fn sma(x: &[f64], n: usize) -> Vec<f64> {
+    windows(x, n, |w| w.iter().sum::<f64>() / n as f64)
+}
+
+/// `f` of each full window `x[i-n+1..=i]`; `NaN` before the first one and while a window holds a
+/// `NaN` (which `f` would see).
+fn windows(x: &[f64], n: usize, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    (0..x.len())
+        .map(|i| {
+            if n == 0 || i + 1 < n {
+                return f64::NAN;
+            }
+            let w = &x[i + 1 - n..=i];
+            if w.iter().any(|v| v.is_nan()) {
+                f64::NAN
+            } else {
+                f(w)
+            }
+        })
+        .collect()
+}
+
+/// Exponential moving average with `α = 2 / (n + 1)`, seeded with the simple mean of the first
+/// `n` values (at position `n - 1`), as most charting references do.
+pub fn ema(x: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![f64::NAN; x.len()];
+    if n == 0 || x.len() < n {
+        return out;
+    }
+    let alpha = 2.0 / (n as f64 + 1.0);
+    let mut e = x[..n].iter().sum::<f64>() / n as f64;
+    out[n - 1] = e;
+    for i in n..x.len() {
+        e = alpha * x[i] + (1.0 - alpha) * e;
+        out[i] = e;
+    }
+    out
+}
+
+/// Wilder's relative strength index over `n` changes, in 0..=100. The first averages of gains
+/// and losses are simple means of the first `n` changes (at position `n`); after that
+/// `avg = (avg · (n - 1) + current) / n`. No losses gives 100, no change at all 50.
+pub fn rsi_wilder(close: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![f64::NAN; close.len()];
+    if n == 0 || close.len() <= n {
+        return out;
+    }
+    let changes: Vec<f64> = close.windows(2).map(|w| w[1] - w[0]).collect();
+    let k = n as f64;
+    let mut gain = changes[..n].iter().map(|d| d.max(0.0)).sum::<f64>() / k;
+    let mut loss = changes[..n].iter().map(|d| (-d).max(0.0)).sum::<f64>() / k;
+    out[n] = rsi(gain, loss);
+    // `changes[i - 1]` is the change into close `i`.
+    for (slot, d) in out[n + 1..].iter_mut().zip(&changes[n..]) {
+        gain = (gain * (k - 1.0) + d.max(0.0)) / k;
+        loss = (loss * (k - 1.0) + (-d).max(0.0)) / k;
+        *slot = rsi(gain, loss);
+    }
+    out
+}
+
+fn rsi(gain: f64, loss: f64) -> f64 {
+    if loss == 0.0 {
+        if gain == 0.0 { 50.0 } else { 100.0 }
+    } else {
+        100.0 - 100.0 / (1.0 + gain / loss)
+    }
+}
+
+/// Volume-weighted average of the typical price `(h + l + c) / 3` over the last `n` candles.
+/// Where those candles traded nothing, the plain mean of the typical price.
+pub fn vwap(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], n: usize) -> Vec<f64> {
+    let len = close.len().min(high.len()).min(low.len()).min(volume.len());
+    (0..len)
+        .map(|i| {
+            if n == 0 || i + 1 < n {
+                return f64::NAN;
+            }
+            let (mut pv, mut v, mut tp_sum) = (0.0, 0.0, 0.0);
+            for j in i + 1 - n..=i {
+                let tp = (high[j] + low[j] + close[j]) / 3.0;
+                pv += tp * volume[j];
+                v += volume[j];
+                tp_sum += tp;
+            }
+            if v > 0.0 { pv / v } else { tp_sum / n as f64 }
+        })
+        .collect()
+}
+
+/// `c[i] / reference[i] - 1`: how far the close is above (positive) or below a reference level.
+pub fn gap(close: &[f64], reference: &[f64]) -> Vec<f64> {
+    close
+        .iter()
+        .zip(reference)
+        .map(|(c, r)| c / r - 1.0)
+        .collect()
+}
+
+/// `(h - l) / c`: the candle's range relative to its close.
+pub fn range_ratio(high: &[f64], low: &[f64], close: &[f64]) -> Vec<f64> {
+    high.iter()
+        .zip(low)
+        .zip(close)
+        .map(|((h, l), c)| (h - l) / c)
+        .collect()
+}
+
+/// `(c - l) / (h - l)`: where the close lies in the candle's range, 0 (low) to 1 (high); 0.5
+/// for a candle without range.
+pub fn close_location(high: &[f64], low: &[f64], close: &[f64]) -> Vec<f64> {
+    high.iter()
+        .zip(low)
+        .zip(close)
+        .map(|((h, l), c)| if h > l { (c - l) / (h - l) } else { 0.5 })
+        .collect()
+}
+
+/// `ln(1 + v)`.
+pub fn log1p(x: &[f64]) -> Vec<f64> {
+    x.iter().map(|v| v.ln_1p()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close_to(a: &[f64], b: &[f64], tol: f64) {
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol,
+                "at {i}: {x} vs {y}"
+            );
+        }
+    }
+
+    #[test]
+    fn small_cases_by_hand() {
+        let c = [10.0, 11.0, 9.9, 9.9];
+        close_to(&simple_returns(&c), &[f64::NAN, 0.1, -0.1, 0.0], 1e-12);
+        close_to(&sma(&c, 2), &[f64::NAN, 10.5, 10.45, 9.9], 1e-12);
+        close_to(
+            &momentum(&c, 2),
+            &[f64::NAN, f64::NAN, -0.01, 0.9 - 1.0],
+            1e-12,
+        );
+        // EMA(3): seed mean(10, 11, 9.9) = 10.3; then 0.5 * 9.9 + 0.5 * 10.3.
+        close_to(&ema(&c, 3), &[f64::NAN, f64::NAN, 10.3, 10.1], 1e-12);
+        close_to(
+            &rolling_std(&[1.0, 2.0, 3.0, 5.0], 3),
+            &[f64::NAN, f64::NAN, 1.0, 1.5275252316519468],
+            1e-12,
+        );
+        close_to(
+            &close_location(&[2.0, 1.0], &[1.0, 1.0], &[1.5, 1.0]),
+            &[0.5, 0.5],
+            0.0,
+        );
+        // No volume: the plain mean of the typical price.
+        close_to(
+            &vwap(&[3.0, 6.0], &[0.0, 0.0], &[0.0, 3.0], &[0.0, 0.0], 2),
+            &[f64::NAN, 2.0],
+            1e-12,
+        );
+        close_to(
+            &vwap(&[3.0, 6.0], &[0.0, 0.0], &[0.0, 3.0], &[1.0, 3.0], 2),
+            &[f64::NAN, 2.5],
+            1e-12,
+        );
+    }
+
+    #[test]
+    fn rsi_edges() {
+        let flat = [5.0; 20];
+        assert_eq!(rsi_wilder(&flat, 14)[14], 50.0);
+        let up: Vec<f64> = (0..20).map(f64::from).collect();
+        assert_eq!(rsi_wilder(&up, 14)[19], 100.0);
+        assert!(rsi_wilder(&up, 14)[13].is_nan());
+    }
+
+    #[test]
+    fn a_nan_in_the_window_keeps_the_window_undefined() {
+        let x = [1.0, f64::NAN, 3.0, 4.0, 5.0];
+        let s = sma(&x, 2);
+        assert!(s[1].is_nan() && s[2].is_nan());
+        assert_eq!(s[3], 3.5);
+    }
+}
