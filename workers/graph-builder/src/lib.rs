@@ -19,4 +19,5 @@ pub mod indicators;
 pub mod labels;
 pub mod lake_source;
 pub mod source;
+pub mod synthetic;
 pub mod worker;
