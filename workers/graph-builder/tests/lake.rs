@@ -145,8 +145,7 @@ async fn a_real_s3_lake_becomes_a_graph() {
     assert!(
         g.edges
             .kind
-            .iter()
-            .any(|k| *k == streamforge_graph::EdgeKind::CrossAsset)
+            .contains(&streamforge_graph::EdgeKind::CrossAsset)
     );
     assert!(matches!(cfg.lake, LakeLocation::S3 { .. }));
 }
