@@ -34,10 +34,14 @@ struct Run {
 }
 
 async fn send_start(settings: &KafkaSettings, topic: &str) {
+    send(settings, topic, "start").await;
+}
+
+async fn send(settings: &KafkaSettings, topic: &str, command: &str) {
     let producer = settings.producer("operator").unwrap();
-    let cmd = json!({"command": "start", "queue_id": QID, "target": "graph-builder", "symbol": "BTCUSDT",
+    let cmd = json!({"command": command, "queue_id": QID, "target": "graph-builder", "symbol": "BTCUSDT",
         "type": "graph_build", "telemetry_id": TID, "timestamp": 1.0, "run": 1,
-        "command_id": format!("{QID}/1/start/{TID}")});
+        "command_id": format!("{QID}/1/{command}/{TID}")});
     producer
         .send(
             FutureRecord::to(topic).key(QID).payload(&cmd.to_string()),
@@ -213,6 +217,49 @@ async fn real_broker_no_candles_is_a_final_error_and_a_missing_graph_name_exits_
     assert!(
         msg.contains("symbol=BTCUSDT/type=api_candles_1m/date=2023-01-01"),
         "{msg}"
+    );
+    std::fs::remove_dir_all(&run.lake).unwrap();
+}
+
+#[tokio::test]
+async fn real_broker_a_stop_ends_the_run_as_stopped() {
+    let Some(settings) = real_kafka("real_broker_a_stop_ends_the_run_as_stopped") else {
+        return;
+    };
+    let run = setup().await;
+    // A stop waiting behind the start: the worker sees it while it reads the lake.
+    send_start(&settings, &run.control).await;
+    send(&settings, &run.control, "stop").await;
+    let out = tokio::task::spawn_blocking({
+        let settings = settings.clone();
+        let run = Run {
+            control: run.control.clone(),
+            events: run.events.clone(),
+            lake: run.lake.clone(),
+        };
+        move || {
+            worker(
+                &settings,
+                &run,
+                "2024-08-01:2024-08-02",
+                Some("stopped_graph"),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evs = events(&settings, &run.events).await;
+    let last = evs.last().unwrap();
+    assert_eq!(last.status, Some(EventStatus::Stopped), "{evs:?}");
+    assert!(
+        !run.lake.join("graphs/stopped_graph/manifest.json").exists(),
+        "no graph after a stop"
     );
     std::fs::remove_dir_all(&run.lake).unwrap();
 }
