@@ -119,18 +119,26 @@ pub fn build_graph(s: &BuildSettings, data: &[SymbolCandles]) -> Result<Graph, B
         return Err(BuildError::NoNodes("no candles".into()));
     };
     let slots = ((t1 - t0) / s.interval_ms.max(1)) as usize + 1;
-    let per_symbol = data
-        .iter()
-        .map(|d| symbol_nodes(d, t0, slots, s))
-        .collect::<Result<Vec<_>, _>>()?;
-
+    // Symbol by symbol, each one's columns appended and dropped before the next is computed:
+    // the peak holds one symbol's intermediate columns, not all of them.
+    let capacity: usize = data.iter().map(|d| d.candles.len()).sum();
     let mut nodes = NodeTable {
-        features: FEATURES.iter().map(|f| (f.to_string(), vec![])).collect(),
-        labels: LABELS.iter().map(|l| (l.to_string(), vec![])).collect(),
-        ..NodeTable::default()
+        node_id: Vec::with_capacity(capacity),
+        symbol: Vec::with_capacity(capacity),
+        window_start: Vec::with_capacity(capacity),
+        features: FEATURES
+            .iter()
+            .map(|f| (f.to_string(), Vec::with_capacity(capacity)))
+            .collect(),
+        labels: LABELS
+            .iter()
+            .map(|l| (l.to_string(), Vec::with_capacity(capacity)))
+            .collect(),
     };
     let mut grids = Vec::with_capacity(data.len());
-    for (d, sn) in data.iter().zip(&per_symbol) {
+    let mut returns = Vec::with_capacity(data.len());
+    for d in data {
+        let sn = symbol_nodes(d, t0, slots, s)?;
         let mut grid = vec![NONE; slots];
         for &slot in &sn.slots {
             let id = nodes.node_id.len() as i64;
@@ -148,6 +156,7 @@ pub fn build_graph(s: &BuildSettings, data: &[SymbolCandles]) -> Result<Graph, B
             .1
             .extend(labels::above(&sn.future_volatility, threshold));
         grids.push(grid);
+        returns.push(sn.returns);
     }
     if nodes.is_empty() {
         let counts: Vec<String> = data
@@ -162,7 +171,6 @@ pub fn build_graph(s: &BuildSettings, data: &[SymbolCandles]) -> Result<Graph, B
 
     let mut edges = EdgeTable::default();
     edges::temporal(&grids, &mut edges);
-    let returns: Vec<Vec<f64>> = per_symbol.into_iter().map(|p| p.returns).collect();
     edges::cross_asset(
         &grids,
         &returns,
