@@ -7,7 +7,8 @@
 #       against the libtorch of torch==$GPU_TORCH_VERSION (default 2.11.0, the GPU machine's:
 #       a libtorch binary only loads the libtorch it was built against). The wheel is fetched
 #       with --no-deps into $HOME/.cache/streamforge/torch-$GPU_TORCH_VERSION (headers and
-#       libraries only; nothing is imported), and tch 0.26's version check is bypassed.
+#       libraries only; nothing is imported), and built from a copy of the tree whose
+#       gnn-trainer uses tch $GPU_TCH_VERSION (the tch of that libtorch).
 #   scripts/gpu-check.sh           (on the GPU machine: no Rust, no network needed)
 #       runs target/gpu-check/gnn-trainer (or $GNN_TRAINER_BIN) with LD_LIBRARY_PATH at the torch
 #       of $TORCH_PYTHON (default /opt/torch/.venv/bin/python3), whose CUDA build brings the CUDA
@@ -19,6 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GPU_TORCH_VERSION="${GPU_TORCH_VERSION:-2.11.0}"
+# The tch release built for that libtorch (tch 0.24 ↔ torch 2.11, 0.26 ↔ 2.13).
+GPU_TCH_VERSION="${GPU_TCH_VERSION:-0.24.0}"
 OUT_BIN="target/gpu-check/gnn-trainer"
 
 if [ "${1:-}" = "--build" ]; then
@@ -28,13 +31,20 @@ if [ "${1:-}" = "--build" ]; then
         PIP_CACHE_DIR="${PIP_CACHE_DIR:-$HOME/.cache/streamforge/pip}" \
             "$py" -m pip install -q --no-deps --target "$torch_dir" "torch==$GPU_TORCH_VERSION"
     fi
+    # tch's generated bindings name every op of its own libtorch: tch 0.26 does not compile
+    # against 2.11's headers. Build a copy of the tree with the tch of that libtorch instead.
+    src="$HOME/.cache/streamforge/gpu-build-src"
+    rm -rf "$src" && mkdir -p "$src"
+    git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$src"
+    sed -i -e "s/^tch = .*/tch = \"=$GPU_TCH_VERSION\"/" -e "s/^torch-sys = .*/torch-sys = \"=$GPU_TCH_VERSION\"/" \
+        "$src/workers/gnn-trainer/Cargo.toml"
     export CARGO_TARGET_DIR="$HOME/.cache/streamforge/target-gpu-$GPU_TORCH_VERSION"
-    export LIBTORCH="$torch_dir/torch" LIBTORCH_BYPASS_VERSION_CHECK=1 STREAMFORGE_TORCH_CUDA=1
+    export LIBTORCH="$torch_dir/torch" STREAMFORGE_TORCH_CUDA=1
     # The CUDA libraries libtorch needs are not installed here (--no-deps): the linker may leave
     # the shared libraries' own references open; they are resolved on the GPU machine.
     export RUSTFLAGS="-C link-arg=-Wl,--allow-shlib-undefined"
-    unset LIBTORCH_USE_PYTORCH
-    cargo build --release -p streamforge-gnn-trainer --bin gnn-trainer
+    unset LIBTORCH_USE_PYTORCH VIRTUAL_ENV
+    (cd "$src" && cargo build --release -p streamforge-gnn-trainer --bin gnn-trainer)
     mkdir -p "$(dirname "$OUT_BIN")"
     cp "$CARGO_TARGET_DIR/release/gnn-trainer" "$OUT_BIN"
     strip "$OUT_BIN" 2>/dev/null || true

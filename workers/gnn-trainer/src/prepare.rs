@@ -43,9 +43,8 @@ pub fn device(choice: DeviceChoice) -> Result<Device, DeviceError> {
 pub fn device_name(d: Device) -> String {
     match d {
         Device::Cuda(i) => format!("cuda:{i}"),
-        Device::Mps => "mps".into(),
-        Device::Vulkan => "vulkan".into(),
-        _ => "cpu".into(),
+        Device::Cpu => "cpu".into(),
+        other => format!("{other:?}").to_ascii_lowercase(),
     }
 }
 
