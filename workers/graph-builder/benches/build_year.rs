@@ -4,9 +4,10 @@
 //! (`VmHWM` of `/proc/self/status`), reset after the candles are generated so the figure is the
 //! build's own peak with the candles already in memory.
 //!
-//! With `BENCH_LAKE=1` it then also runs the worker's whole path: the candles are written to a
-//! local lake directory as the lake-connector writes them (one Parquet file per symbol and day),
-//! and `build_and_write` reads them back, builds and writes the graph there.
+//! With `BENCH_LAKE=1` it measures the worker's whole path instead: a child process writes the
+//! candles to a local lake directory as the lake-connector writes them (one Parquet file per
+//! symbol and day; in a child, so that its allocations do not count), then `build_and_write`
+//! reads them back, builds and writes the graph there.
 //!
 //! `cargo bench -p streamforge-graph-builder --bench build_year` (release). `BENCH_DAYS` and
 //! `BENCH_SYMBOLS` shrink it.
@@ -60,9 +61,17 @@ async fn main() {
     let days = env_usize("BENCH_DAYS", 365);
     let k = env_usize("BENCH_SYMBOLS", 10).min(SYMBOLS.len());
     let n = days * 1440;
+    let rows = (n * k) as f64;
+    if let Ok(dir) = std::env::var("BENCH_WRITE_LAKE") {
+        write_lake_dir(&dir, &market(&SYMBOLS[..k], START, 60_000, n, 2024)).await;
+        return;
+    }
+    if std::env::var("BENCH_LAKE").is_ok_and(|v| v == "1") {
+        lake_path(days, k, rows).await;
+        return;
+    }
     let t = Instant::now();
     let data = market(&SYMBOLS[..k], START, 60_000, n, 2024);
-    let rows = (n * k) as f64;
     println!(
         "generated {} candles ({k} symbols x {n}) in {:.2} s; resident {:.0} MiB",
         n * k,
@@ -133,18 +142,11 @@ async fn main() {
         back.nodes.len(),
         mib(status_kib("VmHWM:"))
     );
-    drop((back, graph, store));
-    if std::env::var("BENCH_LAKE").is_ok_and(|v| v == "1") {
-        lake_path(&data, days, rows).await;
-    }
 }
 
-/// The worker's path: lake files in, graph out, through `build_and_write`.
-async fn lake_path(data: &[SymbolCandles], days: usize, rows: f64) {
-    let dir = std::env::temp_dir().join(format!("graph-builder-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+async fn write_lake_dir(dir: &str, data: &[SymbolCandles]) {
     let store: Arc<dyn ObjectStore> =
-        Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir).unwrap());
+        Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir).unwrap());
     let t = Instant::now();
     let files = write_lake(&store, "", "api_candles_1m", data, 0)
         .await
@@ -154,11 +156,22 @@ async fn lake_path(data: &[SymbolCandles], days: usize, rows: f64) {
         files.len(),
         t.elapsed().as_secs_f64()
     );
+}
+
+/// The worker's path: lake files in, graph out, through `build_and_write`.
+async fn lake_path(days: usize, k: usize, rows: f64) {
+    let dir = std::env::temp_dir().join(format!("graph-builder-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("BENCH_WRITE_LAKE", &dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
     let end = chrono::DateTime::from_timestamp_millis(START + days as i64 * 86_400_000)
         .unwrap()
         .format("%Y-%m-%d")
         .to_string();
-    let symbols: Vec<&str> = data.iter().map(|d| d.symbol.as_str()).collect();
+    let symbols = &SYMBOLS[..k];
     let vars: BTreeMap<&str, String> = BTreeMap::from([
         ("GRAPH_NAME", "bench".to_owned()),
         ("SYMBOL", symbols[0].to_owned()),
@@ -169,13 +182,13 @@ async fn lake_path(data: &[SymbolCandles], days: usize, rows: f64) {
     ]);
     let cfg = BuilderConfig::from_lookup(|k| vars.get(k).cloned()).unwrap();
     let (tx, _rx) = watch::channel(Progress::default());
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let t = Instant::now();
     let built = build_and_write(&cfg, &tx).await.unwrap();
     let s = t.elapsed().as_secs_f64();
     println!(
-        "worker path (read {} lake rows, build, write {} nodes and {} edges): {s:.2} s = {:.2} M rows/s; peak {:.0} MiB (candles of the first stage still held)",
+        "worker path (read {} lake rows from {} symbols x {days} days, build, write {} nodes and {} edges): {s:.2} s = {:.2} M rows/s; peak {:.0} MiB",
         built.candles,
+        k,
         built.graph.nodes.len(),
         built.graph.edges.len(),
         rows / s / 1e6,
