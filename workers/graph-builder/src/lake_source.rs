@@ -99,17 +99,18 @@ fn numbers(f: &ParquetColumns, path: &str, name: &str) -> Result<Vec<Option<f64>
             "Parquet file {path}: has no column {name:?}, not a candle file"
         )));
     }
-    if let Ok(text) = f.strings(name) {
-        return text
+    // Parsed straight from the page; only a value that does not parse is copied, to be named.
+    let parsed = f.text_map(name, |s| s.trim().parse::<f64>().map_err(|_| s.to_owned()));
+    if let Ok(values) = parsed {
+        return values
             .into_iter()
             .enumerate()
             .map(|(row, v)| match v {
                 None => Ok(None),
-                Some(s) => s.trim().parse::<f64>().map(Some).map_err(|_| {
-                    SourceError::Bad(format!(
-                        "Parquet file {path}: row {row}: {name} {s:?} is not a number"
-                    ))
-                }),
+                Some(Ok(x)) => Ok(Some(x)),
+                Some(Err(s)) => Err(SourceError::Bad(format!(
+                    "Parquet file {path}: row {row}: {name} {s:?} is not a number"
+                ))),
             })
             .collect();
     }

@@ -141,19 +141,29 @@ impl ParquetColumns {
 
     /// A text column (BYTE_ARRAY); a value that is not UTF-8 is an error.
     pub fn strings(&self, name: &str) -> Result<Vec<Option<String>>, GraphError> {
+        self.text_map(name, str::to_owned)
+    }
+
+    /// A text column (BYTE_ARRAY), each value handed to `f` as `&str` without a copy (decimal
+    /// prices parsed straight from the page); a value that is not UTF-8 is an error.
+    pub fn text_map<T>(
+        &self,
+        name: &str,
+        mut f: impl FnMut(&str) -> T,
+    ) -> Result<Vec<Option<T>>, GraphError> {
         let mut not_utf8 = false;
+        let mut valid = |v: parquet::data_type::ByteArray| match std::str::from_utf8(v.data()) {
+            Ok(s) => Some(f(s)),
+            Err(_) => {
+                not_utf8 = true;
+                None
+            }
+        };
         let out = self.read(
             name,
             |col, max_def, out| match col {
                 ColumnReader::ByteArrayColumnReader(r) => {
-                    drain(r, max_def, out, |v| match std::str::from_utf8(v.data()) {
-                        Ok(s) => s.to_owned(),
-                        Err(_) => {
-                            not_utf8 = true;
-                            String::new()
-                        }
-                    })
-                    .map(|_| true)
+                    drain(r, max_def, out, &mut valid).map(|_| true)
                 }
                 _ => Ok(false),
             },
@@ -162,7 +172,7 @@ impl ParquetColumns {
         if not_utf8 {
             return Err(self.schema_error(format!("column {name:?} holds text that is not UTF-8")));
         }
-        Ok(out)
+        Ok(out.into_iter().map(Option::flatten).collect())
     }
 
     /// A column that must have no nulls.
