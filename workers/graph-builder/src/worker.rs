@@ -47,7 +47,7 @@ pub struct Progress {
 /// What a finished build made.
 #[derive(Debug)]
 pub struct Built {
-    pub graph: Graph,
+    pub graph: Arc<Graph>,
     /// Candle rows read (repeats included).
     pub candles: u64,
     /// Where the graph lives: `s3://bucket/graphs/<name>/` or a local directory.
@@ -213,15 +213,22 @@ pub async fn build_and_write(
         message: format!("{} nodes, {} edges; writing", m.node_count, m.edge_count),
     });
 
-    write_graph(&lake.store, &cfg.graph_name, &graph)
-        .await
-        .map_err(|e| {
-            if e.is_transient() {
-                Failure::Transient(e.to_string())
-            } else {
-                Failure::Permanent(e.to_string())
-            }
-        })?;
+    // Encoding a large graph takes seconds of CPU: in a task of its own, so this run's loop
+    // still hears a `stop` and sends progress meanwhile.
+    let graph = Arc::new(graph);
+    let written = tokio::spawn({
+        let (store, name, graph) = (lake.store.clone(), cfg.graph_name.clone(), graph.clone());
+        async move { write_graph(&store, &name, &graph).await }
+    })
+    .await
+    .map_err(|e| Failure::Transient(format!("graph write task: {e}")))?;
+    written.map_err(|e| {
+        if e.is_transient() {
+            Failure::Transient(e.to_string())
+        } else {
+            Failure::Permanent(e.to_string())
+        }
+    })?;
     let graph_path = graph_location(&cfg.lake, &cfg.graph_name);
     info!(path = %graph_path, "graph written to the lake");
     let arango_graph = match &arango {

@@ -60,7 +60,7 @@ async fn a_local_lake_becomes_a_graph_in_the_same_lake() {
     // Two days in range per symbol; the replayed day counts as rows read, not as candles.
     assert_eq!(built.candles, 2 * 2 * 1440 + 1440);
     let g = read_graph(&store, "btc_eth").await.unwrap();
-    assert_eq!(g, built.graph);
+    assert_eq!(g, *built.graph);
     assert_eq!(g.nodes.len(), 2 * (2 * 1440 - WARM_UP));
     assert_eq!(
         g.nodes.window_start[0],
