@@ -41,6 +41,8 @@ impl QueueExt for Queue {
                 graph_name: None,
                 symbols: vec![],
                 source_type: None,
+                graph_source: None,
+                label_horizon: None,
                 correlation_window: None,
                 correlation_threshold: None,
                 epochs: None,

@@ -14,8 +14,9 @@ use kube::api::Api;
 use streamforge_api::{Phase, Queue, QueueEvent};
 use streamforge_e2e::{Env, eventually, read_topic, wait_phase};
 
-/// Where pods find the simulator (see `e2e/overlay`).
+/// Where pods find the simulator and the ArangoDB protocol server (see `e2e/overlay`).
 const SIM_PORT: u16 = 29400;
+const ARANGO_PORT: u16 = 29529;
 const NAMES: [&str; 4] = [
     "pipeline-btcusdt-candles",
     "pipeline-ethusdt-candles",
@@ -93,6 +94,16 @@ async fn p1_the_sample_pipeline_loads_builds_a_graph_and_trains_in_order() {
     let (_, _sim, _task) = binance_sim::serve(SocketAddr::from(([0, 0, 0, 0], SIM_PORT)), config)
         .await
         .expect("the simulator's port is free");
+    // graph-builder also writes the graph as an ArangoDB named graph when ARANGO_URL is set (the
+    // overlay sets it for every worker).
+    let (_, arango) = streamforge_arango::testserver::serve(
+        SocketAddr::from(([0, 0, 0, 0], ARANGO_PORT)),
+        "streamforge",
+        "root",
+        "",
+    )
+    .await
+    .expect("the ArangoDB protocol server's port is free");
 
     let sample = std::fs::read_to_string(env.repo.join("samples/pipeline.yaml")).unwrap();
     let yaml = sample

@@ -70,6 +70,19 @@ pub const OPTIONAL_FIELDS: &[OptionalField] = &[
         get: |s| text(&s.source_type),
     },
     OptionalField {
+        env: env::GRAPH_SOURCE,
+        key: "graph_source",
+        get: |s| {
+            s.graph_source
+                .map(|g| FieldValue::Text(g.as_str().to_owned()))
+        },
+    },
+    OptionalField {
+        env: env::LABEL_HORIZON,
+        key: "label_horizon",
+        get: |s| s.label_horizon.map(FieldValue::Number),
+    },
+    OptionalField {
         env: env::CORRELATION_WINDOW,
         key: "correlation_window",
         get: |s| s.correlation_window.map(FieldValue::Number),

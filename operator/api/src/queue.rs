@@ -165,6 +165,16 @@ pub struct QueueSpec {
     #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{1,47}$"))]
     pub source_type: Option<String>,
 
+    /// graph-builder: where the stored data is read, `lake` (default) or `arango` (the
+    /// collection `collectionName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_source: Option<GraphSource>,
+
+    /// graph-builder: how many windows ahead the labels look (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub label_horizon: Option<u32>,
+
     /// graph-builder: windows over which the correlation of two symbols' returns is measured
     /// for a cross-asset edge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,6 +361,25 @@ impl SinkKind {
         match self {
             SinkKind::Arango => Target::ArangoConnector,
             SinkKind::Lake => Target::LakeConnector,
+        }
+    }
+}
+
+/// Where graph-builder reads stored candles.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphSource {
+    /// The S3/Parquet lake the lake-connector wrote.
+    Lake,
+    /// The ArangoDB collection the arango-connector wrote (`collectionName`).
+    Arango,
+}
+
+impl GraphSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GraphSource::Lake => "lake",
+            GraphSource::Arango => "arango",
         }
     }
 }

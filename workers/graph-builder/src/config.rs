@@ -84,8 +84,7 @@ pub const DEFAULT_CORRELATION_THRESHOLD: f64 = 0.5;
 pub const DEFAULT_LABEL_HORIZON: usize = 1;
 /// Longest accepted label horizon and correlation window, in windows.
 pub const MAX_WINDOWS: usize = 10_000;
-pub const GRAPH_SOURCE: &str = "GRAPH_SOURCE";
-pub const LABEL_HORIZON: &str = "LABEL_HORIZON";
+pub use streamforge_api::env::{GRAPH_SOURCE, LABEL_HORIZON};
 pub const LAKE_PREFIX: &str = "LAKE_PREFIX";
 pub const START_TIMEOUT_SECS: &str = "START_TIMEOUT_SECS";
 
