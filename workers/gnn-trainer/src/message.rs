@@ -77,6 +77,8 @@ pub fn propagate(
 /// maximum is subtracted first (it does not change the result, and keeps `exp` finite).
 pub fn segment_softmax(scores: &Tensor, dst: &Tensor, n: i64) -> Tensor {
     let heads = scores.size()[1];
+    // index_reduce (libtorch logs once that it is "beta"); tch's scatter_reduce is the older
+    // scatter with add/multiply only.
     let max = Tensor::full(
         [n, heads],
         f64::NEG_INFINITY,
