@@ -1,7 +1,7 @@
 """gnn-trainer against PyTorch Geometric on the same graph, the same CPU, the same settings.
 
 usage: pyg_compare.py --bin PATH/TO/gnn-trainer [--windows 2500] [--symbols 8] [--epochs 200]
-                      [--models GCN,GAT,GraphSAGE] [--threads N] [--graph-dir DIR]
+                      [--models GCN,GAT,GraphSAGE] [--threads N] [--graph-dir DIR] [--seeds N]
 
 Needs a Python with torch, torch-geometric and pyarrow (scripts/torch-env.sh with
 STREAMFORGE_TORCH_PYG=1, plus `pip install pyarrow`). Build the binary in release first.
@@ -16,7 +16,7 @@ STREAMFORGE_TORCH_PYG=1, plus `pip install pyarrow`). Build the binary in releas
    training windows' statistics, model selection by validation accuracy (ties: lower
    validation loss), and time an epoch the same way: a training step plus an evaluation pass
    that scores train/validation/test and keeps the best weights.
-4. Print one line per model and a JSON summary.
+4. Print one line per model (means over --seeds runs) and a JSON summary.
 """
 
 import argparse
@@ -135,6 +135,7 @@ def main():
     ap.add_argument("--models", default="GCN,GAT,GraphSAGE")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--seeds", type=int, default=1, help="runs per model (seed, seed+1, ...), averaged")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -162,16 +163,23 @@ def main():
     print(f"graph {name}: {x.shape[0]} nodes, {ei.shape[1]} edges, {len(feats)} features, "
           f"splits {[len(p) for p in parts]}, torch threads {torch.get_num_threads()}")
     rows = []
+    mean = lambda v: sum(v) / len(v)
     for kind in a.models.split(","):
-        r = ours(a.bin, graph_dir, name, kind, a.epochs, a.seed)
-        ms, acc, val = pyg_run(kind, x, ei, y, parts, a.epochs, a.seed)
-        row = {"model": kind, "ours_epoch_ms": r["mean_epoch_ms"], "pyg_epoch_ms": ms,
-               "ratio": r["mean_epoch_ms"] / ms, "ours_test_accuracy": r["test_accuracy"],
-               "pyg_test_accuracy": acc, "ours_val_accuracy": r["val_accuracy"], "pyg_val_accuracy": val}
+        runs = []
+        for seed in range(a.seed, a.seed + a.seeds):
+            r = ours(a.bin, graph_dir, name, kind, a.epochs, seed)
+            ms, acc, val = pyg_run(kind, x, ei, y, parts, a.epochs, seed)
+            runs.append((r["mean_epoch_ms"], ms, r["test_accuracy"], acc, r["val_accuracy"], val))
+        cols = list(zip(*runs))
+        row = {"model": kind, "seeds": a.seeds, "ours_epoch_ms": mean(cols[0]), "pyg_epoch_ms": mean(cols[1]),
+               "ratio": mean(cols[0]) / mean(cols[1]), "ours_test_accuracy": mean(cols[2]),
+               "pyg_test_accuracy": mean(cols[3]), "ours_val_accuracy": mean(cols[4]),
+               "pyg_val_accuracy": mean(cols[5]), "ours_test_accuracies": cols[2],
+               "pyg_test_accuracies": cols[3]}
         rows.append(row)
-        print(f"{kind:10} ours {row['ours_epoch_ms']:8.2f} ms/epoch  PyG {ms:8.2f} ms/epoch  "
-              f"ratio {row['ratio']:.2f}  test accuracy ours {r['test_accuracy']:.4f} PyG {acc:.4f}",
-              flush=True)
+        print(f"{kind:10} ours {row['ours_epoch_ms']:8.2f} ms/epoch  PyG {row['pyg_epoch_ms']:8.2f} ms/epoch  "
+              f"ratio {row['ratio']:.2f}  test accuracy ours {row['ours_test_accuracy']:.4f} "
+              f"PyG {row['pyg_test_accuracy']:.4f} (mean of {a.seeds})", flush=True)
     print(json.dumps({"graph": name, "nodes": x.shape[0], "edges": ei.shape[1], "epochs": a.epochs,
                       "threads": torch.get_num_threads(), "rows": rows}, indent=2))
 

@@ -70,7 +70,10 @@ pub fn propagate(
     }
     let mut size = x.size();
     size[0] = n;
-    Tensor::zeros(size.as_slice(), (x.kind(), x.device())).index_add(0, dst, &messages)
+    // In place on a fresh zero tensor: the out-of-place form would copy the zeros first.
+    let mut out = Tensor::zeros(size.as_slice(), (x.kind(), x.device()));
+    let _ = out.index_add_(0, dst, &messages);
+    out
 }
 
 /// Softmax of `scores` (`[E, heads]`) over the edges that share a destination: the segment
@@ -79,14 +82,15 @@ pub fn segment_softmax(scores: &Tensor, dst: &Tensor, n: i64) -> Tensor {
     let heads = scores.size()[1];
     // index_reduce (libtorch logs once that it is "beta"); tch's scatter_reduce is the older
     // scatter with add/multiply only.
-    let max = Tensor::full(
+    let mut max = Tensor::full(
         [n, heads],
         f64::NEG_INFINITY,
         (scores.kind(), scores.device()),
-    )
-    .index_reduce(0, dst, &scores.detach(), "amax", false);
+    );
+    let _ = max.index_reduce_(0, dst, &scores.detach(), "amax", false);
     let exp = (scores - max.index_select(0, dst)).exp();
-    let sum = Tensor::zeros([n, heads], (scores.kind(), scores.device())).index_add(0, dst, &exp);
+    let mut sum = Tensor::zeros([n, heads], (scores.kind(), scores.device()));
+    let _ = sum.index_add_(0, dst, &exp);
     exp / (sum.index_select(0, dst) + 1e-16)
 }
 
