@@ -233,13 +233,17 @@ pub async fn wait_phase(api: &Api<Queue>, name: &str, phase: Phase, timeout: Dur
     let r = eventually(&format!("{name} reaches {phase:?}"), timeout, || async {
         let q = api.get(name).await?;
         let now = q.status.as_ref().and_then(|s| s.phase);
-        if phase != Phase::Failed && now == Some(Phase::Failed) {
-            bail!("{name} failed: {:?}", q.status);
-        }
-        Ok((now == Some(phase)).then_some(q))
+        // A Failed Queue ends the wait too (Failed is final), and fails it below.
+        Ok((now == Some(phase) || now == Some(Phase::Failed)).then_some(q))
     })
     .await;
     match r {
+        Ok(q)
+            if phase != Phase::Failed
+                && q.status.as_ref().and_then(|s| s.phase) == Some(Phase::Failed) =>
+        {
+            panic!("{name} failed while {phase:?} was awaited: {:?}", q.status)
+        }
         Ok(q) => q,
         Err(e) => panic!("{e:#}"),
     }

@@ -168,6 +168,19 @@ async fn p1_the_sample_pipeline_loads_builds_a_graph_and_trains_in_order() {
         "{built:?}"
     );
 
+    {
+        let db = arango.lock().unwrap();
+        assert!(
+            db.graphs.contains_key(&graph),
+            "named graph {graph} in ArangoDB"
+        );
+        let vertices = &db.collections[&format!("{graph}_nodes")];
+        let edges = &db.collections[&format!("{graph}_edges")];
+        assert_eq!(vertices.docs.len() as u64, nodes);
+        assert!(edges.edge);
+        assert_eq!(Some(edges.docs.len() as u64), built.edges);
+    }
+
     let t = wait_phase(
         &api,
         "pipeline-gnn",
