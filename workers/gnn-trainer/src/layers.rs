@@ -118,7 +118,12 @@ impl GatLayer {
         let (alpha, h) = self.attention(x, g);
         let messages = h.index_select(0, &g.src_loops) * alpha.unsqueeze(-1);
         let mut out = Tensor::zeros([g.nodes, self.heads, self.per_head], (h.kind(), h.device()));
-        let _ = out.index_add_(0, &g.dst_loops, &messages);
+        // scatter_add_ over the 3-D messages measured a few per cent faster than index_add_.
+        let index = g
+            .dst_loops
+            .view([-1, 1, 1])
+            .expand([-1, self.heads, self.per_head], false);
+        let _ = out.scatter_add_(0, &index, &messages);
         let out = if self.concat {
             out.view([g.nodes, self.heads * self.per_head])
         } else {
