@@ -20,18 +20,34 @@ import pyarrow.fs as pafs
 
 
 def open_dataset(args):
+    """The lake's data files: the Hive directories (`symbol=.../`) under the root. Other
+    top-level folders of the same bucket (graph-builder's `graphs/`, gnn-trainer's `models/`)
+    are not part of the dataset."""
     if args.where == "dir":
-        return ds.dataset(args.path, format="parquet", partitioning="hive"), args.path
-    url = urlparse(args.endpoint)
-    fs = pafs.S3FileSystem(
-        access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
-        secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
-        endpoint_override=url.netloc,
-        scheme=url.scheme or "http",
-        region="us-east-1",
-    )
-    root = "/".join(p for p in (args.bucket, args.prefix.strip("/")) if p)
-    return ds.dataset(root, filesystem=fs, format="parquet", partitioning="hive"), root
+        fs, root = None, args.path
+    else:
+        url = urlparse(args.endpoint)
+        fs = pafs.S3FileSystem(
+            access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
+            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            endpoint_override=url.netloc,
+            scheme=url.scheme or "http",
+            region="us-east-1",
+        )
+        root = "/".join(p for p in (args.bucket, args.prefix.strip("/")) if p)
+    if fs is None:
+        fs, root = pafs.LocalFileSystem(), os.path.abspath(root)
+    base = root.rstrip("/") + "/"
+    listed = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    data = []
+    for info in listed:
+        rel = info.path[len(base):] if info.path.startswith(base) else ""
+        parts = rel.split("/")
+        if (info.type == pafs.FileType.File and rel.startswith("symbol=")
+                and not any(p.startswith((".", "_")) for p in parts)):
+            data.append(info.path)
+    return ds.dataset(data, filesystem=fs, format="parquet", partitioning="hive",
+                      partition_base_dir=root), root
 
 
 def main():
