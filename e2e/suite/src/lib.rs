@@ -304,3 +304,37 @@ pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
     v[i.min(v.len() - 1)]
 }
+
+/// A name part no earlier run used: `tag` and five letters from the clock, e.g. `RQXKWA`.
+pub fn fresh_tag(tag: char) -> String {
+    let mut n = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut s = String::from(tag);
+    for _ in 0..5 {
+        s.push((b'A' + (n % 26) as u8) as char);
+        n /= 26;
+    }
+    s
+}
+
+/// The MinIO credentials of the platform (`e2e/minio`), unless the environment names others.
+pub fn minio_credentials() -> (String, String) {
+    (
+        std::env::var("STREAMFORGE_E2E_S3_ACCESS_KEY").unwrap_or_else(|_| "streamforge".into()),
+        std::env::var("STREAMFORGE_E2E_S3_SECRET_KEY")
+            .unwrap_or_else(|_| "streamforge-secret".into()),
+    )
+}
+
+impl Env {
+    /// The workers' MinIO Secret in the suite's namespace, as an operator of the platform would
+    /// give it.
+    pub fn apply_minio_secret(&self) -> anyhow::Result<String> {
+        let (user, password) = minio_credentials();
+        self.apply(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: streamforge-minio\nstringData:\n  accessKey: {user}\n  secretKey: {password}\n"
+        ))
+    }
+}

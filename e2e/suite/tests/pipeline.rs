@@ -8,11 +8,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use kube::api::Api;
 use streamforge_api::{Phase, Queue, QueueEvent};
-use streamforge_e2e::{Env, eventually, read_topic, wait_phase};
+use streamforge_e2e::{Env, eventually, fresh_tag, minio_credentials, read_topic, wait_phase};
 
 /// Where pods find the simulator and the ArangoDB protocol server (see `e2e/overlay`).
 const SIM_PORT: u16 = 29400;
@@ -23,19 +23,6 @@ const NAMES: [&str; 4] = [
     "pipeline-graph",
     "pipeline-gnn",
 ];
-
-fn fresh(tag: char) -> String {
-    let mut n = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let mut s = String::from(tag);
-    for _ in 0..5 {
-        s.push((b'A' + (n % 26) as u8) as char);
-        n /= 26;
-    }
-    s
-}
 
 fn phase(q: &Queue) -> Option<Phase> {
     q.status.as_ref().and_then(|s| s.phase)
@@ -48,15 +35,8 @@ fn s3(args: &[&str]) -> String {
         .arg(script)
         .args(args)
         .env("S3_ENDPOINT", endpoint)
-        .env(
-            "S3_ACCESS_KEY",
-            std::env::var("STREAMFORGE_E2E_S3_ACCESS_KEY").unwrap_or_else(|_| "streamforge".into()),
-        )
-        .env(
-            "S3_SECRET_KEY",
-            std::env::var("STREAMFORGE_E2E_S3_SECRET_KEY")
-                .unwrap_or_else(|_| "streamforge-secret".into()),
-        )
+        .env("S3_ACCESS_KEY", minio_credentials().0)
+        .env("S3_SECRET_KEY", minio_credentials().1)
         .output()
         .unwrap();
     assert!(
@@ -72,19 +52,11 @@ async fn p1_the_sample_pipeline_loads_builds_a_graph_and_trains_in_order() {
     let Some((env, client)) = Env::setup("p1_pipeline").await else {
         return;
     };
-    let (user, password) = (
-        std::env::var("STREAMFORGE_E2E_S3_ACCESS_KEY").unwrap_or_else(|_| "streamforge".into()),
-        std::env::var("STREAMFORGE_E2E_S3_SECRET_KEY")
-            .unwrap_or_else(|_| "streamforge-secret".into()),
-    );
-    env.apply(&format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: streamforge-minio\nstringData:\n  accessKey: {user}\n  secretKey: {password}\n"
-    ))
-    .unwrap();
+    env.apply_minio_secret().unwrap();
     for name in NAMES {
         env.delete_queue(name);
     }
-    let tag = fresh('P');
+    let tag = fresh_tag('P');
     let (a, b) = (format!("{tag}AUSDT"), format!("{tag}BUSDT"));
     let graph = format!("pipeline_{}", tag.to_lowercase());
     let config = binance_sim::Config {

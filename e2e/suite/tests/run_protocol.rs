@@ -16,7 +16,8 @@ use rdkafka::producer::FutureRecord;
 use serde_json::{Value, json};
 use streamforge_api::{Phase, ProducerSummary, Queue};
 use streamforge_e2e::{
-    Env, dummy_queue, eventually, wait_phase, wait_records, wait_records_at_least,
+    Env, dummy_queue, eventually, fresh_tag, minio_credentials, wait_phase, wait_records,
+    wait_records_at_least,
 };
 use streamforge_kit::KafkaSettings;
 
@@ -55,35 +56,13 @@ async fn services(symbol: &str) -> Services {
 
 /// A symbol no earlier run used, e.g. `RQXKWAUSDT`.
 fn fresh_symbol(tag: char) -> String {
-    let mut n = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let mut s = String::from(tag);
-    for _ in 0..5 {
-        s.push((b'A' + (n % 26) as u8) as char);
-        n /= 26;
-    }
-    s + "USDT"
+    fresh_tag(tag) + "USDT"
 }
 
 async fn setup(test: &str) -> Option<(Env, kube::Client)> {
     let (env, client) = Env::setup(test).await?;
-    // The lake connector's MinIO credentials, as an operator of the platform would give them.
-    let (user, password) = minio_credentials();
-    let secret = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: streamforge-minio\nstringData:\n  accessKey: {user}\n  secretKey: {password}\n"
-    );
-    env.apply(&secret).unwrap();
+    env.apply_minio_secret().unwrap();
     Some((env, client))
-}
-
-fn minio_credentials() -> (String, String) {
-    (
-        std::env::var("STREAMFORGE_E2E_S3_ACCESS_KEY").unwrap_or_else(|_| "streamforge".into()),
-        std::env::var("STREAMFORGE_E2E_S3_SECRET_KEY")
-            .unwrap_or_else(|_| "streamforge-secret".into()),
-    )
 }
 
 fn loader_queue(name: &str, symbol: &str, range: &str, sinks: &str) -> String {

@@ -258,15 +258,8 @@ impl BuilderConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| m.get(k).cloned()
-    }
+    use streamforge_kit::testing::env_lookup as lookup;
 
     const BASE: [(&str, &str); 3] = [
         ("GRAPH_NAME", "g"),

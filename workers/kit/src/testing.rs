@@ -46,3 +46,12 @@ pub fn unique(prefix: &str) -> String {
         .unwrap_or_default();
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
+
+/// An environment made of `pairs`, for the `from_lookup` constructors of worker settings.
+pub fn env_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let m: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| m.get(k).cloned()
+}
