@@ -24,21 +24,8 @@ use streamforge_api::datatype::{DataKind, Family, Interval};
 use streamforge_api::{TimeRange, env};
 use streamforge_sinks::lake::LakeLocation;
 
-/// Where the candles are read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GraphSource {
-    Lake,
-    Arango,
-}
-
-impl GraphSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GraphSource::Lake => "lake",
-            GraphSource::Arango => "arango",
-        }
-    }
-}
+/// Where the candles are read: the Queue's `graphSource`, defined once in the contract.
+pub use streamforge_api::GraphSource;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArangoSettings {
