@@ -1,11 +1,11 @@
-//! The node features of one run of candles (no gaps), from [`crate::indicators`]: one column per
+//! The node features of one run of candles (no gaps), from [`streamforge_indicators`]: one column per
 //! name in [`FEATURES`], one value per candle. A candle's features use only it and the candles
 //! before it; the first [`WARM_UP`] candles of a run lack history and get no node.
 
 use std::collections::BTreeMap;
 
 use crate::candles::Candle;
-use crate::indicators as ind;
+use streamforge_indicators as ind;
 
 /// Trailing window of `volatility` (log returns).
 pub const VOLATILITY_WINDOW: usize = 20;

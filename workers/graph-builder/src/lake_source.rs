@@ -18,7 +18,7 @@ use streamforge_graph::columns::ParquetColumns;
 use streamforge_sinks::lake::layout::PartitionDir;
 use streamforge_sinks::lake::store::classify;
 
-use crate::candles::Candle;
+use crate::candles::{Candle, CandleSet};
 use crate::source::SourceError;
 
 const DAY_MS: i64 = 86_400_000;
@@ -170,4 +170,36 @@ pub fn decode_file(
         taken.push(c);
     }
     Ok(taken)
+}
+
+/// Every `source_type` candle of `symbol` opening in `[start, end)`: the files of the range's
+/// date directories read [`CONCURRENT_FILES`] at a time and decoded off the runtime, merged in
+/// file-name order (so that of two differing copies of a record the same one wins every time).
+/// `on_file` hears the rows each file gave.
+pub async fn read_symbol(
+    store: &Arc<dyn ObjectStore>,
+    files: &[Path],
+    start: i64,
+    end: i64,
+    mut on_file: impl FnMut(usize),
+) -> Result<CandleSet, SourceError> {
+    let mut set = CandleSet::default();
+    let mut decoded = futures::stream::iter(files.iter().cloned())
+        .map(|path| {
+            let store = store.clone();
+            async move {
+                let bytes = fetch(&store, &path).await?;
+                let name = path.to_string();
+                tokio::task::spawn_blocking(move || decode_file(bytes, &name, start, end))
+                    .await
+                    .map_err(|e| SourceError::Unavailable(format!("decoding {path}: {e}")))?
+            }
+        })
+        .buffered(CONCURRENT_FILES);
+    while let Some(candles) = decoded.next().await {
+        let candles = candles?;
+        on_file(candles.len());
+        candles.into_iter().for_each(|c| set.add(c));
+    }
+    Ok(set)
 }

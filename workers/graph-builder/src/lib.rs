@@ -15,7 +15,6 @@ pub mod candles;
 pub mod config;
 pub mod edges;
 pub mod features;
-pub mod indicators;
 pub mod labels;
 pub mod lake_source;
 pub mod source;

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use object_store::ObjectStore;
 use serde_json::{Value, json};
 use streamforge_api::{Command, EventStatus};
@@ -297,34 +296,16 @@ async fn read_lake(
     let mut out = Vec::with_capacity(plan.len());
     let mut missing = vec![];
     for (symbol, dirs, files) in plan {
-        let mut set = CandleSet::default();
-        // In file-name order, so that of two differing copies of a record the same one wins
-        // every time.
-        let mut decoded = futures::stream::iter(files.iter().cloned())
-            .map(|path| {
-                let store = store.clone();
-                async move {
-                    let bytes = lake_source::fetch(&store, &path).await?;
-                    let name = path.to_string();
-                    tokio::task::spawn_blocking(move || {
-                        lake_source::decode_file(bytes, &name, start, end)
-                    })
-                    .await
-                    .map_err(|e| SourceError::Unavailable(format!("decoding {path}: {e}")))?
-                }
-            })
-            .buffered(lake_source::CONCURRENT_FILES);
-        while let Some(candles) = decoded.next().await {
-            let candles = candles?;
-            rows += candles.len() as u64;
-            candles.into_iter().for_each(|c| set.add(c));
+        let set = lake_source::read_symbol(store, &files, start, end, |n| {
+            rows += n as u64;
             done += 1;
             progress.send_replace(Progress {
                 fraction: 0.7 * done as f64 / total.max(1) as f64,
                 records: rows,
                 message: format!("{done}/{total} lake files read"),
             });
-        }
+        })
+        .await?;
         if set.is_empty() {
             missing.push(format!(
                 "{symbol}: {} file(s) under {}{}",

@@ -1,7 +1,7 @@
 //! Technical indicators as pure functions over slices (oldest first), one output per input
 //! position. A position without enough history is `NaN`; every value at position `i` depends
-//! only on inputs `0..=i` (its own window and its past), never on a later one. The visualizer
-//! reuses these.
+//! only on inputs `0..=i` (its own window and its past), never on a later one. graph-builder's
+//! node features and the visualizer's Indicators tab both use these: one implementation.
 //!
 //! Definitions (also in `docs/graph-features.md`):
 //!
@@ -58,9 +58,54 @@ pub fn rolling_std(x: &[f64], n: usize) -> Vec<f64> {
     })
 }
 
-/// Mean of the last `n` values.
+/// Mean of the last `n` values, by a running sum (one add and one subtract per value, as
+/// TA-Lib's `SMA` does); `NaN` while the window holds a `NaN`.
 pub fn sma(x: &[f64], n: usize) -> Vec<f64> {
-    windows(x, n, |w| w.iter().sum::<f64>() / n as f64)
+    let mut out = vec![f64::NAN; x.len()];
+    if n == 0 {
+        return out;
+    }
+    let mut sum = RunningSum::default();
+    for i in 0..x.len() {
+        sum.add(x[i]);
+        if i >= n {
+            sum.remove(x[i - n]);
+        }
+        if i + 1 >= n {
+            out[i] = sum.value().map_or(f64::NAN, |s| s / n as f64);
+        }
+    }
+    out
+}
+
+/// A sum over a sliding window that may hold `NaN`s: the finite part and how many are not.
+#[derive(Default)]
+struct RunningSum {
+    sum: f64,
+    missing: usize,
+}
+
+impl RunningSum {
+    fn add(&mut self, v: f64) {
+        if v.is_nan() {
+            self.missing += 1;
+        } else {
+            self.sum += v;
+        }
+    }
+
+    fn remove(&mut self, v: f64) {
+        if v.is_nan() {
+            self.missing -= 1;
+        } else {
+            self.sum -= v;
+        }
+    }
+
+    /// The sum, `None` while a `NaN` is in the window.
+    fn value(&self) -> Option<f64> {
+        (self.missing == 0).then_some(self.sum)
+    }
 }
 
 /// `f` of each full window `x[i-n+1..=i]`; `NaN` before the first one and while a window holds a
@@ -128,25 +173,43 @@ fn rsi(gain: f64, loss: f64) -> f64 {
     }
 }
 
-/// Volume-weighted average of the typical price `(h + l + c) / 3` over the last `n` candles.
-/// Where those candles traded nothing, the plain mean of the typical price.
+/// Volume-weighted average of the typical price `(h + l + c) / 3` over the last `n` candles,
+/// by running sums. Where those candles traded nothing, the plain mean of the typical price.
 pub fn vwap(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], n: usize) -> Vec<f64> {
     let len = close.len().min(high.len()).min(low.len()).min(volume.len());
-    (0..len)
-        .map(|i| {
-            if n == 0 || i + 1 < n {
-                return f64::NAN;
-            }
-            let (mut pv, mut v, mut tp_sum) = (0.0, 0.0, 0.0);
-            for j in i + 1 - n..=i {
-                let tp = (high[j] + low[j] + close[j]) / 3.0;
-                pv += tp * volume[j];
-                v += volume[j];
-                tp_sum += tp;
-            }
-            if v > 0.0 { pv / v } else { tp_sum / n as f64 }
-        })
-        .collect()
+    let mut out = vec![f64::NAN; len];
+    if n == 0 {
+        return out;
+    }
+    let tp = |j: usize| (high[j] + low[j] + close[j]) / 3.0;
+    let (mut pv, mut v, mut tp_sum) = (
+        RunningSum::default(),
+        RunningSum::default(),
+        RunningSum::default(),
+    );
+    // Candles in the window that traded: a running sum of volumes may not return to exactly 0.
+    let mut traded = 0usize;
+    for i in 0..len {
+        pv.add(tp(i) * volume[i]);
+        v.add(volume[i]);
+        tp_sum.add(tp(i));
+        traded += usize::from(volume[i] > 0.0);
+        if i >= n {
+            let j = i - n;
+            pv.remove(tp(j) * volume[j]);
+            v.remove(volume[j]);
+            tp_sum.remove(tp(j));
+            traded -= usize::from(volume[j] > 0.0);
+        }
+        if i + 1 >= n {
+            out[i] = match (pv.value(), v.value(), tp_sum.value()) {
+                (Some(pv), Some(v), _) if traded > 0 => pv / v,
+                (Some(_), Some(_), Some(t)) => t / n as f64,
+                _ => f64::NAN,
+            };
+        }
+    }
+    out
 }
 
 /// `c[i] / reference[i] - 1`: how far the close is above (positive) or below a reference level.
