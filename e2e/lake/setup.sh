@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# A Python environment with pyarrow, the independent Parquet reader the lake tests use.
+# A Python environment with pyarrow, the independent Parquet reader the lake tests use, and
+# TA-Lib (with numpy), the reference the indicators are compared against.
 # Idempotent; prints the interpreter's path on its last line.
 set -euo pipefail
 cache="${STREAMFORGE_CACHE:-$HOME/.cache/streamforge}"
 venv="$cache/pyenv"
-if ! "$venv/bin/python" -c 'import pyarrow.dataset, pyarrow.fs' >/dev/null 2>&1; then
-  echo "lake: installing pyarrow into $venv" >&2
+if ! "$venv/bin/python" -c 'import pyarrow.dataset, pyarrow.fs, talib' >/dev/null 2>&1; then
+  echo "lake: installing pyarrow, numpy and ta-lib into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pyarrow==26.0.1' >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pyarrow==26.0.1' numpy 'ta-lib==0.8.2' >&2
 fi
 echo "$venv/bin/python"

@@ -58,22 +58,45 @@ pub fn rolling_std(x: &[f64], n: usize) -> Vec<f64> {
     })
 }
 
-/// Mean of the last `n` values, by a running sum (one add and one subtract per value, as
+/// Mean of the last `n` values, by a running sum (the changes `x[i] - x[i-n]` added in, as
 /// TA-Lib's `SMA` does); `NaN` while the window holds a `NaN`.
 pub fn sma(x: &[f64], n: usize) -> Vec<f64> {
     let mut out = vec![f64::NAN; x.len()];
-    if n == 0 {
+    if n == 0 || x.len() < n {
         return out;
     }
-    let mut sum = RunningSum::default();
-    for i in 0..x.len() {
-        sum.add(x[i]);
-        if i >= n {
-            sum.remove(x[i - n]);
-        }
-        if i + 1 >= n {
-            out[i] = sum.value().map_or(f64::NAN, |s| s / n as f64);
-        }
+    let inv = 1.0 / n as f64;
+    // The finite part of the window's sum and how many `NaN`s it holds, without a branch.
+    let finite = |v: f64| if v.is_nan() { 0.0 } else { v };
+    let nan = |v: f64| isize::from(v.is_nan());
+    let (mut sum, mut missing) = (0.0, 0isize);
+    for &v in &x[..n] {
+        sum += finite(v);
+        missing += nan(v);
+    }
+    let mean = |sum: f64, missing: isize| if missing == 0 { sum * inv } else { f64::NAN };
+    out[n - 1] = mean(sum, missing);
+    // Two positions at a time, so that one add per pair is on the dependency chain through
+    // `sum`: `sum[i+2] = sum[i] + (d[i+1] + d[i+2])`, and `sum[i+1]` branches off it.
+    let mut pairs = out[n..].chunks_exact_mut(2);
+    let mut new_pairs = x[n..].chunks_exact(2);
+    let old_pairs = x[..x.len() - n].chunks_exact(2);
+    for ((o, new), old) in (&mut pairs).zip(&mut new_pairs).zip(old_pairs) {
+        let (d1, d2) = (
+            finite(new[0]) - finite(old[0]),
+            finite(new[1]) - finite(old[1]),
+        );
+        let (m1, m2) = (nan(new[0]) - nan(old[0]), nan(new[1]) - nan(old[1]));
+        o[0] = mean(sum + d1, missing + m1);
+        sum += d1 + d2;
+        missing += m1 + m2;
+        o[1] = mean(sum, missing);
+    }
+    if let ([o], [new]) = (pairs.into_remainder(), new_pairs.remainder()) {
+        let old = x[x.len() - 1 - n];
+        sum += finite(*new) - finite(old);
+        missing += nan(*new) - nan(old);
+        *o = mean(sum, missing);
     }
     out
 }
@@ -129,47 +152,68 @@ fn windows(x: &[f64], n: usize, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
 /// Exponential moving average with `α = 2 / (n + 1)`, seeded with the simple mean of the first
 /// `n` values (at position `n - 1`), as most charting references do.
 pub fn ema(x: &[f64], n: usize) -> Vec<f64> {
-    let mut out = vec![f64::NAN; x.len()];
     if n == 0 || x.len() < n {
-        return out;
+        return vec![f64::NAN; x.len()];
     }
-    let alpha = 2.0 / (n as f64 + 1.0);
+    let a = 2.0 / (n as f64 + 1.0);
+    let b = 1.0 - a;
+    let (ab, bb) = (a * b, b * b);
+    let mut out = vec![f64::NAN; x.len()];
     let mut e = x[..n].iter().sum::<f64>() / n as f64;
     out[n - 1] = e;
-    for i in n..x.len() {
-        e = alpha * x[i] + (1.0 - alpha) * e;
-        out[i] = e;
+    // Two steps at a time: `e[i+2] = a x[i+2] + a b x[i+1] + b² e[i]` leaves one multiply and
+    // one add per pair on the dependency chain through `e`; `e[i+1]` branches off it.
+    let mut outs = out[n..].chunks_exact_mut(2);
+    let mut ins = x[n..].chunks_exact(2);
+    for (o, p) in (&mut outs).zip(&mut ins) {
+        o[0] = a * p[0] + b * e;
+        e = (a * p[1] + ab * p[0]) + bb * e;
+        o[1] = e;
+    }
+    for (o, &v) in outs.into_remainder().iter_mut().zip(ins.remainder()) {
+        e = a * v + b * e;
+        *o = e;
     }
     out
 }
 
 /// Wilder's relative strength index over `n` changes, in 0..=100. The first averages of gains
 /// and losses are simple means of the first `n` changes (at position `n`); after that
-/// `avg = (avg · (n - 1) + current) / n`. No losses gives 100, no change at all 50.
+/// `avg = avg · (n - 1) / n + current / n`. No losses gives 100, no change at all 50.
 pub fn rsi_wilder(close: &[f64], n: usize) -> Vec<f64> {
-    let mut out = vec![f64::NAN; close.len()];
     if n == 0 || close.len() <= n {
-        return out;
+        return vec![f64::NAN; close.len()];
     }
-    let changes: Vec<f64> = close.windows(2).map(|w| w[1] - w[0]).collect();
     let k = n as f64;
-    let mut gain = changes[..n].iter().map(|d| d.max(0.0)).sum::<f64>() / k;
-    let mut loss = changes[..n].iter().map(|d| (-d).max(0.0)).sum::<f64>() / k;
+    let (mut gain, mut loss) = (0.0, 0.0);
+    for w in close[..=n].windows(2) {
+        let d = w[1] - w[0];
+        gain += d.max(0.0);
+        loss += (-d).max(0.0);
+    }
+    gain /= k;
+    loss /= k;
+    let mut out = vec![f64::NAN; close.len()];
     out[n] = rsi(gain, loss);
-    // `changes[i - 1]` is the change into close `i`.
-    for (slot, d) in out[n + 1..].iter_mut().zip(&changes[n..]) {
-        gain = (gain * (k - 1.0) + d.max(0.0)) / k;
-        loss = (loss * (k - 1.0) + (-d).max(0.0)) / k;
-        *slot = rsi(gain, loss);
+    // Multiplications by constants rather than a division on the chain through the averages.
+    let (keep, share) = ((k - 1.0) / k, 1.0 / k);
+    for (o, w) in out[n + 1..].iter_mut().zip(close[n..].windows(2)) {
+        let d = w[1] - w[0];
+        gain = gain * keep + d.max(0.0) * share;
+        loss = loss * keep + (-d).max(0.0) * share;
+        *o = rsi(gain, loss);
     }
     out
 }
 
+/// `100 · gain / (gain + loss)` (`100 - 100 / (1 + gain / loss)` with one division, and exact
+/// near 0); 50 when both are 0.
 fn rsi(gain: f64, loss: f64) -> f64 {
-    if loss == 0.0 {
-        if gain == 0.0 { 50.0 } else { 100.0 }
+    let total = gain + loss;
+    if total > 0.0 {
+        100.0 * (gain / total)
     } else {
-        100.0 - 100.0 / (1.0 + gain / loss)
+        50.0
     }
 }
 
@@ -301,6 +345,39 @@ mod tests {
         let up: Vec<f64> = (0..20).map(f64::from).collect();
         assert_eq!(rsi_wilder(&up, 14)[19], 100.0);
         assert!(rsi_wilder(&up, 14)[13].is_nan());
+    }
+
+    #[test]
+    fn paired_steps_match_the_one_at_a_time_definitions() {
+        let x: Vec<f64> = (0..13)
+            .map(|i| {
+                if i == 6 {
+                    f64::NAN
+                } else {
+                    10.0 + f64::from(i * 7 % 5)
+                }
+            })
+            .collect();
+        for len in 0..=x.len() {
+            let x = &x[..len];
+            for n in 1..=5 {
+                let want_sma = windows(x, n, |w| w.iter().sum::<f64>() / n as f64);
+                close_to(&sma(x, n), &want_sma, 1e-12);
+                let clean: Vec<f64> = x
+                    .iter()
+                    .map(|v| if v.is_nan() { 11.0 } else { *v })
+                    .collect();
+                let mut want_ema = vec![f64::NAN; len];
+                if len >= n {
+                    let a = 2.0 / (n as f64 + 1.0);
+                    want_ema[n - 1] = clean[..n].iter().sum::<f64>() / n as f64;
+                    for i in n..len {
+                        want_ema[i] = a * clean[i] + (1.0 - a) * want_ema[i - 1];
+                    }
+                }
+                close_to(&ema(&clean, n), &want_ema, 1e-12);
+            }
+        }
     }
 
     #[test]
