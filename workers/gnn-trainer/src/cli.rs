@@ -14,7 +14,7 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use streamforge_gnn_trainer::config::{TrainConfig, parse_list};
 use streamforge_gnn_trainer::driver::{Job, Observer, Ready, drive};
-use streamforge_gnn_trainer::outputs::{CHECKPOINT, METRICS, ModelStore};
+use streamforge_gnn_trainer::outputs::{CHECKPOINT, METRICS, ModelStore, PREDICTIONS};
 use streamforge_gnn_trainer::session::SavedFiles;
 use streamforge_gnn_trainer::synthetic::Synthetic;
 use streamforge_gnn_trainer::trainer::EpochRecord;
@@ -202,6 +202,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let outcome = drive(job, &mut printer, std::future::pending()).await?;
     models.save(&outcome.files).await?;
     let report = outcome.report;
+    models.put(PREDICTIONS, outcome.predictions).await?;
     models
         .put(METRICS, serde_json::to_vec_pretty(&report)?)
         .await?;

@@ -58,6 +58,8 @@ pub struct Job {
 pub struct Outcome {
     pub report: Report,
     pub files: SavedFiles,
+    /// `predictions.json` of the best model.
+    pub predictions: Vec<u8>,
     pub stopped: bool,
 }
 
@@ -108,6 +110,7 @@ fn train(
     Ok(Outcome {
         report: s.report(&job.model_uri, &job.metrics_uri),
         files: s.files()?,
+        predictions: s.predictions()?,
         stopped,
     })
 }

@@ -6,6 +6,7 @@
 //! last.pt         the latest saved epoch's weights, for a resume
 //! state.json      the epoch, best so far and history of last.pt (written after both .pt files)
 //! metrics.json    the run's report, written at the end
+//! predictions.json  the best model's probability per node, its split and label, at the end
 //! ```
 //!
 //! Paths are reported as `s3://<bucket>/models/...` or as local paths.
@@ -22,6 +23,7 @@ pub const CHECKPOINT: &str = "checkpoint.pt";
 pub const LAST: &str = "last.pt";
 pub const STATE: &str = "state.json";
 pub const METRICS: &str = "metrics.json";
+pub const PREDICTIONS: &str = "predictions.json";
 
 pub struct ModelStore {
     store: Arc<dyn ObjectStore>,

@@ -36,6 +36,8 @@ pub enum SessionError {
     Torch(#[from] tch::TchError),
     #[error(transparent)]
     File(#[from] TorchFileError),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
 }
 
 /// The files of a saved run, as bytes.
@@ -228,6 +230,44 @@ impl Session {
 
     pub fn device_name(&self) -> String {
         device_name(self.device)
+    }
+
+    /// `predictions.json`: the best model's probability of class 1 for every node (rows are
+    /// node ids), with the node's split (`train`, `val`, `test`, or `none` for nodes without a
+    /// label or in a purge gap) and label, as columns.
+    pub fn predictions(&mut self) -> Result<Vec<u8>, SessionError> {
+        let current = self.trainer.weights();
+        self.trainer.load(&self.trainer.best_weights())?;
+        let logits = self.trainer.predict(&self.prepared);
+        self.trainer.load(&current)?;
+        let p1 = if logits.size()[1] == 1 {
+            logits.squeeze_dim(1).sigmoid()
+        } else {
+            logits.softmax(1, tch::Kind::Float).select(1, 1)
+        };
+        let probability: Vec<f32> =
+            Vec::<f32>::try_from(p1.to_kind(tch::Kind::Float).to_device(Device::Cpu))?;
+        let n = probability.len();
+        let mut split = vec!["none"; n];
+        let s = &self.prepared.split;
+        for (name, idx) in [("train", &s.train), ("val", &s.val), ("test", &s.test)] {
+            for &i in idx {
+                if let Some(slot) = usize::try_from(i).ok().and_then(|i| split.get_mut(i)) {
+                    *slot = name;
+                }
+            }
+        }
+        let round = |p: f32| (f64::from(p) * 1e6).round() / 1e6;
+        Ok(serde_json::to_vec(&json!({
+            "format": 1,
+            "label": self.dataset.label_name,
+            "probability_of": 1,
+            "node_id": (0..n).collect::<Vec<_>>(),
+            "probability": probability.iter().map(|p| round(*p)).collect::<Vec<_>>(),
+            "split": split,
+            "label_value": self.dataset.labels,
+        }))
+        .unwrap_or_default())
     }
 
     /// Everything the run measured, for `metrics.json` and the final event.

@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::config::TrainConfig;
 use crate::driver::{DriveError, Job, Observer, Ready, drive};
-use crate::outputs::{CHECKPOINT, LAST, METRICS, ModelStore};
+use crate::outputs::{CHECKPOINT, LAST, METRICS, ModelStore, PREDICTIONS};
 use crate::session::{SavedFiles, SessionError};
 use crate::trainer::EpochRecord;
 
@@ -240,6 +240,10 @@ async fn train(
             ),
         });
     }
+    models
+        .put(PREDICTIONS, outcome.predictions)
+        .await
+        .map_err(|e| store_failure("saving predictions.json", e))?;
     let metrics = serde_json::to_vec_pretty(&report).unwrap_or_default();
     models
         .put(METRICS, metrics)
