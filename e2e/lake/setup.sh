@@ -5,9 +5,9 @@
 set -euo pipefail
 cache="${STREAMFORGE_CACHE:-$HOME/.cache/streamforge}"
 venv="$cache/pyenv"
-if ! "$venv/bin/python" -c 'import pyarrow.dataset, pyarrow.fs, talib' >/dev/null 2>&1; then
-  echo "lake: installing pyarrow, numpy and ta-lib into $venv" >&2
+if ! "$venv/bin/python" -c 'import pyarrow.dataset, pyarrow.fs, talib, selenium' >/dev/null 2>&1; then
+  echo "test python: installing pyarrow, numpy, ta-lib and selenium into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pyarrow==26.0.1' numpy 'ta-lib==0.8.2' >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pyarrow==26.0.1' numpy 'ta-lib==0.8.2' 'selenium==4.51.0' >&2
 fi
 echo "$venv/bin/python"

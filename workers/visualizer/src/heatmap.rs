@@ -6,6 +6,8 @@
 //!
 //! Records may come from several partitions (keys differ per record), so they are put in
 //! update-id order first: a diff at id `u` before a snapshot at `u`, which already holds it.
+//! Time is the record's broker timestamp for both kinds (snapshots carry no exchange time; a
+//! diff's `event_time` is used only without one), so the two share one clock.
 //!
 //! The result is a grid: `buckets` equal time slices (the book as it stood at each slice's
 //! end) by `levels` equal price bins over the prices seen (2nd to 98th percentile, widened to
@@ -111,9 +113,8 @@ fn step(r: &TopicRecord, symbol: &str) -> Option<(i64, Step)> {
             },
         )),
         "diff" => Some((
-            v.get("event_time")
-                .and_then(Value::as_i64)
-                .or(r.timestamp_ms)?,
+            r.timestamp_ms
+                .or_else(|| v.get("event_time").and_then(Value::as_i64))?,
             Step::Diff {
                 first: v.get("first_update_id")?.as_u64()?,
                 last: v.get("final_update_id")?.as_u64()?,
