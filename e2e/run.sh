@@ -30,7 +30,7 @@ echo "== e2e: release binaries and images"
 # shellcheck source=../scripts/torch-env.sh
 source scripts/torch-env.sh
 cargo build --release --locked -p streamforge-operator -p streamforge-dummy -p streamforge-loader -p streamforge-sinks \
-  -p streamforge-graph-builder -p streamforge-gnn-trainer
+  -p streamforge-graph-builder -p streamforge-gnn-trainer -p streamforge-visualizer
 rel="$CARGO_TARGET_DIR/release"
 export CONTAINERD_ADDRESS="$CONTAINERD_SOCK"
 bash e2e/images/build-image.sh --import streamforge/operator:e2e "$rel/streamforge-operator"
@@ -42,6 +42,7 @@ bash e2e/images/build-image.sh --import streamforge/lake-connector:e2e "$rel/lak
 bash e2e/images/build-image.sh --import streamforge/graph-builder:e2e "$rel/graph-builder"
 # The trainer's image carries the libtorch libraries ldd finds through its rpath (CPU only).
 bash e2e/images/build-image.sh --import streamforge/gnn-trainer:e2e "$rel/gnn-trainer"
+bash e2e/images/build-image.sh --import streamforge/visualizer:e2e "$rel/visualizer"
 for family in arango-candles arango-trades arango-orderbook arango-connector; do
   bash e2e/images/build-image.sh --import "streamforge/$family:e2e" "$rel/arango-connector"
 done

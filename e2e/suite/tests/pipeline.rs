@@ -17,11 +17,13 @@ use streamforge_e2e::{Env, eventually, fresh_tag, minio_credentials, read_topic,
 /// Where pods find the simulator and the ArangoDB protocol server (see `e2e/overlay`).
 const SIM_PORT: u16 = 29400;
 const ARANGO_PORT: u16 = 29529;
-const NAMES: [&str; 4] = [
+const NAMES: [&str; 6] = [
     "pipeline-btcusdt-candles",
     "pipeline-ethusdt-candles",
     "pipeline-graph",
     "pipeline-gnn",
+    "pipeline-report-candles",
+    "pipeline-report-graph",
 ];
 
 fn phase(q: &Queue) -> Option<Phase> {
@@ -197,6 +199,7 @@ async fn p1_the_sample_pipeline_loads_builds_a_graph_and_trains_in_order() {
     let listing = s3(&["ls", "streamforge", &format!("models/{graph}/")]);
     assert!(listing.contains(key), "{key} not in {listing}");
     assert!(listing.contains("metrics.json"), "{listing}");
+    assert!(listing.contains("predictions.json"), "{listing}");
     let metrics: serde_json::Value = serde_json::from_str(&s3(&[
         "cat",
         "streamforge",
@@ -212,6 +215,39 @@ async fn p1_the_sample_pipeline_loads_builds_a_graph_and_trains_in_order() {
         training.test_accuracy,
         "{metrics}"
     );
+
+    // The visualizer's reports: in MinIO where each Queue's status says, drawing the data.
+    for (name, expected, marks) in [
+        (
+            "pipeline-report-candles",
+            format!("s3://visuals/pipeline/{a}_2024_08_01/index.html"),
+            r#"class="candle""#,
+        ),
+        ("pipeline-report-graph", String::new(), r#"class="node""#),
+    ] {
+        let q = wait_phase(&api, name, Phase::Succeeded, Duration::from_secs(300)).await;
+        let st = q.status.unwrap();
+        let path = st.output_path.clone().expect("status.outputPath");
+        let expected = if expected.is_empty() {
+            format!(
+                "s3://streamforge/visuals/{}/index.html",
+                st.queue_id.unwrap()
+            )
+        } else {
+            expected
+        };
+        assert_eq!(path, expected, "{name}");
+        let (bucket, key) = path.trim_start_matches("s3://").split_once('/').unwrap();
+        let html = s3(&["cat", bucket, key]);
+        println!(
+            "{name}: {path}, {} bytes, {} marks",
+            html.len(),
+            html.matches(marks).count()
+        );
+        assert!(html.starts_with("<!doctype html>"), "{name}");
+        assert!(html.matches(marks).count() >= 10, "{name} draws its data");
+    }
+
     for name in NAMES {
         env.delete_queue(name);
     }

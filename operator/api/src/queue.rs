@@ -97,7 +97,9 @@ pub const TYPE_PATTERN: &str = "^[a-z][a-z0-9_]{1,47}$";
     validation = Rule::new("!self.type.startsWith('api_') || has(self.timeRange)").message("an api_* type loads history and needs a timeRange").field_path(".timeRange"),
     validation = Rule::new("!has(self.sinks) || size(self.sinks) == 0 || self.target.startsWith('loader')").message("sinks can only be attached to a loader Queue").field_path(".sinks"),
     validation = Rule::new("!(self.target == 'graph-builder' || self.target == 'gnn-trainer') || has(self.graphName)").message("graph-builder and gnn-trainer need graphName").field_path(".graphName"),
-    validation = Rule::new("self.target != 'graph-builder' || has(self.timeRange)").message("graph-builder needs a timeRange: the stored data it reads").field_path(".timeRange")
+    validation = Rule::new("self.target != 'graph-builder' || has(self.timeRange)").message("graph-builder needs a timeRange: the stored data it reads").field_path(".timeRange"),
+    validation = Rule::new("self.target != 'visualizer' || self.type in ['candles_indicators', 'plot_graph']").message("the visualizer renders the types candles_indicators and plot_graph").field_path(".type"),
+    validation = Rule::new("self.target != 'visualizer' || self.type != 'plot_graph' || has(self.graphName) || has(self.collectionName)").message("a plot_graph report needs graphName (or collectionName)").field_path(".graphName")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct QueueSpec {
