@@ -6,7 +6,7 @@
 set -euo pipefail
 
 need=()
-for pkg in build-essential pkg-config libssl-dev zlib1g-dev cmake chromium chromium-driver fonts-dejavu-core; do
+for pkg in build-essential pkg-config libssl-dev zlib1g-dev cmake chromium chromium-driver fonts-dejavu-core lua5.1; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)

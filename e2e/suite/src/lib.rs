@@ -4,6 +4,8 @@
 //! The suite runs when `STREAMFORGE_E2E_KUBECONFIG` is set (`e2e/run.sh` brings the platform
 //! up, deploys the operator from `manifests/` and sets it); under CI it must be set.
 
+pub mod argocd;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
