@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 use streamforge_graph_builder::candles::Candle;
 use streamforge_graph_builder::features::{FEATURES, run_features};
-use streamforge_indicators::rsi_wilder;
 use streamforge_graph_builder::labels::{future_volatility, price_up};
+use streamforge_indicators::rsi_wilder;
 use streamforge_kit::testing::{TEST_PYTHON, required_env};
 
 /// StockCharts ChartSchool, "Relative Strength Index (RSI)", the spreadsheet example (closes to
