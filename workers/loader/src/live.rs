@@ -86,6 +86,9 @@ fn json(text: &str) -> Result<Value, ParseError> {
     serde_json::from_str(text).map_err(|e| ParseError(e.to_string()))
 }
 
+/// Longest time a live trade stream goes without handing its count to the worker's telemetry.
+pub const REPORT_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
+
 fn report_progress(live: &Live<'_>, r: &Completeness) {
     live.progress.send_replace(Progress {
         records: r.produced,
@@ -97,6 +100,7 @@ fn report_progress(live: &Live<'_>, r: &Completeness) {
 pub async fn trades(live: Live<'_>) -> Result<Completeness, LoadError> {
     let mut feed = Feed::open(&live, format!("{}@trade", live.symbol.to_ascii_lowercase()));
     let mut r = Completeness::default();
+    let mut last_report = Instant::now();
     let mut stop = live.stop.clone();
     while let Some(ev) = next(&mut feed, &mut stop).await {
         match ev {
@@ -125,8 +129,11 @@ pub async fn trades(live: Live<'_>) -> Result<Completeness, LoadError> {
                     .write(trade.key(), serde_json::to_vec(&trade).unwrap_or_default())
                     .await?;
                 r.produced(trade.trade_id);
-                if r.produced % 1000 == 0 {
+                // Every 1000 trades on a busy market, and at least once a second on a quiet one
+                // (so a slow stream's count still moves in the Queue's status).
+                if r.produced % 1000 == 0 || last_report.elapsed() >= REPORT_AT_LEAST_EVERY {
                     report_progress(&live, &r);
+                    last_report = Instant::now();
                 }
             }
             _ => {}
