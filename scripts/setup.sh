@@ -25,8 +25,11 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
-# The visualizer's frontend packages (lightweight-charts, pinned in its package-lock.json).
-if ! (cd "$(dirname "$0")/../workers/visualizer/frontend" && npm ci --no-audit --no-fund --silent >/dev/null); then
-  echo "npm ci in workers/visualizer/frontend failed" >&2
-  exit 1
-fi
+# The browser packages, pinned in their package-lock.json files: the visualizer's chart library
+# (lightweight-charts) and the REST facade's Swagger UI (swagger-ui-dist).
+for dir in workers/visualizer/frontend operator/facade/ui; do
+  if ! (cd "$(dirname "$0")/../$dir" && npm ci --no-audit --no-fund --silent >/dev/null); then
+    echo "npm ci in $dir failed" >&2
+    exit 1
+  fi
+done
