@@ -54,8 +54,10 @@ impl WeightBudget {
     /// Take `weight` at `now_ms` if the budget allows; otherwise how long to wait first.
     pub fn try_take(&mut self, weight: u32, now_ms: i64) -> Result<(), Duration> {
         self.roll(now_ms);
-        if self.used + weight <= self.budget {
-            self.used += weight;
+        // Saturating: an absurd count from the exchange closes the window, never wraps open.
+        let after = self.used.saturating_add(weight);
+        if after <= self.budget {
+            self.used = after;
             return Ok(());
         }
         let next = (self.window + 1) * 60_000 + WINDOW_SKEW_MS;
@@ -107,5 +109,18 @@ mod tests {
             90,
             "a lower report (an older answer) does not free budget"
         );
+    }
+
+    #[test]
+    fn an_absurd_used_weight_header_closes_the_window_instead_of_overflowing() {
+        // `X-MBX-USED-WEIGHT-1M: 4294967295` from a broken proxy or a hostile server: the sum
+        // with the next request's weight must not wrap to a small number and let it through.
+        let mut b = WeightBudget::new(6000);
+        let t = 60_000 * 9;
+        b.observe(u32::MAX, t);
+        assert!(b.try_take(1, t + 1).is_err());
+        assert!(b.try_take(u32::MAX, t + 2).is_err());
+        // The next window starts afresh.
+        assert!(b.try_take(1, t + 60_000 + WINDOW_SKEW_MS).is_ok());
     }
 }
