@@ -43,14 +43,38 @@ impl Call {
 }
 
 fn account(ns: &str, name: &str, verbs: &[&str]) -> String {
+    let verbs = verbs.join(", ");
     format!(
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n  namespace: {ns}\n---\n\
-apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}\n  namespace: {ns}\nrules:\n\
-  - apiGroups: [streamforge.io]\n    resources: [queues]\n    verbs: [{}]\n---\n\
-apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
-roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: {name}\nsubjects:\n\
-  - kind: ServiceAccount\n    name: {name}\n    namespace: {ns}\n",
-        verbs.join(", ")
+        r#"apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {name}
+  namespace: {ns}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {name}
+  namespace: {ns}
+rules:
+  - apiGroups: [streamforge.io]
+    resources: [queues]
+    verbs: [{verbs}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {name}
+  namespace: {ns}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {name}
+subjects:
+  - kind: ServiceAccount
+    name: {name}
+    namespace: {ns}
+"#
     )
 }
 
