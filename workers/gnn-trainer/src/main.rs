@@ -47,7 +47,8 @@ async fn main() -> ExitCode {
         let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
         let config =
             TrainConfig::from_lookup(|k| std::env::var(k).ok()).map_err(Failure::permanent)?;
-        let lake = LakeLocation::from_lookup(|k| std::env::var(k).ok());
+        let lake =
+            LakeLocation::from_lookup(|k| std::env::var(k).ok()).map_err(Failure::permanent)?;
         Ok::<_, Failure>((env, kafka, config, lake, start_timeout()?))
     })();
     match setup {

@@ -224,7 +224,11 @@ impl BuilderConfig {
             label_horizon,
             source,
             collection_name,
-            lake: LakeLocation::from_lookup(&get),
+            lake: LakeLocation::from_lookup(&get).map_err(|e| ConfigError::Invalid {
+                name: env::MINIO_ENDPOINT,
+                value: String::new(),
+                reason: e.to_string(),
+            })?,
             lake_prefix: opt(LAKE_PREFIX)
                 .unwrap_or_default()
                 .trim_matches('/')

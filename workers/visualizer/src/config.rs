@@ -150,7 +150,11 @@ impl VisualizerConfig {
                 default_topic: opt("DEFAULT_TOPIC"),
                 default_orderbook_topic: opt("DEFAULT_ORDERBOOK_TOPIC"),
             },
-            lake: LakeLocation::from_lookup(&get),
+            lake: LakeLocation::from_lookup(&get).map_err(|e| ConfigError {
+                name: "MINIO_ENDPOINT",
+                value: String::new(),
+                reason: e.to_string(),
+            })?,
             lake_prefix: opt(LAKE_PREFIX).unwrap_or_default(),
         })
     }

@@ -79,7 +79,7 @@ impl ReportConfig {
             output: Output::parse(opt(env::OUTPUT_PATH).as_deref(), &worker.queue_id)?,
             source_type: opt(env::SOURCE_TYPE).unwrap_or_else(|| "api_candles_1m".into()),
             graph_name,
-            lake: LakeLocation::from_lookup(&get),
+            lake: LakeLocation::from_lookup(&get).map_err(|e| e.to_string())?,
             lake_prefix: opt(crate::config::LAKE_PREFIX).unwrap_or_default(),
             start_timeout,
         })

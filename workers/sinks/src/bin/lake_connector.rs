@@ -25,7 +25,8 @@ async fn main() -> ExitCode {
     let setup = (|| {
         let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
         let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
-        let location = LakeLocation::from_lookup(|k| std::env::var(k).ok());
+        let location =
+            LakeLocation::from_lookup(|k| std::env::var(k).ok()).map_err(Failure::permanent)?;
         let target = location.describe();
         let mut storage = LakeSink::new(
             location,

@@ -11,6 +11,17 @@ use object_store::{ClientOptions, ObjectStore};
 
 use crate::core::StorageError;
 
+/// The environment variable naming a local lake directory, used only when set (or, outside a
+/// pod, as `./lake` when nothing is set).
+pub const LAKE_DIR: &str = "LAKE_DIR";
+
+/// No store in a pod's environment.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no lake is configured: MINIO_ENDPOINT is not set, and in a pod a local directory would vanish with the pod; set MINIO_ENDPOINT (the operator's configuration), or LAKE_DIR to write to a mounted volume on purpose"
+)]
+pub struct NoLake;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LakeLocation {
     S3 {
@@ -28,11 +39,13 @@ pub enum LakeLocation {
 impl LakeLocation {
     /// From the worker environment: `MINIO_ENDPOINT` (with or without `http://`),
     /// `MINIO_BUCKET`, `MINIO_ACCESS_KEY`, `MINIO_SECRET_KEY`, `S3_REGION`; without an endpoint,
-    /// the directory `LAKE_DIR` (default `./lake`).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+    /// the directory `LAKE_DIR`. With neither, `./lake` on a workstation; in a pod
+    /// (`KUBERNETES_SERVICE_HOST` is set) that directory would vanish with the pod while its Job
+    /// succeeded, so there a missing store is a configuration error.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, NoLake> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        match get(streamforge_api::env::MINIO_ENDPOINT) {
-            Some(ep) => LakeLocation::S3 {
+        if let Some(ep) = get(streamforge_api::env::MINIO_ENDPOINT) {
+            return Ok(LakeLocation::S3 {
                 endpoint: if ep.contains("://") {
                     ep
                 } else {
@@ -43,11 +56,15 @@ impl LakeLocation {
                 region: get("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
                 access_key: get(streamforge_api::env::MINIO_ACCESS_KEY).unwrap_or_default(),
                 secret_key: get(streamforge_api::env::MINIO_SECRET_KEY).unwrap_or_default(),
-            },
-            None => LakeLocation::Local {
-                dir: get("LAKE_DIR").unwrap_or_else(|| "lake".into()).into(),
-            },
+            });
         }
+        if let Some(dir) = get(LAKE_DIR) {
+            return Ok(LakeLocation::Local { dir: dir.into() });
+        }
+        if get("KUBERNETES_SERVICE_HOST").is_some() {
+            return Err(NoLake);
+        }
+        Ok(LakeLocation::Local { dir: "lake".into() })
     }
 
     pub fn describe(&self) -> String {
@@ -179,13 +196,28 @@ mod tests {
     use streamforge_kit::testing::env_lookup as lookup;
 
     #[test]
+    fn in_a_pod_a_missing_store_is_an_error_not_the_pods_own_disk() {
+        let in_pod = [("KUBERNETES_SERVICE_HOST", "10.96.0.1")];
+        let e = LakeLocation::from_lookup(lookup(&in_pod)).unwrap_err();
+        assert!(e.to_string().contains("MINIO_ENDPOINT"), "{e}");
+        // Asked for on purpose (a mounted volume), a directory is fine in a pod too.
+        assert_eq!(
+            LakeLocation::from_lookup(lookup(&[in_pod[0], ("LAKE_DIR", "/data/lake")])).unwrap(),
+            LakeLocation::Local {
+                dir: "/data/lake".into()
+            }
+        );
+    }
+
+    #[test]
     fn local_directory_unless_an_endpoint_is_set() {
         assert_eq!(
-            LakeLocation::from_lookup(lookup(&[])),
+            LakeLocation::from_lookup(lookup(&[])).unwrap(),
             LakeLocation::Local { dir: "lake".into() }
         );
         assert_eq!(
-            LakeLocation::from_lookup(lookup(&[("MINIO_ENDPOINT", " "), ("LAKE_DIR", "/d")])),
+            LakeLocation::from_lookup(lookup(&[("MINIO_ENDPOINT", " "), ("LAKE_DIR", "/d")]))
+                .unwrap(),
             LakeLocation::Local { dir: "/d".into() }
         );
         let s3 = LakeLocation::from_lookup(lookup(&[
@@ -193,7 +225,8 @@ mod tests {
             ("MINIO_BUCKET", "b"),
             ("MINIO_ACCESS_KEY", "a"),
             ("MINIO_SECRET_KEY", "s"),
-        ]));
+        ]))
+        .unwrap();
         assert_eq!(
             s3,
             LakeLocation::S3 {
