@@ -32,7 +32,25 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-async fn produce(p: &FutureProducer, topic: &str, n: usize, start: usize) {
+/// `n` records, as fast as the broker takes them, or paced at `per_sec` (bursts every 100 ms).
+async fn produce(p: &FutureProducer, topic: &str, n: usize, per_sec: Option<usize>) {
+    match per_sec {
+        None => produce_burst(p, topic, 0, n).await,
+        Some(rate) => {
+            let burst = (rate / 10).max(1);
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let mut sent = 0;
+            while sent < n {
+                tick.tick().await;
+                let k = burst.min(n - sent);
+                produce_burst(p, topic, sent, k).await;
+                sent += k;
+            }
+        }
+    }
+}
+
+async fn produce_burst(p: &FutureProducer, topic: &str, start: usize, n: usize) {
     let sends = (start..start + n).map(|i| {
         let v = json!({"symbol": "BTCUSDT", "seq": i, "price": "64000.10", "qty": "0.010", "time": 1722470400123_i64 + i as i64}).to_string();
         let (p, topic) = (p.clone(), topic.to_owned());
@@ -150,7 +168,7 @@ async fn main() {
     streamforge_kit::topics::ensure_topic(&kafka, &raw_topic, 1, 1, None)
         .await
         .unwrap();
-    produce(&producer, &raw_topic, RECORDS, 0).await;
+    produce(&producer, &raw_topic, RECORDS, None).await;
     let k2 = kafka.clone();
     let t = raw_topic.clone();
     let raw = tokio::task::spawn_blocking(move || raw_consume_rate(&k2, &t, RECORDS))
@@ -158,6 +176,7 @@ async fn main() {
         .unwrap();
     println!("raw consume rate (one consumer, from the beginning): {raw:.0} records/s");
 
+    println!("producer at full speed:");
     println!("| clients | delivered records/s per client | all clients | skipped (share) |");
     println!("|---|---|---|---|");
     for k in [1usize, 10, 100] {
@@ -168,7 +187,7 @@ async fn main() {
         let clients = connect(addr, &topic, k).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (p, t) = (producer.clone(), topic.clone());
-        let sent = tokio::spawn(async move { produce(&p, &t, RECORDS, 0).await });
+        let sent = tokio::spawn(async move { produce(&p, &t, RECORDS, None).await });
         let results = drain(clients, RECORDS).await;
         sent.await.unwrap();
         let secs = results.iter().map(|r| r.2).fold(0.0, f64::max);
@@ -197,24 +216,30 @@ async fn main() {
     );
     drop(idle);
 
-    // One stalled client beside ten readers.
-    let topic = unique("fanout-stall");
-    streamforge_kit::topics::ensure_topic(&kafka, &topic, 1, 1, None)
-        .await
-        .unwrap();
-    let readers = connect(addr, &topic, 10).await;
-    let stalled = connect(addr, &topic, 1).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (p, t) = (producer.clone(), topic.clone());
-    let sent = tokio::spawn(async move { produce(&p, &t, RECORDS, 0).await });
-    let results = drain(readers, RECORDS).await;
-    sent.await.unwrap();
-    let secs = results.iter().map(|r| r.2).fold(0.0, f64::max);
-    let got: usize = results.iter().map(|r| r.0).sum();
-    println!(
-        "10 readers beside 1 stalled client: {:.0} records/s per reader",
-        got as f64 / 10.0 / secs
-    );
-    drop(stalled);
+    // Ten readers of a topic paced at PACED records/s, alone and beside one stalled client.
+    const PACED: usize = 5_000;
+    println!("producer paced at {PACED} records/s, {RECORDS} records:");
+    println!("| readers | stalled clients | records/s per reader (min) | skipped by readers |");
+    println!("|---|---|---|---|");
+    for stalled_clients in [0usize, 1] {
+        let topic = unique("fanout-paced");
+        streamforge_kit::topics::ensure_topic(&kafka, &topic, 1, 1, None)
+            .await
+            .unwrap();
+        let readers = connect(addr, &topic, 10).await;
+        let stalled = connect(addr, &topic, stalled_clients).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (p, t) = (producer.clone(), topic.clone());
+        let sent = tokio::spawn(async move { produce(&p, &t, RECORDS, Some(PACED)).await });
+        let results = drain(readers, RECORDS).await;
+        sent.await.unwrap();
+        let slowest = results
+            .iter()
+            .map(|r| r.0 as f64 / r.2)
+            .fold(f64::INFINITY, f64::min);
+        let skipped: u64 = results.iter().map(|r| r.1).sum();
+        println!("| 10 | {stalled_clients} | {slowest:.0} | {skipped} |");
+        drop(stalled);
+    }
     let _ = std::fs::remove_dir_all(&lake_dir);
 }
