@@ -86,6 +86,7 @@ async fn store(
     reporter: &Reporter,
 ) -> Result<Ending, Failure> {
     let mut cfg = RunConfig::new(&env.kafka_topic);
+    cfg.connector_name = env.telemetry_id.clone();
     cfg.batch_records = number("BATCH_RECORDS", defaults.batch_records)?;
     cfg.batch_wait = Duration::from_millis(number("BATCH_WAIT_MS", defaults.batch_wait_ms)?);
     if cfg.batch_records == 0 {
@@ -134,6 +135,9 @@ async fn store(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    crate::core::run::dead_letter::ensure_topic(kafka, &env.kafka_topic, &cfg.dlq_topic)
+        .await
+        .map_err(Failure::Permanent)?;
     let consumer = kafka
         .consumer_reporting_ends(&env.telemetry_id, &env.telemetry_id)
         .map_err(Failure::permanent)?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
@@ -39,7 +40,11 @@ async fn scenario(settings: KafkaSettings, topic: &str) {
                 .send(
                     FutureRecord::to(topic)
                         .key("BTCUSDT|1m|bad")
-                        .payload("{not json"),
+                        .payload("{not json")
+                        .headers(OwnedHeaders::new().insert(Header {
+                            key: "trace-id",
+                            value: Some("t-42"),
+                        })),
                     Duration::from_secs(10),
                 )
                 .await
@@ -121,26 +126,56 @@ async fn scenario(settings: KafkaSettings, topic: &str) {
         .sum();
     assert_eq!(total, 352);
 
-    // The dead letters carry the reason in their headers.
+    // The dead letters keep their own headers and carry why in Kafka Connect's headers (and
+    // ours), so existing dead-letter tooling reads them.
     let reader: StreamConsumer = settings
         .consumer("dlq-reader", &streamforge_kit::testing::unique("dlq"))
         .unwrap();
     reader.subscribe(&[cfg.dlq_topic.as_str()]).unwrap();
-    let m = tokio::time::timeout(Duration::from_secs(30), reader.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let headers = m.headers().unwrap();
-    let reason = (0..headers.count())
-        .map(|i| headers.get(i))
-        .find(|h| h.key == "x-dlq-reason")
-        .unwrap();
-    assert!(
-        std::str::from_utf8(reason.value.unwrap())
+    let mut seen = vec![];
+    while seen.len() < 2 {
+        let m = tokio::time::timeout(Duration::from_secs(30), reader.recv())
+            .await
             .unwrap()
-            .starts_with("payload is not JSON")
-            || std::str::from_utf8(reason.value.unwrap()).unwrap() == "message has no key"
-    );
+            .unwrap();
+        let headers = m.headers().unwrap();
+        let get = |k: &str| {
+            headers
+                .iter()
+                .find(|h| h.key == k)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(get("__connect.errors.topic").as_deref(), Some(topic));
+        assert_eq!(get("__connect.errors.task.id").as_deref(), Some("0"));
+        assert_eq!(
+            get("__connect.errors.connector.name").as_deref(),
+            Some(cfg.connector_name.as_str())
+        );
+        assert!(
+            get("__connect.errors.offset").is_some() && get("__connect.errors.partition").is_some()
+        );
+        let message = get("__connect.errors.exception.message").unwrap();
+        assert_eq!(get("x-dlq-reason").as_deref(), Some(message.as_str()));
+        if message.starts_with("payload is not JSON") {
+            assert_eq!(
+                get("trace-id").as_deref(),
+                Some("t-42"),
+                "the message's own header"
+            );
+            assert_eq!(
+                get("__connect.errors.stage").as_deref(),
+                Some("VALUE_CONVERTER")
+            );
+        } else {
+            assert_eq!(message, "message has no key");
+            assert_eq!(
+                get("__connect.errors.stage").as_deref(),
+                Some("KEY_CONVERTER")
+            );
+        }
+        seen.push(message);
+    }
 }
 
 #[tokio::test]
@@ -162,4 +197,35 @@ async fn real_broker_sink_stores_everything_once_through_an_outage() {
     };
     let topic = streamforge_kit::testing::unique("wf-data");
     scenario(settings, &topic).await;
+}
+
+#[tokio::test]
+async fn the_dead_letter_topic_is_made_with_the_data_topics_partitions() {
+    let Some(settings) = streamforge_kit::testing::real_kafka("the_dead_letter_topic_is_made")
+    else {
+        return;
+    };
+    let topic = streamforge_kit::testing::unique("wf-dlq-made");
+    streamforge_kit::topics::ensure_topic(&settings, &topic, 3, 1, None)
+        .await
+        .unwrap();
+    let dlq = format!("{topic}-dlq");
+    assert!(!streamforge_kit::topics::topic_exists(&settings, &dlq).unwrap());
+    streamforge_sinks::core::run::dead_letter::ensure_topic(&settings, &topic, &dlq)
+        .await
+        .unwrap();
+    let probe: StreamConsumer = settings.consumer("dlq-probe", "dlq-probe").unwrap();
+    let md = probe
+        .fetch_metadata(Some(&dlq), Duration::from_secs(10))
+        .unwrap();
+    let t = md.topics().iter().find(|t| t.name() == dlq).unwrap();
+    assert_eq!(
+        t.partitions().len(),
+        3,
+        "as many partitions as the data topic"
+    );
+    // Again: an existing topic is left as it is.
+    streamforge_sinks::core::run::dead_letter::ensure_topic(&settings, &topic, &dlq)
+        .await
+        .unwrap();
 }

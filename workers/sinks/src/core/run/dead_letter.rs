@@ -1,9 +1,18 @@
-//! Dead letters: a malformed message goes to the dead-letter topic as it came, with why in its
-//! headers (`x-dlq-reason`, `x-dlq-category`, source topic, partition, offset), and is counted.
+//! Dead letters: a malformed message goes to the dead-letter topic as it came (key, payload and
+//! its own headers), with why in added headers, and is counted. The added headers are Kafka
+//! Connect's (`__connect.errors.topic`, `.partition`, `.offset`, `.connector.name`, `.task.id`,
+//! `.stage`, `.class.name`, `.exception.class.name`, `.exception.message`), so tools that read a
+//! Connect dead-letter queue read ours, and our own short ones (`x-dlq-reason`,
+//! `x-dlq-category`, `x-dlq-source-topic`, `x-dlq-partition`, `x-dlq-offset`).
+//!
+//! The dead-letter topic is created when the sink starts ([`ensure_topic`]), with the data
+//! topic's partitions and replication: brokers that do not create topics on first use (the
+//! default on managed Kafka) would otherwise fail the first dead letter.
 
 use std::time::Duration;
 
-use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::{RunError, SinkMetrics};
@@ -14,6 +23,7 @@ use crate::core::record::Malformed;
 pub(super) async fn send(
     dlq: &FutureProducer,
     dlq_topic: &str,
+    connector: &str,
     m: &BorrowedMessage<'_>,
     why: &Malformed,
     metrics: &SinkMetrics,
@@ -21,7 +31,40 @@ pub(super) async fn send(
     let reason = why.to_string();
     let partition = m.partition().to_string();
     let offset = m.offset().to_string();
-    let headers = OwnedHeaders::new()
+    // The message's own headers first, as it came.
+    let mut headers = OwnedHeaders::new();
+    if let Some(own) = m.headers() {
+        for h in own.iter() {
+            headers = headers.insert(Header {
+                key: h.key,
+                value: h.value,
+            });
+        }
+    }
+    let stage = match why {
+        Malformed::NoKey | Malformed::KeyNotUtf8 => "KEY_CONVERTER",
+        _ => "VALUE_CONVERTER",
+    };
+    for (key, value) in [
+        ("__connect.errors.topic", m.topic()),
+        ("__connect.errors.partition", partition.as_str()),
+        ("__connect.errors.offset", offset.as_str()),
+        ("__connect.errors.connector.name", connector),
+        ("__connect.errors.task.id", "0"),
+        ("__connect.errors.stage", stage),
+        (
+            "__connect.errors.class.name",
+            "streamforge_sinks::core::record",
+        ),
+        ("__connect.errors.exception.class.name", why.category()),
+        ("__connect.errors.exception.message", reason.as_str()),
+    ] {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value),
+        });
+    }
+    let headers = headers
         .insert(Header {
             key: "x-dlq-reason",
             value: Some(reason.as_str()),
@@ -60,4 +103,42 @@ pub(super) async fn send(
         .with_label_values(&[why.category()])
         .inc();
     Ok(())
+}
+
+/// Create `dlq_topic` if it is missing, with the partitions and replication of `data_topic`.
+pub async fn ensure_topic(
+    kafka: &streamforge_kit::KafkaSettings,
+    data_topic: &str,
+    dlq_topic: &str,
+) -> Result<(), String> {
+    let probe: BaseConsumer = kafka
+        .client_config()
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .map_err(|e| e.to_string())?;
+    let md = probe
+        .fetch_metadata(Some(data_topic), Duration::from_secs(10))
+        .map_err(|e| format!("metadata of {data_topic}: {e}"))?;
+    let (partitions, replication) = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == data_topic && t.error().is_none())
+        .map(|t| {
+            let replicas = t.partitions().first().map_or(1, |p| p.replicas().len());
+            (t.partitions().len().max(1), replicas.max(1))
+        })
+        .unwrap_or((1, 1));
+    streamforge_kit::topics::ensure_topic(
+        kafka,
+        dlq_topic,
+        i32::try_from(partitions).unwrap_or(1),
+        i32::try_from(replication).unwrap_or(1),
+        None,
+    )
+    .await
+    .map_err(|e| {
+        format!(
+            "the dead-letter topic cannot be created ({e}); create {dlq_topic} or allow the sink to"
+        )
+    })
 }

@@ -168,7 +168,7 @@ impl Intake<'_> {
                                         }
                                     }
                                     Err(why) => {
-                                        dead_letter::send(self.dlq, &self.cfg.dlq_topic, &m, &why, self.metrics).await?;
+                                        dead_letter::send(self.dlq, &self.cfg.dlq_topic, &self.cfg.connector_name, &m, &why, self.metrics).await?;
                                         read.dead_letters += 1;
                                         batcher.skip(m.partition(), m.offset(), now);
                                     }

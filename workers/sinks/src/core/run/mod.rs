@@ -12,7 +12,7 @@
 //!  metrics.rs: the sink's Prometheus metrics, updated by both stages
 //! ```
 
-mod dead_letter;
+pub mod dead_letter;
 mod intake;
 mod metrics;
 mod writer;
@@ -36,6 +36,8 @@ pub use self::metrics::SinkMetrics;
 pub struct RunConfig {
     pub topic: String,
     pub dlq_topic: String,
+    /// Who writes the dead letters (`__connect.errors.connector.name`): the sink's telemetry id.
+    pub connector_name: String,
     pub batch_records: usize,
     pub batch_wait: Duration,
     pub retry_start: Duration,
@@ -47,6 +49,7 @@ impl RunConfig {
         Self {
             topic: topic.to_owned(),
             dlq_topic: format!("{topic}-dlq"),
+            connector_name: "streamforge-sink".to_owned(),
             batch_records: 5_000,
             batch_wait: Duration::from_millis(500),
             retry_start: Duration::from_millis(200),
