@@ -16,6 +16,38 @@ use crate::core::{Storage, StorageError, signals};
 
 /// Longest wait for the data topic before the sink exits for a retry.
 pub const TOPIC_WAIT: Duration = Duration::from_secs(600);
+/// How often a sink reports `loading` with the records it stored (when the count moved).
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Send `loading` with the records stored so far every `every` while the count moves, as the
+/// seeds' telemetry has it; never returns (the caller drops it when the run ends). A report
+/// that cannot be delivered is logged and the next one tries again.
+pub async fn report_progress(
+    reporter: &Reporter,
+    stored: &prometheus::IntCounter,
+    target: &str,
+    every: Duration,
+) -> std::convert::Infallible {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = 0;
+    loop {
+        tick.tick().await;
+        let n = stored.get();
+        if n == last {
+            continue;
+        }
+        let mut e = reporter.event(
+            EventStatus::Loading,
+            format!("{n} records stored in {target}"),
+        );
+        e.records_written = Some(n);
+        match reporter.send(e).await {
+            Ok(()) => last = n,
+            Err(err) => tracing::warn!(error = %err, "progress not delivered"),
+        }
+    }
+}
 
 /// An environment variable, or `default` when unset or blank.
 pub fn var(k: &str, default: &str) -> String {
@@ -144,6 +176,7 @@ async fn store(
     let dlq = kafka
         .producer(&format!("{}-dlq", env.telemetry_id))
         .map_err(Failure::permanent)?;
+    let stored = metrics.records_written.clone();
     let mut runner = Runner {
         consumer: &consumer,
         storage,
@@ -151,7 +184,10 @@ async fn store(
         cfg,
         metrics,
     };
-    let report = runner.run(signals).await.map_err(|e| run_failure(&e))?;
+    let report = tokio::select! {
+        r = runner.run(signals) => r.map_err(|e| run_failure(&e))?,
+        never = report_progress(reporter, &stored, target, PROGRESS_EVERY) => match never {},
+    };
     let message = format!(
         "stored {} records in {} batches; {} dead letters",
         report.written, report.batches, report.dead_letters
