@@ -20,30 +20,36 @@ pub const TOPIC_WAIT: Duration = Duration::from_secs(600);
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Send `loading` with the records stored so far every `every` while the count moves, as the
-/// seeds' telemetry has it; never returns (the caller drops it when the run ends). A report
-/// that cannot be delivered is logged and the next one tries again.
+/// seeds' telemetry has it, and say so while the store is away and writes are being retried;
+/// never returns (the caller drops it when the run ends). A report that cannot be delivered is
+/// logged and the next one tries again.
 pub async fn report_progress(
     reporter: &Reporter,
     stored: &prometheus::IntCounter,
+    retries: &prometheus::IntCounter,
     target: &str,
     every: Duration,
 ) -> std::convert::Infallible {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last = 0;
+    let (mut last, mut last_retries) = (0, 0);
     loop {
         tick.tick().await;
-        let n = stored.get();
-        if n == last {
+        let (n, r) = (stored.get(), retries.get());
+        if n == last && r == last_retries {
             continue;
         }
-        let mut e = reporter.event(
-            EventStatus::Loading,
-            format!("{n} records stored in {target}"),
-        );
+        let message = if r > last_retries {
+            format!(
+                "{n} records stored in {target}; {target} is unavailable, retrying ({r} retries so far)"
+            )
+        } else {
+            format!("{n} records stored in {target}")
+        };
+        let mut e = reporter.event(EventStatus::Loading, message);
         e.records_written = Some(n);
         match reporter.send(e).await {
-            Ok(()) => last = n,
+            Ok(()) => (last, last_retries) = (n, r),
             Err(err) => tracing::warn!(error = %err, "progress not delivered"),
         }
     }
@@ -119,6 +125,7 @@ async fn store(
 ) -> Result<Ending, Failure> {
     let mut cfg = RunConfig::new(&env.kafka_topic);
     cfg.connector_name = env.telemetry_id.clone();
+    cfg.retry_give_up = Duration::from_secs(number("STORAGE_RETRY_LIMIT_SECS", 900)?);
     cfg.batch_records = number("BATCH_RECORDS", defaults.batch_records)?;
     cfg.batch_wait = Duration::from_millis(number("BATCH_WAIT_MS", defaults.batch_wait_ms)?);
     if cfg.batch_records == 0 {
@@ -176,7 +183,10 @@ async fn store(
     let dlq = kafka
         .producer(&format!("{}-dlq", env.telemetry_id))
         .map_err(Failure::permanent)?;
-    let stored = metrics.records_written.clone();
+    let (stored, retries) = (
+        metrics.records_written.clone(),
+        metrics.storage_retries.clone(),
+    );
     let mut runner = Runner {
         consumer: &consumer,
         storage,
@@ -186,7 +196,7 @@ async fn store(
     };
     let report = tokio::select! {
         r = runner.run(signals) => r.map_err(|e| run_failure(&e))?,
-        never = report_progress(reporter, &stored, target, PROGRESS_EVERY) => match never {},
+        never = report_progress(reporter, &stored, &retries, target, PROGRESS_EVERY) => match never {},
     };
     let message = format!(
         "stored {} records in {} batches; {} dead letters",

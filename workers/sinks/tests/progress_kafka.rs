@@ -1,6 +1,6 @@
 //! A sink's `loading` telemetry on a real broker: while its stored count moves, a sink reports
-//! it at a bounded rate (the seeds' periodic `loading` with `records_written`); while it does
-//! not, it stays quiet.
+//! it at a bounded rate (the seeds' periodic `loading` with `records_written`), and says when
+//! its store is away and writes are retried; while nothing moves, it stays quiet.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,6 +33,7 @@ async fn a_sink_reports_what_it_stored_while_it_stores() {
     .unwrap();
     let reporter = Reporter::new(kafka.producer("progress-test").unwrap(), &events, env);
     let stored = prometheus::IntCounter::new("stored", "stored").unwrap();
+    let retries = prometheus::IntCounter::new("retries", "retries").unwrap();
     let reader: StreamConsumer = kafka
         .consumer("progress-reader", &unique("progress"))
         .unwrap();
@@ -42,7 +43,7 @@ async fn a_sink_reports_what_it_stored_while_it_stores() {
         let e = QueueEvent::from_json(m.ok()?.ok()?.payload()?).ok()?;
         assert_eq!(e.status, Some(EventStatus::Loading));
         assert_eq!(e.telemetry_id.as_deref(), Some("arango-candles__x"));
-        e.records_written
+        Some((e.records_written?, e.message.unwrap_or_default()))
     };
     // Each step waits for its report before the count moves again (no timing to race).
     let checking = async {
@@ -50,14 +51,26 @@ async fn a_sink_reports_what_it_stored_while_it_stores() {
         for n in [500, 1200, 1500] {
             stored.inc_by(n);
             total += n;
-            assert_eq!(next().await, Some(total), "the report of {total}");
+            assert_eq!(
+                next().await.map(|e| e.0),
+                Some(total),
+                "the report of {total}"
+            );
         }
+        // The store goes away: the retries are reported, with the count.
+        retries.inc_by(3);
+        let (n, message) = next().await.unwrap();
+        assert_eq!(n, total);
+        assert!(
+            message.contains("unavailable, retrying (3 retries so far)"),
+            "{message}"
+        );
         // Nothing moves: no more reports.
         let quiet = tokio::time::timeout(Duration::from_millis(1500), reader.recv()).await;
         assert!(quiet.is_err(), "a report while the count stood still");
     };
     tokio::select! {
         () = checking => {}
-        never = report_progress(&reporter, &stored, "ArangoDB", Duration::from_millis(200)) => match never {},
+        never = report_progress(&reporter, &stored, &retries, "ArangoDB", Duration::from_millis(200)) => match never {},
     }
 }

@@ -144,13 +144,39 @@ pub fn classify(e: object_store::Error) -> StorageError {
         source = s.source();
     }
     match &e {
-        E::PermissionDenied { .. }
+        // A missing bucket (NoSuchBucket is a 404 on a write), a refused precondition: the same
+        // answer every time.
+        E::NotFound { .. }
+        | E::AlreadyExists { .. }
+        | E::Precondition { .. }
+        | E::PermissionDenied { .. }
         | E::Unauthenticated { .. }
         | E::InvalidPath { .. }
         | E::NotSupported { .. }
+        | E::NotImplemented
         | E::UnknownConfigurationKey { .. } => StorageError::Refused(text),
-        _ => StorageError::Unavailable(text),
+        // Any other answer with an HTTP status: 4xx is a refusal, except a timeout (408) and
+        // throttling (429); 5xx and no answer at all are outages.
+        _ => match http_status(&text) {
+            Some(code) if (400..500).contains(&code) && code != 408 && code != 429 => {
+                StorageError::Refused(text)
+            }
+            _ => StorageError::Unavailable(text),
+        },
     }
+}
+
+/// The HTTP status an object-store error names (`status code: 403`, `status 403`), if any.
+pub fn http_status(text: &str) -> Option<u16> {
+    ["status code: ", "status code ", "status: ", "status "]
+        .iter()
+        .find_map(|marker| {
+            text.match_indices(marker).find_map(|(at, m)| {
+                let rest = &text[at + m.len()..];
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                (digits.len() == 3).then(|| digits.parse().ok()).flatten()
+            })
+        })
 }
 
 impl OpenedLake {
@@ -194,6 +220,20 @@ mod tests {
     use super::*;
 
     use streamforge_kit::testing::env_lookup as lookup;
+
+    #[test]
+    fn http_statuses_are_found_in_object_store_messages() {
+        assert_eq!(
+            http_status("Server returned non-2xx status code: 404 Not Found: <Error>"),
+            Some(404)
+        );
+        assert_eq!(
+            http_status("Client error with status 403 Forbidden"),
+            Some(403)
+        );
+        assert_eq!(http_status("connection refused"), None);
+        assert_eq!(http_status("status code: 5000"), None);
+    }
 
     #[test]
     fn in_a_pod_a_missing_store_is_an_error_not_the_pods_own_disk() {

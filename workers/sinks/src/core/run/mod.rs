@@ -42,6 +42,9 @@ pub struct RunConfig {
     pub batch_wait: Duration,
     pub retry_start: Duration,
     pub retry_max: Duration,
+    /// Longest outage one batch waits out in this process; then the run ends with a passing
+    /// failure and its Job's retry starts again from the last commit.
+    pub retry_give_up: Duration,
 }
 
 impl RunConfig {
@@ -54,6 +57,7 @@ impl RunConfig {
             batch_wait: Duration::from_millis(500),
             retry_start: Duration::from_millis(200),
             retry_max: Duration::from_secs(30),
+            retry_give_up: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -145,7 +149,7 @@ async fn recover(
     resume: &HashMap<i32, i64>,
     cfg: &RunConfig,
 ) -> Result<(), RunError> {
-    let mut backoff = cfg.retry_start;
+    let mut retry = Retry::new(cfg);
     loop {
         match storage.recover(resume).await {
             Ok(0) => return Ok(()),
@@ -154,11 +158,89 @@ async fn recover(
                 return Ok(());
             }
             Err(e) if e.is_transient() => {
-                warn!(error = %e, wait_ms = backoff.as_millis() as u64, "storage unavailable during recovery; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(cfg.retry_max);
+                let wait = retry.next(&e)?;
+                warn!(error = %e, wait_ms = wait.as_millis() as u64, "storage unavailable during recovery; retrying");
+                tokio::time::sleep(wait).await;
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// Retrying one storage operation through an outage: doubling waits from `retry_start` to
+/// `retry_max`, each drawn between half and all of its step (jitter, so many sinks do not come
+/// back to a store in step), until `retry_give_up` has passed since the first failure.
+pub struct Retry {
+    step: Duration,
+    max: Duration,
+    give_up: Duration,
+    since: std::time::Instant,
+    pub attempts: u32,
+}
+
+impl Retry {
+    pub fn new(cfg: &RunConfig) -> Self {
+        Retry {
+            step: cfg.retry_start,
+            max: cfg.retry_max,
+            give_up: cfg.retry_give_up,
+            since: std::time::Instant::now(),
+            attempts: 0,
+        }
+    }
+
+    /// How long to wait before the next try after `e`, or the error that ends the run.
+    pub fn next(&mut self, e: &StorageError) -> Result<Duration, StorageError> {
+        if self.since.elapsed() >= self.give_up {
+            return Err(StorageError::Unavailable(format!(
+                "still unavailable after {} s and {} retries: {e}",
+                self.give_up.as_secs(),
+                self.attempts
+            )));
+        }
+        self.attempts += 1;
+        let wait = self.step.mul_f64(rand::random_range(0.5..=1.0));
+        self.step = (self.step * 2).min(self.max);
+        Ok(wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(give_up: Duration) -> RunConfig {
+        let mut c = RunConfig::new("t");
+        c.retry_start = Duration::from_millis(100);
+        c.retry_max = Duration::from_millis(400);
+        c.retry_give_up = give_up;
+        c
+    }
+
+    #[test]
+    fn waits_double_up_to_the_cap_with_jitter_below_each_step() {
+        let mut r = Retry::new(&cfg(Duration::from_secs(60)));
+        let e = StorageError::Unavailable("down".into());
+        for step in [100u64, 200, 400, 400, 400] {
+            let w = r.next(&e).unwrap();
+            assert!(
+                w >= Duration::from_millis(step / 2) && w <= Duration::from_millis(step),
+                "{w:?} for a step of {step} ms"
+            );
+        }
+        assert_eq!(r.attempts, 5);
+    }
+
+    #[test]
+    fn an_outage_longer_than_the_limit_ends_the_run_as_a_passing_failure() {
+        let mut r = Retry::new(&cfg(Duration::ZERO));
+        let e = r
+            .next(&StorageError::Unavailable("down".into()))
+            .unwrap_err();
+        assert!(
+            e.is_transient(),
+            "the Job's retry starts again from the last commit"
+        );
+        assert!(e.to_string().contains("still unavailable"), "{e}");
     }
 }

@@ -37,7 +37,7 @@ impl Writer<'_> {
     async fn flush(&mut self, batch: Batch, report: &mut RunReport) -> Result<(), RunError> {
         let started = Instant::now();
         let batch = Arc::new(batch);
-        let mut backoff = self.cfg.retry_start;
+        let mut retry = super::Retry::new(self.cfg);
         if !batch.records.is_empty() {
             loop {
                 match self.storage.write(batch.clone()).await {
@@ -47,11 +47,11 @@ impl Writer<'_> {
                         break;
                     }
                     Err(e) if e.is_transient() => {
-                        warn!(error = %e, wait_ms = backoff.as_millis() as u64, "storage unavailable; retrying the batch");
+                        let wait = retry.next(&e)?;
+                        warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt = retry.attempts, "storage unavailable; retrying the batch");
                         report.storage_retries += 1;
                         self.metrics.storage_retries.inc();
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(self.cfg.retry_max);
+                        tokio::time::sleep(wait).await;
                     }
                     Err(e) => return Err(e.into()),
                 }
