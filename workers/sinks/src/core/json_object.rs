@@ -222,6 +222,20 @@ impl Scanner<'_> {
         Ok(())
     }
 
+    /// The four hex digits of a `\\u` escape, as a UTF-16 code unit.
+    fn hex4(&mut self) -> Result<u32, ScanError> {
+        let hex = self
+            .b
+            .get(self.i..self.i + 4)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .ok_or_else(|| self.error("invalid \\u escape"))?;
+        let unit = hex.iter().fold(0u32, |acc, d| {
+            acc * 16 + (*d as char).to_digit(16).unwrap_or(0)
+        });
+        self.i += 4;
+        Ok(unit)
+    }
+
     /// A string, from its opening quote to just past its closing one; true when it has escapes.
     fn string(&mut self) -> Result<bool, ScanError> {
         self.expect(b'"', "expected a string")?;
@@ -243,11 +257,24 @@ impl Scanner<'_> {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
                         Some(b'u') => {
                             self.i += 1;
-                            let hex = self.b.get(self.i..self.i + 4);
-                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return Err(self.error("invalid \\u escape"));
+                            let unit = self.hex4()?;
+                            // UTF-16 in escapes: a high surrogate must be followed by an escaped
+                            // low one; a low one alone is not a character (serde_json and
+                            // ArangoDB refuse both, and a store would keep an empty string).
+                            if (0xDC00..0xE000).contains(&unit) {
+                                return Err(self.error("lone low surrogate in a \\u escape"));
                             }
-                            self.i += 4;
+                            if (0xD800..0xDC00).contains(&unit) {
+                                let low = if self.b.get(self.i..self.i + 2) == Some(b"\\u") {
+                                    self.i += 2;
+                                    self.hex4()?
+                                } else {
+                                    0
+                                };
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    return Err(self.error("lone high surrogate in a \\u escape"));
+                                }
+                            }
                         }
                         _ => return Err(self.error("invalid escape")),
                     }
@@ -349,6 +376,33 @@ mod tests {
         // Two specials in one word: the first counts, whatever follows it.
         assert_eq!(plain_run_end(b"ab\x01\"cdefgh", 0), 2);
         assert_eq!(plain_run_end(b"abcdef\"\\", 0), 6);
+    }
+
+    #[test]
+    fn lone_surrogates_are_refused_as_serde_json_refuses_them() {
+        for (text, ok) in [
+            (r#"{"a":"\ud83d\ude00"}"#, true),
+            (r#"{"a":"\u00e9\uFFFF"}"#, true),
+            (r#"{"a":"\ud800"}"#, false),
+            (r#"{"a":"\ud800x"}"#, false),
+            (r#"{"a":"\ud800\u0041"}"#, false),
+            (r#"{"a":"\udc00"}"#, false),
+            (r#"{"\udfff":1}"#, false),
+            (r#"{"a":"\ud800\ud800"}"#, false),
+        ] {
+            assert_eq!(scan(text).is_ok(), ok, "{text}");
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(text).is_ok(),
+                ok,
+                "serde_json on {text}"
+            );
+        }
+        assert!(
+            scan(r#"{"a":"\ud800"}"#)
+                .unwrap_err()
+                .0
+                .starts_with("lone high surrogate")
+        );
     }
 
     #[test]
