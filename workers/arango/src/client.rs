@@ -228,28 +228,42 @@ impl ArangoClient {
         collection: &str,
         docs: &[Value],
     ) -> Result<(), ArangoError> {
-        let path = format!("/_api/document/{collection}?overwriteMode=replace&silent=false");
-        let answer = self.post(&path, &Value::Array(docs.to_vec())).await?;
-        let results = answer.as_array().cloned().unwrap_or_default();
-        let failed: Vec<&Value> = results
-            .iter()
-            .filter(|r| r.get("error").and_then(Value::as_bool) == Some(true))
-            .collect();
+        let results = self.replace_documents_each(collection, docs).await?;
+        let failed: Vec<&DocumentError> = results.iter().flatten().collect();
         if let Some(first) = failed.first() {
             return Err(ArangoError::Documents {
                 failed: failed.len(),
                 total: docs.len(),
-                first: format!(
-                    "errorNum {}: {}",
-                    first.get("errorNum").and_then(Value::as_i64).unwrap_or(0),
-                    first
-                        .get("errorMessage")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                ),
+                first: first.to_string(),
             });
         }
         Ok(())
+    }
+
+    /// The same, with each document's own outcome (`None`: stored), in the order of `docs`:
+    /// ArangoDB answers a batch with one result per document, and one refused document does
+    /// not stop the others.
+    pub async fn replace_documents_each(
+        &self,
+        collection: &str,
+        docs: &[Value],
+    ) -> Result<Vec<Option<DocumentError>>, ArangoError> {
+        let path = format!("/_api/document/{collection}?overwriteMode=replace&silent=false");
+        let answer = self.post(&path, &Value::Array(docs.to_vec())).await?;
+        let results = answer.as_array().cloned().unwrap_or_default();
+        Ok((0..docs.len())
+            .map(|i| {
+                let r = results.get(i)?;
+                (r.get("error").and_then(Value::as_bool) == Some(true)).then(|| DocumentError {
+                    error_num: r.get("errorNum").and_then(Value::as_i64).unwrap_or(0),
+                    message: r
+                        .get("errorMessage")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                })
+            })
+            .collect())
     }
 
     /// The same by AQL: `UPSERT` each document by `_key` in one cursor request.
@@ -284,5 +298,27 @@ impl ArangoClient {
             Err(e) if e.error_num() == Some(error_num::GRAPH_DUPLICATE) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// One document's refusal in a batch answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentError {
+    pub error_num: i64,
+    pub message: String,
+}
+
+impl DocumentError {
+    /// Whether the same document may be accepted later: a write conflict (1200), a lock
+    /// timeout (18), a read-only server (1004), a shard leader change (1496). Anything else is
+    /// about the document itself.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.error_num, 18 | 1004 | 1200 | 1496)
+    }
+}
+
+impl std::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "errorNum {}: {}", self.error_num, self.message)
     }
 }

@@ -13,4 +13,4 @@ pub mod queries;
 #[cfg(feature = "testserver")]
 pub mod testserver;
 
-pub use client::{ArangoClient, ArangoError, error_num};
+pub use client::{ArangoClient, ArangoError, DocumentError, error_num};

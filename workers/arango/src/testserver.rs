@@ -41,6 +41,9 @@ pub struct ServerState {
     pub counters: BTreeMap<&'static str, (u64, u64)>,
     /// Answer this many requests with 503 before serving again.
     pub unavailable_for: u64,
+    /// Refuse, one by one in a batch answer, documents that hold this attribute with this value
+    /// (ArangoDB's per-document refusal, e.g. a unique-index violation, errorNum 1210).
+    pub refuse_documents_with: Option<(String, Value)>,
     /// Open read cursors: id → (batch size, results not yet sent).
     pub cursors: HashMap<String, (usize, VecDeque<Value>)>,
     next_cursor: u64,
@@ -292,6 +295,7 @@ fn handle(
                     "this test server only takes overwriteMode=replace",
                 );
             }
+            let refuse = st.refuse_documents_with.clone();
             let Some(coll) = st.collections.get_mut(name) else {
                 return arango_error(StatusCode::NOT_FOUND, 1203, "collection or view not found");
             };
@@ -311,6 +315,11 @@ fn handle(
                     }
                     if coll.edge && (d.get("_from").is_none() || d.get("_to").is_none()) {
                         return json!({"error": true, "errorNum": 1233, "errorMessage": "edge attribute missing or invalid"});
+                    }
+                    if let Some((field, value)) = &refuse
+                        && d.get(field) == Some(value)
+                    {
+                        return json!({"error": true, "errorNum": 1210, "errorMessage": "unique constraint violated"});
                     }
                     coll.rev += 1;
                     let rev = format!("_r{}", coll.rev);

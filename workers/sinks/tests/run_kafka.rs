@@ -229,3 +229,113 @@ async fn the_dead_letter_topic_is_made_with_the_data_topics_partitions() {
         .await
         .unwrap();
 }
+
+/// Records the store refuses one by one (a key too long for an ArangoDB `_key`, a document
+/// ArangoDB refuses in its batch answer) go to the dead-letter topic with the reason; the rest
+/// of their batch is stored and the run goes on.
+#[tokio::test]
+async fn records_the_store_refuses_go_to_the_dead_letters_and_the_rest_is_stored() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("wf-refused", 1, 1).unwrap();
+    cluster.create_topic("wf-refused-dlq", 1, 1).unwrap();
+    let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
+    let producer = settings.producer("loader").unwrap();
+    let long_key = format!("BTCUSDT|1m|{}", "9".repeat(300));
+    for i in 0..20 {
+        let (key, payload) = match i {
+            5 => (
+                long_key.clone(),
+                json!({"symbol": "BTCUSDT", "n": i}).to_string(),
+            ),
+            12 => (
+                format!("BTCUSDT|1m|{i}"),
+                json!({"symbol": "BTCUSDT", "n": i, "refuse": true}).to_string(),
+            ),
+            _ => (
+                format!("BTCUSDT|1m|{i}"),
+                json!({"symbol": "BTCUSDT", "n": i}).to_string(),
+            ),
+        };
+        producer
+            .send(
+                FutureRecord::to("wf-refused").key(&key).payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let (addr, state) =
+        testserver::serve("127.0.0.1:0".parse().unwrap(), "streamforge", "root", "pw")
+            .await
+            .unwrap();
+    state.lock().unwrap().refuse_documents_with = Some(("refuse".into(), json!(true)));
+    let mut storage = ArangoSink {
+        client: ArangoClient::new(&format!("http://{addr}"), "streamforge", "root", "pw").unwrap(),
+        collection: "refused".into(),
+        mode: WriteMode::DocumentReplace,
+        index_fields: vec![],
+    };
+    storage.prepare().await.unwrap();
+    let consumer: StreamConsumer = settings
+        .consumer_reporting_ends("sink", &streamforge_kit::testing::unique("refused"))
+        .unwrap();
+    let dlq = settings.producer("sink-dlq").unwrap();
+    let mut cfg = RunConfig::new("wf-refused");
+    cfg.batch_records = 8;
+    cfg.batch_wait = Duration::from_millis(200);
+    let metrics = SinkMetrics::new(&prometheus::Registry::new()).unwrap();
+    let (_tx, rx) = watch::channel(Signals {
+        producer_finished: true,
+        stop: false,
+    });
+    let mut runner = Runner {
+        consumer: &consumer,
+        storage: &mut storage,
+        dlq: &dlq,
+        cfg: cfg.clone(),
+        metrics: metrics.clone(),
+    };
+    let report = tokio::time::timeout(Duration::from_secs(60), runner.run(rx))
+        .await
+        .expect("the sink ends by itself")
+        .expect("two refused records do not fail the run");
+    assert_eq!(report.written, 18);
+    assert_eq!(report.dead_letters, 2);
+    assert_eq!(metrics.dead_letters.with_label_values(&["store"]).get(), 2);
+    {
+        let docs = &state.lock().unwrap().collections["refused"].docs;
+        assert_eq!(docs.len(), 18);
+        assert!(docs.values().all(|d| d["n"] != 5 && d["n"] != 12));
+    }
+
+    let reader: StreamConsumer = settings
+        .consumer("dlq-reader", &streamforge_kit::testing::unique("dlq"))
+        .unwrap();
+    reader.subscribe(&["wf-refused-dlq"]).unwrap();
+    let mut reasons = vec![];
+    while reasons.len() < 2 {
+        let m = tokio::time::timeout(Duration::from_secs(30), reader.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let headers = m.headers().unwrap();
+        let get = |k: &str| {
+            headers
+                .iter()
+                .find(|h| h.key == k)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(get("__connect.errors.stage").as_deref(), Some("TASK_PUT"));
+        reasons.push(get("__connect.errors.exception.message").unwrap());
+    }
+    reasons.sort();
+    assert!(
+        reasons[0].contains("ArangoDB refused the document: errorNum 1210"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("cannot be an ArangoDB _key"),
+        "{reasons:?}"
+    );
+}

@@ -9,7 +9,7 @@ use serde_json::Value;
 use streamforge_arango::key::arango_key;
 use streamforge_arango::{ArangoClient, ArangoError};
 
-use crate::core::{Batch, Record, Storage, StorageError, WriteStats};
+use crate::core::{Batch, Record, Rejected, Storage, StorageError, WriteStats};
 
 /// Outages and overload are retried; refusals are not.
 impl From<ArangoError> for StorageError {
@@ -76,29 +76,59 @@ impl Storage for ArangoSink {
 
     fn write(&mut self, batch: Arc<Batch>) -> BoxFuture<'_, Result<WriteStats, StorageError>> {
         Box::pin(async move {
-            let docs = batch
-                .records
-                .iter()
-                .map(document)
-                .collect::<Result<Vec<_>, _>>()?;
+            // A record whose key cannot be a `_key` is refused alone; the rest are written.
+            let mut rejected = vec![];
+            let mut docs = Vec::with_capacity(batch.records.len());
+            let mut positions = Vec::with_capacity(batch.records.len());
+            for (i, r) in batch.records.iter().enumerate() {
+                match document(r) {
+                    Ok(d) => {
+                        docs.push(d);
+                        positions.push(i);
+                    }
+                    Err(e) => rejected.push(Rejected {
+                        index: i,
+                        reason: e.to_string(),
+                    }),
+                }
+            }
             let (req0, bytes0) = self.client.counters();
             match self.mode {
-                WriteMode::DocumentReplace => {
-                    self.client
-                        .replace_documents(&self.collection, &docs)
-                        .await?
+                WriteMode::DocumentReplace if !docs.is_empty() => {
+                    let results = self
+                        .client
+                        .replace_documents_each(&self.collection, &docs)
+                        .await?;
+                    // A passing refusal of any document retries the whole batch (replacing by
+                    // key is idempotent); the others are the documents' own faults.
+                    if let Some(e) = results.iter().flatten().find(|e| e.is_transient()) {
+                        return Err(StorageError::Unavailable(format!(
+                            "ArangoDB refused a document for now ({e})"
+                        )));
+                    }
+                    for (k, outcome) in results.into_iter().enumerate() {
+                        if let Some(e) = outcome {
+                            rejected.push(Rejected {
+                                index: positions[k],
+                                reason: format!("ArangoDB refused the document: {e}"),
+                            });
+                        }
+                    }
                 }
-                WriteMode::AqlUpsert => {
+                WriteMode::AqlUpsert if !docs.is_empty() => {
                     self.client
                         .upsert_documents(&self.collection, &docs)
                         .await?
                 }
+                _ => {}
             }
             let (req1, bytes1) = self.client.counters();
+            rejected.sort_by_key(|r| r.index);
             Ok(WriteStats {
-                records: docs.len() as u64,
+                records: (batch.records.len() - rejected.len()) as u64,
                 requests: req1 - req0,
                 bytes: bytes1 - bytes0,
+                rejected,
             })
         })
     }

@@ -7,11 +7,23 @@ use futures::future::BoxFuture;
 
 use super::batch::Batch;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteStats {
+    /// Records stored.
     pub records: u64,
     pub requests: u64,
     pub bytes: u64,
+    /// Records the store refused one by one (the rest of the batch was stored): they go to the
+    /// dead-letter topic with the reason, and the run goes on.
+    pub rejected: Vec<Rejected>,
+}
+
+/// One record of a batch that the store refused, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// Its position in the batch.
+    pub index: usize,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]

@@ -307,6 +307,7 @@ impl Storage for LakeSink {
                 records: files.iter().map(|f| f.rows.len() as u64).sum(),
                 requests: req1 - req0,
                 bytes: bytes1 - bytes0,
+                ..WriteStats::default()
             })
         })
     }

@@ -18,8 +18,23 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use super::{RunError, SinkMetrics};
 use crate::core::record::Malformed;
 
-/// Send the malformed message `m` to `dlq_topic` as it came (key and payload), with why in its
-/// headers, and count it by category.
+/// Where a dead letter came from and why it is one.
+pub(super) struct Letter<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<&'a [u8]>,
+    pub payload: Option<&'a [u8]>,
+    /// The message's own headers, kept.
+    pub headers: Option<&'a rdkafka::message::BorrowedHeaders>,
+    pub reason: String,
+    /// Our short label (`key`, `json`, `shape`, `empty`, `store`).
+    pub category: &'static str,
+    /// Kafka Connect's stage: `KEY_CONVERTER`, `VALUE_CONVERTER` or `TASK_PUT` (the store).
+    pub stage: &'static str,
+}
+
+/// Send the malformed message `m` to the dead-letter topic as it came.
 pub(super) async fn send(
     dlq: &FutureProducer,
     dlq_topic: &str,
@@ -28,12 +43,37 @@ pub(super) async fn send(
     why: &Malformed,
     metrics: &SinkMetrics,
 ) -> Result<(), RunError> {
-    let reason = why.to_string();
-    let partition = m.partition().to_string();
-    let offset = m.offset().to_string();
+    let letter = Letter {
+        topic: m.topic(),
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key(),
+        payload: m.payload(),
+        headers: m.headers(),
+        reason: why.to_string(),
+        category: why.category(),
+        stage: match why {
+            Malformed::NoKey | Malformed::KeyNotUtf8 => "KEY_CONVERTER",
+            _ => "VALUE_CONVERTER",
+        },
+    };
+    send_letter(dlq, dlq_topic, connector, letter, metrics).await
+}
+
+/// Send one dead letter, with why in Connect's headers and ours, and count it.
+pub(super) async fn send_letter(
+    dlq: &FutureProducer,
+    dlq_topic: &str,
+    connector: &str,
+    letter: Letter<'_>,
+    metrics: &SinkMetrics,
+) -> Result<(), RunError> {
+    let partition = letter.partition.to_string();
+    let offset = letter.offset.to_string();
+    let reason = letter.reason.as_str();
     // The message's own headers first, as it came.
     let mut headers = OwnedHeaders::new();
-    if let Some(own) = m.headers() {
+    if let Some(own) = letter.headers {
         for h in own.iter() {
             headers = headers.insert(Header {
                 key: h.key,
@@ -41,55 +81,32 @@ pub(super) async fn send(
             });
         }
     }
-    let stage = match why {
-        Malformed::NoKey | Malformed::KeyNotUtf8 => "KEY_CONVERTER",
-        _ => "VALUE_CONVERTER",
-    };
     for (key, value) in [
-        ("__connect.errors.topic", m.topic()),
+        ("__connect.errors.topic", letter.topic),
         ("__connect.errors.partition", partition.as_str()),
         ("__connect.errors.offset", offset.as_str()),
         ("__connect.errors.connector.name", connector),
         ("__connect.errors.task.id", "0"),
-        ("__connect.errors.stage", stage),
-        (
-            "__connect.errors.class.name",
-            "streamforge_sinks::core::record",
-        ),
-        ("__connect.errors.exception.class.name", why.category()),
-        ("__connect.errors.exception.message", reason.as_str()),
+        ("__connect.errors.stage", letter.stage),
+        ("__connect.errors.class.name", "streamforge_sinks"),
+        ("__connect.errors.exception.class.name", letter.category),
+        ("__connect.errors.exception.message", reason),
+        ("x-dlq-reason", reason),
+        ("x-dlq-category", letter.category),
+        ("x-dlq-source-topic", letter.topic),
+        ("x-dlq-partition", partition.as_str()),
+        ("x-dlq-offset", offset.as_str()),
     ] {
         headers = headers.insert(Header {
             key,
             value: Some(value),
         });
     }
-    let headers = headers
-        .insert(Header {
-            key: "x-dlq-reason",
-            value: Some(reason.as_str()),
-        })
-        .insert(Header {
-            key: "x-dlq-category",
-            value: Some(why.category()),
-        })
-        .insert(Header {
-            key: "x-dlq-source-topic",
-            value: Some(m.topic()),
-        })
-        .insert(Header {
-            key: "x-dlq-partition",
-            value: Some(partition.as_str()),
-        })
-        .insert(Header {
-            key: "x-dlq-offset",
-            value: Some(offset.as_str()),
-        });
     let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(dlq_topic).headers(headers);
-    if let Some(k) = m.key() {
+    if let Some(k) = letter.key {
         rec = rec.key(k);
     }
-    if let Some(p) = m.payload() {
+    if let Some(p) = letter.payload {
         rec = rec.payload(p);
     }
     dlq.send(rec, Duration::from_secs(30))
@@ -100,7 +117,7 @@ pub(super) async fn send(
         })?;
     metrics
         .dead_letters
-        .with_label_values(&[why.category()])
+        .with_label_values(&[letter.category])
         .inc();
     Ok(())
 }

@@ -123,6 +123,7 @@ impl Runner<'_> {
             .map_err(kafka("subscribe"))?;
         let writer = Writer {
             consumer: self.consumer,
+            dlq: self.dlq,
             storage: &mut *self.storage,
             cfg: &self.cfg,
             metrics: &self.metrics,
@@ -130,7 +131,7 @@ impl Runner<'_> {
         let (to_writer, batches) = mpsc::channel(1);
         let (read, mut report) =
             tokio::try_join!(intake.run(signals, to_writer), writer.run(batches))?;
-        report.dead_letters = read.dead_letters;
+        report.dead_letters += read.dead_letters;
         report.stopped = read.stopped;
         info!(
             written = report.written,

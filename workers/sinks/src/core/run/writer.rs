@@ -9,6 +9,9 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tracing::warn;
 
+use rdkafka::producer::FutureProducer;
+
+use super::dead_letter::{Letter, send_letter};
 use super::{RunConfig, RunError, RunReport, SinkMetrics, kafka};
 use crate::core::batch::Batch;
 use crate::core::storage::Storage;
@@ -16,6 +19,8 @@ use crate::core::storage::Storage;
 /// The writing stage: store each batch (retrying outages), then commit its offsets.
 pub(super) struct Writer<'r> {
     pub(super) consumer: &'r StreamConsumer,
+    /// Where records the store refused one by one go.
+    pub(super) dlq: &'r FutureProducer,
     pub(super) storage: &'r mut dyn Storage,
     pub(super) cfg: &'r RunConfig,
     pub(super) metrics: &'r SinkMetrics,
@@ -44,6 +49,34 @@ impl Writer<'_> {
                     Ok(stats) => {
                         report.written += stats.records;
                         self.metrics.records_written.inc_by(stats.records);
+                        // Before the commit: a refused record is in the dead-letter topic
+                        // before its offset is passed.
+                        for r in &stats.rejected {
+                            let Some(record) = batch.records.get(r.index) else {
+                                continue;
+                            };
+                            warn!(key = %record.key, reason = %r.reason, "the store refused a record; dead-lettered");
+                            let letter = Letter {
+                                topic: &self.cfg.topic,
+                                partition: record.partition,
+                                offset: record.offset,
+                                key: Some(record.key.as_bytes()),
+                                payload: Some(record.payload()),
+                                headers: None,
+                                reason: r.reason.clone(),
+                                category: "store",
+                                stage: "TASK_PUT",
+                            };
+                            send_letter(
+                                self.dlq,
+                                &self.cfg.dlq_topic,
+                                &self.cfg.connector_name,
+                                letter,
+                                self.metrics,
+                            )
+                            .await?;
+                            report.dead_letters += 1;
+                        }
                         break;
                     }
                     Err(e) if e.is_transient() => {
