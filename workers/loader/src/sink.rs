@@ -135,8 +135,10 @@ pub async fn ensure_topic(
         })
 }
 
-/// The highest position (open time or trade id, from the record keys) already in `topic`, so
-/// a restarted loader continues where the topic ends.
+/// The position (open time or trade id, from the record keys) a restarted loader may continue
+/// after: one that every partition of `topic` has reached ([`safe_resume`]), so nothing that
+/// was in flight when the last run ended is skipped. Keys are idempotent, so what is sent again
+/// overwrites itself.
 pub fn last_position(
     settings: &KafkaSettings,
     topic: &str,
@@ -156,14 +158,16 @@ pub fn last_position(
     let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(None);
     };
-    let mut best: Option<i64> = None;
+    let mut lasts: Vec<Option<i64>> = Vec::with_capacity(t.partitions().len());
     for p in t.partitions() {
         let (low, high) = consumer
             .fetch_watermarks(topic, p.id(), timeout)
             .map_err(|e| terr(e.to_string()))?;
         if high <= low {
+            lasts.push(None);
             continue;
         }
+        let mut last = None;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, p.id(), Offset::Offset(high - 1))
             .map_err(|e| terr(e.to_string()))?;
@@ -172,15 +176,40 @@ pub fn last_position(
         while std::time::Instant::now() < deadline {
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) if m.partition() == p.id() => {
-                    if let Some(pos) = m.key().and_then(position_of_key) {
-                        best = Some(best.map_or(pos, |b| b.max(pos)));
-                    }
+                    last = m.key().and_then(position_of_key);
                     break;
                 }
                 Some(Err(e)) => return Err(terr(e.to_string())),
                 _ => {}
             }
         }
+        lasts.push(last);
     }
-    Ok(best)
+    Ok(safe_resume(&lasts))
+}
+
+/// Where to continue, from the last position of each partition (`None`: empty, or its last
+/// key unreadable). The producer sends in increasing position and each partition keeps its
+/// records in send order, so every record up to the smallest partition's last position was
+/// stored; past it, a partition that is behind may have lost sends that were in flight. With an
+/// empty partition nothing is certain and the load starts over (keys make that harmless).
+pub fn safe_resume(lasts: &[Option<i64>]) -> Option<i64> {
+    if lasts.is_empty() || lasts.iter().any(Option::is_none) {
+        return None;
+    }
+    lasts.iter().flatten().copied().min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_from_where_every_partition_arrived() {
+        // The largest last position (1000) would skip what partition 1 lost after 500.
+        assert_eq!(safe_resume(&[Some(1000), Some(500), Some(900)]), Some(500));
+        assert_eq!(safe_resume(&[Some(7)]), Some(7));
+        assert_eq!(safe_resume(&[Some(1000), None, Some(900)]), None);
+        assert_eq!(safe_resume(&[]), None);
+    }
 }

@@ -25,7 +25,7 @@ use crate::binance::rest::{RestClient, RestError};
 use crate::datatype::DataKind;
 use crate::historical::{self, Completeness, LoadError, Progress};
 use crate::live::{self, Live};
-use crate::sink::{self, KafkaSink};
+use crate::sink::{self, KafkaSink, RecordSink};
 
 #[derive(Clone, Debug)]
 pub struct LoaderConfig {
@@ -309,13 +309,28 @@ async fn load(
                 }
             }
         };
-        // Historical writes are keyed and resumable: stopping mid-page loses nothing.
-        tokio::select! {
+        // Historical writes are keyed and resumable: stopping mid-page loses nothing, and what
+        // was sent is flushed below before the pod goes.
+        let ended = tokio::select! {
             r = job => r.map(Outcome::Finished).map_err(Failure::from),
             cmd = control.wait_for(Command::Stop) => {
                 if cmd.is_some() { Ok(Outcome::Stopped) } else { Err(Failure::Transient("queue-control consumer ended".into())) }
             }
+            () = terminated() => {
+                info!("SIGTERM: stopping and flushing what was sent");
+                Ok(Outcome::Stopped)
+            }
+        };
+        if matches!(ended, Ok(Outcome::Stopped)) {
+            match tokio::time::timeout(FLUSH_GRACE, sink.flush()).await {
+                Ok(Ok(())) => info!("every record sent was acknowledged"),
+                Ok(Err(e)) => warn!(error = %e, "flushing on stop"),
+                Err(_) => warn!(
+                    "records still unacknowledged after {FLUSH_GRACE:?}; the next run resumes before them"
+                ),
+            }
         }
+        ended
     } else {
         // Live streams end gracefully on stop: they flush and report what they wrote.
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -339,6 +354,9 @@ async fn load(
             }
         };
         tokio::pin!(job);
+        // One listener for the whole stream, so a signal between two turns is not missed.
+        let term = terminated();
+        tokio::pin!(term);
         let mut stopped = false;
         let result = loop {
             tokio::select! {
@@ -349,6 +367,11 @@ async fn load(
                     if cmd.is_none() {
                         warn!("queue-control consumer ended; stopping the stream");
                     }
+                }
+                () = &mut term, if !stopped => {
+                    info!("SIGTERM: ending the stream and flushing");
+                    stopped = true;
+                    let _ = stop_tx.send(true);
                 }
             }
         };
@@ -368,6 +391,22 @@ async fn load(
         "REST usage"
     );
     outcome
+}
+
+/// Longest a stopped historical load waits for its sends to be acknowledged: within the
+/// pod's termination grace period (30 s by default), with room to report.
+pub const FLUSH_GRACE: Duration = Duration::from_secs(20);
+
+/// Resolves when the process is asked to terminate (SIGTERM: the pod is being deleted, as on
+/// suspend); never where there is no such signal.
+async fn terminated() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        term.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await
 }
 
 /// Send `loading` events every `every` or every `every_records` records, whichever comes first.
