@@ -4,7 +4,7 @@
 //! and surfaces the first delivery error. Its producer is idempotent, so librdkafka's retries
 //! never duplicate a record.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -135,15 +135,25 @@ pub async fn ensure_topic(
         })
 }
 
-/// The position (open time or trade id, from the record keys) a restarted loader may continue
-/// after: one that every partition of `topic` has reached ([`safe_resume`]), so nothing that
-/// was in flight when the last run ended is skipped. Keys are idempotent, so what is sent again
-/// overwrites itself.
-pub fn last_position(
+/// Where a restarted historical loader continues.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resume {
+    /// Continue after this position: every partition reached it ([`safe_resume`]).
+    pub after: Option<i64>,
+    /// Positions past `after` that some partition already holds: sending them again is
+    /// harmless for stores that upsert by key, but the lake appends, so they are not sent.
+    pub present: HashSet<i64>,
+}
+
+/// Where a restarted loader continues in `topic`: after the position every partition reached,
+/// skipping what is already stored past it (read from the tails of the partitions ahead, at
+/// most [`MAX_IN_FLIGHT`] records each: no more can have been in flight), so nothing that was
+/// in flight when the last run ended is skipped, and nothing is stored twice.
+pub fn resume_point(
     settings: &KafkaSettings,
     topic: &str,
     timeout: Duration,
-) -> Result<Option<i64>, SinkError> {
+) -> Result<Resume, SinkError> {
     let terr = |reason: String| SinkError::Topic {
         topic: topic.to_owned(),
         reason,
@@ -156,36 +166,95 @@ pub fn last_position(
         .fetch_metadata(Some(topic), timeout)
         .map_err(|e| terr(e.to_string()))?;
     let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
-        return Ok(None);
+        return Ok(Resume::default());
     };
-    let mut lasts: Vec<Option<i64>> = Vec::with_capacity(t.partitions().len());
+    // The last record of each partition.
+    let mut marks = Vec::with_capacity(t.partitions().len());
     for p in t.partitions() {
         let (low, high) = consumer
             .fetch_watermarks(topic, p.id(), timeout)
             .map_err(|e| terr(e.to_string()))?;
-        if high <= low {
-            lasts.push(None);
-            continue;
-        }
-        let mut last = None;
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, p.id(), Offset::Offset(high - 1))
-            .map_err(|e| terr(e.to_string()))?;
-        consumer.assign(&tpl).map_err(|e| terr(e.to_string()))?;
-        let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) if m.partition() == p.id() => {
-                    last = m.key().and_then(position_of_key);
-                    break;
-                }
-                Some(Err(e)) => return Err(terr(e.to_string())),
-                _ => {}
+        let last = if high <= low {
+            None
+        } else {
+            read(&consumer, topic, p.id(), high - 1, high, timeout)
+                .map_err(terr)?
+                .last()
+                .copied()
+        };
+        marks.push((p.id(), low, high, last));
+    }
+    let lasts: Vec<Option<i64>> = marks.iter().map(|m| m.3).collect();
+    let after = safe_resume(&lasts);
+    let mut present = HashSet::new();
+    if let Some(after) = after {
+        for &(id, low, high, last) in &marks {
+            if last.is_some_and(|l| l > after) {
+                let from = (high - MAX_IN_FLIGHT as i64 - 1).max(low);
+                let seen = read(&consumer, topic, id, from, high, timeout).map_err(terr)?;
+                present.extend(seen.into_iter().filter(|&pos| pos > after));
             }
         }
-        lasts.push(last);
     }
-    Ok(safe_resume(&lasts))
+    Ok(Resume { after, present })
+}
+
+/// The positions of partition `partition`'s records at offsets `[from, to)`.
+fn read(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    to: i64,
+    timeout: Duration,
+) -> Result<Vec<i64>, String> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(from))
+        .map_err(|e| e.to_string())?;
+    consumer.assign(&tpl).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut last_seen = from - 1;
+    let deadline = std::time::Instant::now() + timeout;
+    while last_seen + 1 < to {
+        if std::time::Instant::now() >= deadline {
+            return Err(format!(
+                "reading {topic}/{partition} up to offset {to} took longer than {timeout:?}"
+            ));
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) if m.partition() == partition => {
+                last_seen = m.offset();
+                if let Some(pos) = m.key().and_then(position_of_key) {
+                    out.push(pos);
+                }
+            }
+            Some(Err(e)) => return Err(e.to_string()),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A sink that does not send records whose position is already stored (a resumed load's
+/// [`Resume::present`]), passing the rest on.
+pub struct SkipPresent<'a> {
+    pub inner: &'a mut dyn RecordSink,
+    pub present: HashSet<i64>,
+    /// Records not sent because they were there.
+    pub skipped: u64,
+}
+
+impl RecordSink for SkipPresent<'_> {
+    fn write(&mut self, key: String, payload: Vec<u8>) -> BoxFuture<'_, Result<(), SinkError>> {
+        if position_of_key(key.as_bytes()).is_some_and(|p| self.present.contains(&p)) {
+            self.skipped += 1;
+            return Box::pin(async { Ok(()) });
+        }
+        self.inner.write(key, payload)
+    }
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
+        self.inner.flush()
+    }
 }
 
 /// Where to continue, from the last position of each partition (`None`: empty, or its last

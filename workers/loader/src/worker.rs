@@ -252,19 +252,36 @@ async fn load(
     .await
     .map_err(|e| Failure::Transient(e.to_string()))?;
     // Live streams start now; only historical loads continue after what the topic holds.
-    let resume = if kind.is_historical() {
-        sink::last_position(kafka, &env.kafka_topic, Duration::from_secs(10))
-            .map_err(|e| Failure::Transient(e.to_string()))?
+    let resumed = if kind.is_historical() {
+        let topic = env.kafka_topic.clone();
+        let kafka = kafka.clone();
+        tokio::task::spawn_blocking(move || {
+            sink::resume_point(&kafka, &topic, Duration::from_secs(30))
+        })
+        .await
+        .map_err(|e| Failure::Transient(e.to_string()))?
+        .map_err(|e| Failure::Transient(e.to_string()))?
     } else {
-        None
+        sink::Resume::default()
     };
+    let resume = resumed.after;
     if let Some(p) = resume {
-        info!(position = p, "resuming after the last record in the topic");
+        info!(
+            position = p,
+            already_stored_past_it = resumed.present.len(),
+            "resuming after the position every partition of the topic reached"
+        );
     }
     let producer = kafka
         .producer(&format!("{}-data", env.telemetry_id))
         .map_err(|e| Failure::Transient(e.to_string()))?;
-    let mut sink = KafkaSink::new(producer, env.kafka_topic.clone());
+    let mut kafka_sink = KafkaSink::new(producer, env.kafka_topic.clone());
+    // What a previous run stored past the resume point is not sent again.
+    let mut sink = sink::SkipPresent {
+        inner: &mut kafka_sink,
+        present: resumed.present,
+        skipped: 0,
+    };
 
     let (tx, rx) = watch::channel(Progress::default());
     let ticker = tokio::spawn(progress_reports(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
 use streamforge_kit::KafkaSettings;
-use streamforge_loader::sink::last_position;
+use streamforge_loader::sink::resume_point;
 
 async fn put(settings: &KafkaSettings, topic: &str, partition: i32, positions: &[i64]) {
     let p = settings.producer("loader").unwrap();
@@ -36,12 +36,16 @@ async fn a_restarted_loader_continues_after_what_every_partition_holds() {
     put(&settings, "wf-resume", 1, &[200, 500]).await;
     put(&settings, "wf-resume", 2, &[300, 900]).await;
     let at = tokio::task::spawn_blocking(move || {
-        last_position(&settings, "wf-resume", Duration::from_secs(10))
+        resume_point(&settings, "wf-resume", Duration::from_secs(10))
     })
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(at, Some(500), "partition 1 reached only 500");
+    assert_eq!(at.after, Some(500), "partition 1 reached only 500");
+    // Past 500, what the partitions ahead hold is not sent again (the lake appends).
+    let mut present: Vec<i64> = at.present.into_iter().collect();
+    present.sort();
+    assert_eq!(present, [900, 1000]);
 }
 
 #[tokio::test]
@@ -51,10 +55,11 @@ async fn with_an_empty_partition_the_load_starts_over() {
     let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
     put(&settings, "wf-resume-empty", 0, &[100, 1000]).await;
     let at = tokio::task::spawn_blocking(move || {
-        last_position(&settings, "wf-resume-empty", Duration::from_secs(10))
+        resume_point(&settings, "wf-resume-empty", Duration::from_secs(10))
     })
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(at, None);
+    assert_eq!(at.after, None);
+    assert!(at.present.is_empty());
 }
