@@ -346,3 +346,58 @@ async fn a1_health_and_actions_on_real_queues_in_each_phase() {
         check.env.delete_queue(n);
     }
 }
+
+/// GitOps-safe: a Queue applied the way Argo CD applies it (server-side, its own field
+/// manager) shows no difference when the same manifest is applied again after the operator
+/// wrote its status and finalizer, so a sync never fights the operator; pruning it (deleting it
+/// through Git) stops its run and removes its Jobs.
+#[tokio::test]
+async fn a2_reapplying_a_queue_changes_nothing_and_pruning_it_stops_it() {
+    let Some((env, client)) = Env::setup("a2_gitops").await else {
+        return;
+    };
+    let api: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
+    env.delete_queue("a2-gitops");
+    let manifest = dummy_queue("a2-gitops", "dummy_slow", "2024-08-01:2024-08-02", "");
+    let apply = [
+        "apply",
+        "--server-side",
+        "--field-manager=argocd-controller",
+        "-n",
+        env.namespace.as_str(),
+        "-f",
+        "-",
+    ];
+    let (ok, _, err) = env.kubectl_stdin(&apply, Some(&manifest));
+    assert!(ok, "{err}");
+    wait_phase(&api, "a2-gitops", Phase::Running, Duration::from_secs(120)).await;
+
+    // What a sync compares: no difference, and a second apply changes nothing.
+    let diff = [
+        "diff",
+        "--server-side",
+        "--field-manager=argocd-controller",
+        "-n",
+        env.namespace.as_str(),
+        "-f",
+        "-",
+    ];
+    let (same, out, err) = env.kubectl_stdin(&diff, Some(&manifest));
+    assert!(same, "kubectl diff found a difference:\n{out}\n{err}");
+    let before = api.get("a2-gitops").await.unwrap();
+    let (ok, _, err) = env.kubectl_stdin(&apply, Some(&manifest));
+    assert!(ok, "{err}");
+    let after = api.get("a2-gitops").await.unwrap();
+    assert_eq!(
+        before.metadata.generation, after.metadata.generation,
+        "the spec did not change"
+    );
+
+    // Pruned through Git: the operator stops the run and its Jobs go.
+    env.delete_queue("a2-gitops");
+    assert!(api.get_opt("a2-gitops").await.unwrap().is_none());
+    let jobs = env
+        .kubectl_ok(&["get", "jobs", "-n", &env.namespace, "-o", "name"])
+        .unwrap();
+    assert!(!jobs.contains("a2-gitops"), "{jobs}");
+}

@@ -48,13 +48,7 @@ impl ModelStore {
 
     /// How a lake location shows its paths.
     pub fn base_of(location: &LakeLocation) -> String {
-        match location {
-            LakeLocation::S3 { bucket, .. } => format!("s3://{bucket}"),
-            LakeLocation::Local { dir } => std::path::absolute(dir)
-                .unwrap_or_else(|_| dir.clone())
-                .display()
-                .to_string(),
-        }
+        location.base()
     }
 
     fn path(&self, file: &str) -> Path {

@@ -149,13 +149,7 @@ async fn build_until_stopped(run: &mut WorkerRun, cfg: &BuilderConfig) -> Result
 
 /// Where graph `name` lives in `lake`, for people: `s3://bucket/graphs/<name>/` or a directory.
 pub fn graph_location(lake: &LakeLocation, name: &str) -> String {
-    match lake {
-        LakeLocation::S3 { bucket, .. } => format!("s3://{bucket}/{}", graph_prefix(name)),
-        LakeLocation::Local { dir } => {
-            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-            format!("{}/{}", dir.display(), graph_prefix(name))
-        }
-    }
+    format!("{}/{}", lake.base(), graph_prefix(name))
 }
 
 /// The whole build without the run's Kafka side: read, build, write. `progress` gets where it

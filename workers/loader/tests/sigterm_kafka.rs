@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -172,19 +174,7 @@ async fn sigterm_mid_load_loses_nothing_and_the_next_run_completes_the_range() {
         .map(|i| t0 + i * 60_000)
         .filter(|t| !have.contains(t))
         .collect();
-    let probe: rdkafka::consumer::BaseConsumer = settings
-        .client_config()
-        .set("group.id", "probe")
-        .create()
-        .unwrap();
-    let stored: i64 = (0..3)
-        .map(|p| {
-            let (lo, hi) = probe
-                .fetch_watermarks(&topic, p, Duration::from_secs(5))
-                .unwrap();
-            hi - lo
-        })
-        .sum();
+    let stored = common::stored(&settings, &topic, 3);
     assert_eq!(
         stored, CANDLES as i64,
         "nothing stored twice (the lake appends)"

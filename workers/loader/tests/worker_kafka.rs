@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -160,19 +162,7 @@ async fn protocol_worker_loads_reports_and_resumes() {
     assert_eq!(r2.produced, ((last - at) / 300_000) as u64, "{r2:?}");
     assert!(r2.is_complete(), "{r2:?}");
     // What was already stored past that point was not sent again: the topic holds 288.
-    let probe: rdkafka::consumer::BaseConsumer = settings
-        .client_config()
-        .set("group.id", "probe")
-        .create()
-        .unwrap();
-    let stored: i64 = (0..3)
-        .map(|p| {
-            let (lo, hi) = probe
-                .fetch_watermarks(&format!("{QID}-data"), p, Duration::from_secs(5))
-                .unwrap();
-            hi - lo
-        })
-        .sum();
+    let stored = common::stored(&settings, &format!("{QID}-data"), 3);
     assert_eq!(stored, 288, "nothing stored twice");
 }
 

@@ -17,8 +17,42 @@ use streamforge_arango::testserver;
 use streamforge_kit::KafkaSettings;
 use streamforge_sinks::arango::{ArangoClient, ArangoSink, WriteMode};
 use streamforge_sinks::core::Storage;
-use streamforge_sinks::core::run::{RunConfig, Runner, Signals, SinkMetrics};
+use streamforge_sinks::core::run::{RunConfig, RunError, RunReport, Runner, Signals, SinkMetrics};
 use tokio::sync::watch;
+
+/// The connector core over `cfg.topic` into `storage` with the loader already finished, until
+/// the end of input: its report, its metrics and its consumer (for the commits).
+async fn run_to_the_end(
+    settings: &KafkaSettings,
+    storage: &mut ArangoSink,
+    cfg: &RunConfig,
+) -> (Result<RunReport, RunError>, SinkMetrics, StreamConsumer) {
+    // The connector's consumer, which reports partition ends.
+    let consumer: StreamConsumer = settings
+        .consumer_reporting_ends(
+            "sink",
+            &streamforge_kit::testing::unique("arango-connector"),
+        )
+        .unwrap();
+    let dlq = settings.producer("sink-dlq").unwrap();
+    let metrics = SinkMetrics::new(&prometheus::Registry::new()).unwrap();
+    let (_tx, rx) = watch::channel(Signals {
+        producer_finished: true,
+        stop: false,
+    });
+    let mut runner = Runner {
+        consumer: &consumer,
+        storage,
+        dlq: &dlq,
+        cfg: cfg.clone(),
+        metrics: metrics.clone(),
+    };
+    let report = tokio::time::timeout(Duration::from_secs(60), runner.run(rx))
+        .await
+        .expect("the sink ends by itself");
+    drop(runner);
+    (report, metrics, consumer)
+}
 
 async fn scenario(settings: KafkaSettings, topic: &str) {
     let producer = settings.producer("loader").unwrap();
@@ -73,32 +107,12 @@ async fn scenario(settings: KafkaSettings, topic: &str) {
     // The store goes away for the first two batch writes.
     state.lock().unwrap().unavailable_for = 2;
 
-    let group = streamforge_kit::testing::unique("arango-connector");
-    // The connector's consumer, which reports partition ends.
-    let consumer: StreamConsumer = settings.consumer_reporting_ends("sink", &group).unwrap();
-    let dlq = settings.producer("sink-dlq").unwrap();
     let mut cfg = RunConfig::new(topic);
     cfg.batch_records = 64;
     cfg.batch_wait = Duration::from_millis(200);
     cfg.retry_start = Duration::from_millis(50);
-    let registry = prometheus::Registry::new();
-    let metrics = SinkMetrics::new(&registry).unwrap();
-    // The loader already reported `finished`: the sink ends once nothing is left to read.
-    let (_tx, rx) = watch::channel(Signals {
-        producer_finished: true,
-        stop: false,
-    });
-    let mut runner = Runner {
-        consumer: &consumer,
-        storage: &mut storage,
-        dlq: &dlq,
-        cfg: cfg.clone(),
-        metrics: metrics.clone(),
-    };
-    let report = tokio::time::timeout(Duration::from_secs(60), runner.run(rx))
-        .await
-        .expect("the sink ends by itself")
-        .unwrap();
+    let (report, metrics, consumer) = run_to_the_end(&settings, &mut storage, &cfg).await;
+    let report = report.unwrap();
 
     assert_eq!(report.dead_letters, 2);
     assert!(report.storage_retries >= 2, "{report:?}");
@@ -276,29 +290,11 @@ async fn records_the_store_refuses_go_to_the_dead_letters_and_the_rest_is_stored
         index_fields: vec![],
     };
     storage.prepare().await.unwrap();
-    let consumer: StreamConsumer = settings
-        .consumer_reporting_ends("sink", &streamforge_kit::testing::unique("refused"))
-        .unwrap();
-    let dlq = settings.producer("sink-dlq").unwrap();
     let mut cfg = RunConfig::new("wf-refused");
     cfg.batch_records = 8;
     cfg.batch_wait = Duration::from_millis(200);
-    let metrics = SinkMetrics::new(&prometheus::Registry::new()).unwrap();
-    let (_tx, rx) = watch::channel(Signals {
-        producer_finished: true,
-        stop: false,
-    });
-    let mut runner = Runner {
-        consumer: &consumer,
-        storage: &mut storage,
-        dlq: &dlq,
-        cfg: cfg.clone(),
-        metrics: metrics.clone(),
-    };
-    let report = tokio::time::timeout(Duration::from_secs(60), runner.run(rx))
-        .await
-        .expect("the sink ends by itself")
-        .expect("two refused records do not fail the run");
+    let (report, metrics, _) = run_to_the_end(&settings, &mut storage, &cfg).await;
+    let report = report.expect("two refused records do not fail the run");
     assert_eq!(report.written, 18);
     assert_eq!(report.dead_letters, 2);
     assert_eq!(metrics.dead_letters.with_label_values(&["store"]).get(), 2);

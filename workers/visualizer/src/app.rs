@@ -37,13 +37,7 @@ pub enum AppError {
 
 /// How a lake location shows its paths.
 pub fn lake_base(location: &LakeLocation) -> String {
-    match location {
-        LakeLocation::S3 { bucket, .. } => format!("s3://{bucket}"),
-        LakeLocation::Local { dir } => std::path::absolute(dir)
-            .unwrap_or_else(|_| dir.clone())
-            .display()
-            .to_string(),
-    }
+    location.base()
 }
 
 impl App {

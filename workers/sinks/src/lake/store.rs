@@ -67,6 +67,18 @@ impl LakeLocation {
         Ok(LakeLocation::Local { dir: "lake".into() })
     }
 
+    /// How paths in this lake are shown to people: `s3://bucket`, or the directory's absolute
+    /// path; a file's path is this, `/`, and its key.
+    pub fn base(&self) -> String {
+        match self {
+            LakeLocation::S3 { bucket, .. } => format!("s3://{bucket}"),
+            LakeLocation::Local { dir } => std::path::absolute(dir)
+                .unwrap_or_else(|_| dir.clone())
+                .display()
+                .to_string(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             LakeLocation::S3 {
