@@ -9,6 +9,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/streamforge/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 bash scripts/setup.sh
+# Old test binaries and incremental state grow without bound (49 GB once) and a full disk makes
+# the kubelet evict images the e2e platform needs.
+bash scripts/prune-cache.sh
 # PyTorch's libtorch, which gnn-trainer (tch) builds against and links (a venv outside the
 # repository, made on first use; the wheels are cached).
 # shellcheck source=torch-env.sh
