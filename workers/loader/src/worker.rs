@@ -334,11 +334,13 @@ async fn load(
                 if cmd.is_some() { Ok(Outcome::Stopped) } else { Err(Failure::Transient("queue-control consumer ended".into())) }
             }
             () = terminated() => {
-                info!("SIGTERM: stopping and flushing what was sent");
-                Ok(Outcome::Stopped)
+                info!("SIGTERM: flushing what was sent; the Job's next pod resumes after it");
+                Err(Failure::Transient(TERMINATED.into()))
             }
         };
-        if matches!(ended, Ok(Outcome::Stopped)) {
+        if matches!(ended, Ok(Outcome::Stopped))
+            || ended.as_ref().is_err_and(|f| f.to_string() == TERMINATED)
+        {
             match tokio::time::timeout(FLUSH_GRACE, sink.flush()).await {
                 Ok(Ok(())) => info!("every record sent was acknowledged"),
                 Ok(Err(e)) => warn!(error = %e, "flushing on stop"),
@@ -375,6 +377,7 @@ async fn load(
         let term = terminated();
         tokio::pin!(term);
         let mut stopped = false;
+        let mut terminated_by_signal = false;
         let result = loop {
             tokio::select! {
                 r = &mut job => break r,
@@ -388,11 +391,13 @@ async fn load(
                 () = &mut term, if !stopped => {
                     info!("SIGTERM: ending the stream and flushing");
                     stopped = true;
+                    terminated_by_signal = true;
                     let _ = stop_tx.send(true);
                 }
             }
         };
         match result {
+            Ok(_) if terminated_by_signal => Err(Failure::Transient(TERMINATED.into())),
             Ok(_) if stopped => Ok(Outcome::Stopped),
             Ok(r) => Ok(Outcome::Finished(r)),
             Err(e) => Err(Failure::from(e)),
@@ -409,6 +414,11 @@ async fn load(
     );
     outcome
 }
+
+/// Why a load ended on SIGTERM without a `stop`: the pod is going (deleted, evicted, a drained
+/// node), not the Queue, so the run is not over: a passing failure, and the Job's next pod
+/// resumes after what this one flushed. (On suspend the operator sends `stop` first.)
+pub const TERMINATED: &str = "terminated by SIGTERM before the end; what was sent is flushed and the next pod resumes after it";
 
 /// Longest a stopped historical load waits for its sends to be acknowledged: within the
 /// pod's termination grace period (30 s by default), with room to report.

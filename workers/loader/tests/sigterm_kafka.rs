@@ -1,7 +1,7 @@
-//! A historical loader whose pod is deleted mid-load (SIGTERM, as on suspend): it stops, sends
-//! what it had in flight, says `stopped`, and exits 0; the next run continues from where every
-//! partition arrived, and in the end the topic holds every candle of the range once: none
-//! skipped, none twice.
+//! A historical loader whose pod is deleted mid-load (SIGTERM: deleted, evicted, a drained node):
+//! it sends what it had in flight, says `retrying` (the run is not over) and exits 1 for its Job
+//! to start the next pod; that one continues from where every partition arrived, and in the end
+//! the topic holds every candle of the range once: none skipped, none twice.
 //! The loader binary against the real broker (librdkafka's mock cluster keeps only the last
 //! few megabytes of a partition, less than a month of candles) and the exchange simulator.
 
@@ -125,20 +125,30 @@ async fn sigterm_mid_load_loses_nothing_and_the_next_run_completes_the_range() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(status.code(), Some(0), "a stop, not a failure");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a passing failure: the Job's next pod goes on"
+    );
     let mut last = None;
     while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
         last = QueueEvent::from_json(m.payload().unwrap()).ok();
     }
     let last = last.expect("a closing event");
-    assert_eq!(last.status, Some(EventStatus::Stopped), "{last:?}");
+    assert_eq!(last.status, Some(EventStatus::Retrying), "{last:?}");
+    assert!(
+        last.message
+            .as_deref()
+            .is_some_and(|m| m.contains("SIGTERM")),
+        "{last:?}"
+    );
     let after_stop = keys(&settings, &topic).await.len();
     assert!(
         after_stop < CANDLES,
         "the load ended before SIGTERM ({after_stop} candles); widen the range"
     );
 
-    // The next run continues where every partition arrived and completes the range.
+    // The next pod continues where every partition arrived and completes the range.
     start(&settings, &control, 2).await;
     let env = WorkerEnv {
         queue_id: QID.into(),
