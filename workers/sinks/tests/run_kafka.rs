@@ -54,6 +54,38 @@ async fn run_to_the_end(
     (report, metrics, consumer)
 }
 
+/// The headers of the first `n` messages of dead-letter topic `dlq`, by name.
+async fn dead_letters(
+    settings: &KafkaSettings,
+    dlq: &str,
+    n: usize,
+) -> Vec<std::collections::HashMap<String, String>> {
+    let reader: StreamConsumer = settings
+        .consumer("dlq-reader", &streamforge_kit::testing::unique("dlq"))
+        .unwrap();
+    reader.subscribe(&[dlq]).unwrap();
+    let mut out = vec![];
+    while out.len() < n {
+        let m = tokio::time::timeout(Duration::from_secs(30), reader.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let headers = m.headers().unwrap();
+        out.push(
+            headers
+                .iter()
+                .filter_map(|h| {
+                    Some((
+                        h.key.to_owned(),
+                        String::from_utf8_lossy(h.value?).into_owned(),
+                    ))
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
 async fn scenario(settings: KafkaSettings, topic: &str) {
     let producer = settings.producer("loader").unwrap();
     // 300 candles, the first 50 delivered twice (at-least-once), and two bad messages.
@@ -142,24 +174,8 @@ async fn scenario(settings: KafkaSettings, topic: &str) {
 
     // The dead letters keep their own headers and carry why in Kafka Connect's headers (and
     // ours), so existing dead-letter tooling reads them.
-    let reader: StreamConsumer = settings
-        .consumer("dlq-reader", &streamforge_kit::testing::unique("dlq"))
-        .unwrap();
-    reader.subscribe(&[cfg.dlq_topic.as_str()]).unwrap();
-    let mut seen = vec![];
-    while seen.len() < 2 {
-        let m = tokio::time::timeout(Duration::from_secs(30), reader.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        let headers = m.headers().unwrap();
-        let get = |k: &str| {
-            headers
-                .iter()
-                .find(|h| h.key == k)
-                .and_then(|h| h.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-        };
+    for headers in dead_letters(&settings, &cfg.dlq_topic, 2).await {
+        let get = |k: &str| headers.get(k).cloned();
         assert_eq!(get("__connect.errors.topic").as_deref(), Some(topic));
         assert_eq!(get("__connect.errors.task.id").as_deref(), Some("0"));
         assert_eq!(
@@ -188,7 +204,6 @@ async fn scenario(settings: KafkaSettings, topic: &str) {
                 Some("KEY_CONVERTER")
             );
         }
-        seen.push(message);
     }
 }
 
@@ -304,24 +319,9 @@ async fn records_the_store_refuses_go_to_the_dead_letters_and_the_rest_is_stored
         assert!(docs.values().all(|d| d["n"] != 5 && d["n"] != 12));
     }
 
-    let reader: StreamConsumer = settings
-        .consumer("dlq-reader", &streamforge_kit::testing::unique("dlq"))
-        .unwrap();
-    reader.subscribe(&["wf-refused-dlq"]).unwrap();
     let mut reasons = vec![];
-    while reasons.len() < 2 {
-        let m = tokio::time::timeout(Duration::from_secs(30), reader.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        let headers = m.headers().unwrap();
-        let get = |k: &str| {
-            headers
-                .iter()
-                .find(|h| h.key == k)
-                .and_then(|h| h.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-        };
+    for headers in dead_letters(&settings, "wf-refused-dlq", 2).await {
+        let get = |k: &str| headers.get(k).cloned();
         assert_eq!(get("__connect.errors.stage").as_deref(), Some("TASK_PUT"));
         reasons.push(get("__connect.errors.exception.message").unwrap());
     }
