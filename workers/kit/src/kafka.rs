@@ -173,12 +173,47 @@ impl KafkaSettings {
         self.group_consumer(client_id, group_id, true)
     }
 
+    /// A consumer like [`Self::consumer_reporting_ends`] that leaves its group when the
+    /// application has not polled for `max_poll_interval` (librdkafka's `max.poll.interval.ms`;
+    /// its default, 300 s, when `None`). A shorter interval also shortens the session timeout to
+    /// it (librdkafka refuses a session longer than the poll interval) and the heartbeat to a
+    /// third of that.
+    pub fn consumer_reporting_ends_within(
+        &self,
+        client_id: &str,
+        group_id: &str,
+        max_poll_interval: Option<std::time::Duration>,
+    ) -> Result<StreamConsumer, KafkaConfigError> {
+        let mut c = self.group_config(client_id, group_id, true);
+        if let Some(max) = max_poll_interval {
+            let ms = max.as_millis().max(1);
+            c.set("max.poll.interval.ms", ms.to_string());
+            if ms < LIBRDKAFKA_SESSION_TIMEOUT_MS {
+                c.set("session.timeout.ms", ms.to_string())
+                    .set("heartbeat.interval.ms", (ms / 3).max(1).to_string());
+            }
+        }
+        c.create().map_err(|source| KafkaConfigError::Client {
+            role: "consumer",
+            source,
+        })
+    }
+
     fn group_consumer(
         &self,
         client_id: &str,
         group_id: &str,
         partition_ends: bool,
     ) -> Result<StreamConsumer, KafkaConfigError> {
+        self.group_config(client_id, group_id, partition_ends)
+            .create()
+            .map_err(|source| KafkaConfigError::Client {
+                role: "consumer",
+                source,
+            })
+    }
+
+    fn group_config(&self, client_id: &str, group_id: &str, partition_ends: bool) -> ClientConfig {
         let mut c = self.client_config();
         c.set("client.id", client_id)
             .set("group.id", group_id)
@@ -193,12 +228,12 @@ impl KafkaSettings {
             // waits a whole second before it looks again; a consumer that drains its queue in a
             // fraction of that then sits idle. Look again soon instead.
             .set("fetch.queue.backoff.ms", "20");
-        c.create().map_err(|source| KafkaConfigError::Client {
-            role: "consumer",
-            source,
-        })
+        c
     }
 }
+
+/// librdkafka's default `session.timeout.ms`.
+const LIBRDKAFKA_SESSION_TIMEOUT_MS: u128 = 45_000;
 
 /// Logs consumer errors at most once per [`ErrorLog::EVERY`], with how many came between.
 ///
@@ -309,6 +344,12 @@ mod tests {
         let plain = KafkaSettings::plaintext("127.0.0.1:1");
         assert!(plain.producer("t").is_ok());
         assert!(plain.consumer("t", "g").is_ok());
+        // A poll interval below librdkafka's default session timeout (45 s) takes the session
+        // down with it; librdkafka refuses a session longer than the poll interval.
+        for max in [None, Some(std::time::Duration::from_secs(6))] {
+            let c = plain.consumer_reporting_ends_within("t", "g", max);
+            assert!(c.is_ok(), "{max:?}: {:?}", c.err());
+        }
         let tls = KafkaSettings {
             security: Security::ScramSha512 {
                 user: "u".into(),

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use streamforge_api::EventStatus;
+use streamforge_kit::kafka::ErrorLog;
 use streamforge_kit::lifecycle::{self, Ending, Failure};
 use streamforge_kit::telemetry::Reporter;
 use streamforge_kit::{KafkaSettings, WorkerEnv, metrics_server, topics};
@@ -14,8 +15,8 @@ use streamforge_kit::{KafkaSettings, WorkerEnv, metrics_server, topics};
 use crate::core::run::{RunConfig, RunError, Runner, SinkMetrics};
 use crate::core::{Storage, StorageError, signals};
 
-/// Longest wait for the data topic before the sink exits for a retry.
-pub const TOPIC_WAIT: Duration = Duration::from_secs(600);
+/// How often a sink that waits for its data topic looks for it.
+pub const TOPIC_LOOK_EVERY: Duration = Duration::from_secs(1);
 /// How often a sink reports `loading` with the records it stored (when the count moved).
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
@@ -128,6 +129,12 @@ async fn store(
     cfg.retry_give_up = Duration::from_secs(number("STORAGE_RETRY_LIMIT_SECS", 900)?);
     cfg.batch_records = number("BATCH_RECORDS", defaults.batch_records)?;
     cfg.batch_wait = Duration::from_millis(number("BATCH_WAIT_MS", defaults.batch_wait_ms)?);
+    // librdkafka's `max.poll.interval.ms`; its default (300 s) when unset or 0. The core polls
+    // through storage outages, so only a stuck process hits it.
+    let max_poll_interval = match number("MAX_POLL_INTERVAL_MS", 0u64)? {
+        0 => None,
+        ms => Some(Duration::from_millis(ms)),
+    };
     if cfg.batch_records == 0 {
         return Err(Failure::Permanent(
             "BATCH_RECORDS must be at least 1".into(),
@@ -150,12 +157,14 @@ async fn store(
         .await;
 
     let signals = signals::watch(kafka, env).map_err(Failure::transient)?;
-    // The producer makes the data topic; a sink that starts first waits for it (a subscription
-    // to a missing topic is an error in librdkafka), unless its run ends meanwhile.
+    // The operator makes the data topic before it creates the Jobs; one made by hand or by an
+    // older operator may come later. A sink that starts first waits for it, however long, until
+    // its run ends (the dead-letter topic copies its partitions, so it must exist first).
+    let mut log = ErrorLog::default();
     let waited = Instant::now();
     loop {
-        let exists = topics::topic_exists(kafka, &env.kafka_topic).unwrap_or(false);
-        if exists {
+        let exists = topics::topic_exists(kafka, &env.kafka_topic);
+        if matches!(exists, Ok(true)) {
             break;
         }
         let s = *signals.borrow();
@@ -165,20 +174,21 @@ async fn store(
                 message: format!("{} never appeared; nothing to store", env.kafka_topic),
             });
         }
-        if waited.elapsed() >= TOPIC_WAIT {
-            return Err(Failure::Transient(format!(
-                "{} does not exist after {} s",
-                env.kafka_topic,
-                TOPIC_WAIT.as_secs()
-            )));
+        if log.note(Instant::now()).is_some() {
+            tracing::info!(
+                topic = %env.kafka_topic,
+                waited_s = waited.elapsed().as_secs(),
+                error = exists.err().map(|e| e.to_string()),
+                "waiting for the data topic to exist"
+            );
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(TOPIC_LOOK_EVERY).await;
     }
     crate::core::run::dead_letter::ensure_topic(kafka, &env.kafka_topic, &cfg.dlq_topic)
         .await
         .map_err(Failure::Permanent)?;
     let consumer = kafka
-        .consumer_reporting_ends(&env.telemetry_id, &env.telemetry_id)
+        .consumer_reporting_ends_within(&env.telemetry_id, &env.telemetry_id, max_poll_interval)
         .map_err(Failure::permanent)?;
     let dlq = kafka
         .producer(&format!("{}-dlq", env.telemetry_id))

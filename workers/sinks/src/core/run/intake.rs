@@ -1,18 +1,22 @@
 //! The reading stage: consume, check each message, dead-letter the malformed, batch the rest,
-//! and hand each closed batch to the writer; it ends on `stop`, or once the producer finished
-//! and nothing is left to read (confirmed with the broker).
+//! and hand each closed batch to the writer (`hand_over.rs`); it ends on `stop`, or once the
+//! producer finished and nothing is left to read (confirmed with the broker). A data topic that
+//! does not exist yet (librdkafka's unknown topic or partition) is waited for: logged at most
+//! every 10 s, looked for on each tick, and subscribed to again once it exists.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::FutureProducer;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
+use streamforge_kit::kafka::ErrorLog;
 use tokio::sync::{mpsc, watch};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{RunConfig, RunError, Signals, SinkMetrics, dead_letter, kafka};
 use crate::core::batch::{Batch, Batcher};
@@ -39,7 +43,7 @@ pub(super) struct Intake<'r> {
     pub(super) metrics: &'r SinkMetrics,
 }
 
-impl Intake<'_> {
+impl<'r> Intake<'r> {
     /// Records left to read on the assigned partitions, or `None` when unknown; also the lag
     /// metric.
     fn lag(&self) -> Option<i64> {
@@ -127,21 +131,28 @@ impl Intake<'_> {
         mut signals: watch::Receiver<Signals>,
         to_writer: mpsc::Sender<Batch>,
     ) -> Result<Read, RunError> {
-        let mut read = Read::default();
-        let mut batcher = Batcher::new(self.cfg.batch_records, self.cfg.batch_wait);
+        let mut flow = Flow {
+            read: Read::default(),
+            batcher: Batcher::new(self.cfg.batch_records, self.cfg.batch_wait),
+            received: false,
+            at_end: HashSet::new(),
+            held: VecDeque::new(),
+            topic: TopicWait::default(),
+        };
         let mut check = tokio::time::interval(Duration::from_millis(500));
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The lag check makes blocking broker requests, so it runs only when the consumer went
         // idle since the last tick (the end of input is near) or every few seconds for the
         // metric; never once per message while records flow.
-        let mut received = false;
         let mut lag_checked = Instant::now();
-        // Partitions read to their end since their last message, when the consumer reports
-        // ends (`KafkaSettings::consumer_reporting_ends`): the end of input is then known the
-        // moment it is reached, not a tick or two later.
-        let mut at_end: HashSet<i32> = HashSet::new();
         loop {
-            let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
+            // Messages the consumer returned while the writer was busy come first, in order.
+            while let Some(m) = flow.held.pop_front() {
+                if !self.take(&m, Instant::now(), &mut flow, &to_writer).await? {
+                    return Ok(flow.read);
+                }
+            }
+            let deadline = flow.batcher.deadline().map(tokio::time::Instant::from_std);
             let mut finished = false;
             tokio::select! {
                 msg = self.consumer.recv() => {
@@ -155,59 +166,45 @@ impl Intake<'_> {
                     while let Some(msg) = next.take() {
                         match msg {
                             Ok(m) => {
-                                received = true;
-                                if !at_end.is_empty() {
-                                    at_end.remove(&m.partition());
-                                }
-                                match record::parse(m.key(), m.payload(), m.partition(), m.offset(), m.timestamp().to_millis()) {
-                                    Ok(r) => {
-                                        if let Some(full) = batcher.push(r, now)
-                                            && !hand_over(&to_writer, full).await
-                                        {
-                                            return Ok(read);
-                                        }
-                                    }
-                                    Err(why) => {
-                                        dead_letter::send(self.dlq, &self.cfg.dlq_topic, &self.cfg.connector_name, &m, &why, self.metrics).await?;
-                                        read.dead_letters += 1;
-                                        batcher.skip(m.partition(), m.offset(), now);
-                                    }
+                                if !self.take(&m, now, &mut flow, &to_writer).await? {
+                                    return Ok(flow.read);
                                 }
                             }
-                            Err(KafkaError::PartitionEOF(p)) => {
-                                at_end.insert(p);
-                                reached_end = true;
-                            }
-                            Err(e) => return Err(kafka("consume")(e)),
+                            Err(e) => reached_end |= self.consumer_error(e, &mut flow)?,
                         }
                         handled += 1;
-                        if handled < DRAIN_AT_ONCE {
+                        // Held messages go before anything read after them.
+                        if handled < DRAIN_AT_ONCE && flow.held.is_empty() {
                             next = self.consumer.recv().now_or_never();
                         }
                     }
                     // Every partition at its end and the producer done: confirmed with the
                     // broker (an end reported before the producer's last records were appended
                     // is no end), once.
-                    if reached_end && signals.borrow().producer_finished && self.read_to_the_end(&at_end) {
+                    if reached_end && signals.borrow().producer_finished && self.read_to_the_end(&flow.at_end) {
                         lag_checked = Instant::now();
                         finished = self.lag() == Some(0);
                     }
                 }
                 _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending::<()>().await } } => {
-                    if let Some(b) = batcher.due(Instant::now())
-                        && !hand_over(&to_writer, b).await
+                    if let Some(b) = flow.batcher.due(Instant::now())
+                        && !self.hand_over(&to_writer, b, &mut flow).await?
                     {
-                        return Ok(read);
+                        return Ok(flow.read);
                     }
                 }
                 _ = check.tick() => {
                     let s = *signals.borrow();
                     if s.stop {
-                        hand_over(&to_writer, batcher.take()).await;
-                        read.stopped = true;
-                        return Ok(read);
+                        let b = flow.batcher.take();
+                        self.hand_over(&to_writer, b, &mut flow).await?;
+                        flow.read.stopped = true;
+                        return Ok(flow.read);
                     }
-                    if std::mem::take(&mut received) && lag_checked.elapsed() < LAG_METRIC_EVERY {
+                    if flow.topic.missing {
+                        self.look_for_topic(&mut flow.topic)?;
+                    }
+                    if std::mem::take(&mut flow.received) && lag_checked.elapsed() < LAG_METRIC_EVERY {
                         continue;
                     }
                     lag_checked = Instant::now();
@@ -222,11 +219,98 @@ impl Intake<'_> {
                 } => {}
             }
             if finished {
-                hand_over(&to_writer, batcher.take()).await;
+                let b = flow.batcher.take();
+                self.hand_over(&to_writer, b, &mut flow).await?;
                 info!("producer finished and nothing left to read");
-                return Ok(read);
+                return Ok(flow.read);
             }
         }
+    }
+
+    /// Check one message and batch it, or dead-letter it; false when the writer is gone.
+    async fn take(
+        &self,
+        m: &BorrowedMessage<'r>,
+        now: Instant,
+        flow: &mut Flow<'r>,
+        to_writer: &mpsc::Sender<Batch>,
+    ) -> Result<bool, RunError> {
+        flow.received = true;
+        if !flow.at_end.is_empty() {
+            flow.at_end.remove(&m.partition());
+        }
+        match record::parse(
+            m.key(),
+            m.payload(),
+            m.partition(),
+            m.offset(),
+            m.timestamp().to_millis(),
+        ) {
+            Ok(r) => {
+                if let Some(full) = flow.batcher.push(r, now) {
+                    return self.hand_over(to_writer, full, flow).await;
+                }
+            }
+            Err(why) => {
+                dead_letter::send(
+                    self.dlq,
+                    &self.cfg.dlq_topic,
+                    &self.cfg.connector_name,
+                    m,
+                    &why,
+                    self.metrics,
+                )
+                .await?;
+                flow.read.dead_letters += 1;
+                flow.batcher.skip(m.partition(), m.offset(), now);
+            }
+        }
+        Ok(true)
+    }
+
+    /// What a consumer error means: a partition end (true), a data topic that does not exist
+    /// yet (waited for), or the end of the run.
+    pub(super) fn consumer_error(
+        &self,
+        e: KafkaError,
+        flow: &mut Flow<'r>,
+    ) -> Result<bool, RunError> {
+        match e {
+            KafkaError::PartitionEOF(p) => {
+                flow.at_end.insert(p);
+                Ok(true)
+            }
+            e if topic_missing(&e) => {
+                flow.topic.missing = true;
+                flow.topic.note(&self.cfg.topic, &e);
+                Ok(false)
+            }
+            e => Err(kafka("consume")(e)),
+        }
+    }
+
+    /// While the data topic is missing: once it exists, subscribe again, so the consumer sees
+    /// it now rather than at its next metadata refresh (minutes later).
+    fn look_for_topic(&self, wait: &mut TopicWait) -> Result<(), RunError> {
+        let topic = self.cfg.topic.as_str();
+        let exists = self
+            .consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .is_ok_and(|md| {
+                md.topics()
+                    .iter()
+                    .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+            });
+        if !exists {
+            return Ok(());
+        }
+        info!(topic, "the data topic exists now; subscribing again");
+        self.consumer.unsubscribe();
+        self.consumer
+            .subscribe(&[topic])
+            .map_err(kafka("subscribe"))?;
+        *wait = TopicWait::default();
+        Ok(())
     }
 
     /// Whether the consumer reported the end of every partition it is assigned.
@@ -237,17 +321,42 @@ impl Intake<'_> {
     }
 }
 
-/// Hand a closed batch to the writer; false when the writer is gone.
-async fn hand_over(to_writer: &mpsc::Sender<Batch>, b: Batch) -> bool {
-    if b.is_empty() {
-        return true;
+/// The intake's state between messages.
+pub(super) struct Flow<'r> {
+    read: Read,
+    batcher: Batcher,
+    /// A message came since the last tick.
+    received: bool,
+    /// Partitions read to their end since their last message, when the consumer reports ends
+    /// (`KafkaSettings::consumer_reporting_ends`): the end of input is then known the moment it
+    /// is reached, not a tick or two later.
+    at_end: HashSet<i32>,
+    /// Messages the consumer returned while its partitions were paused for a busy writer
+    /// (fetched before the pause took hold); they are taken before the next read.
+    pub(super) held: VecDeque<BorrowedMessage<'r>>,
+    topic: TopicWait,
+}
+
+/// Waiting for a data topic that does not exist yet; logged at most every
+/// [`ErrorLog::EVERY`].
+#[derive(Default)]
+struct TopicWait {
+    missing: bool,
+    log: ErrorLog,
+}
+
+impl TopicWait {
+    fn note(&mut self, topic: &str, e: &KafkaError) {
+        if let Some(since) = self.log.note(Instant::now()) {
+            warn!(topic, error = %e, repeated = since, "the data topic does not exist yet; waiting for it");
+        }
     }
-    let (records, waiting) = (b.records.len(), Instant::now());
-    let sent = to_writer.send(b).await.is_ok();
-    tracing::debug!(
-        records,
-        waited_ms = waiting.elapsed().as_millis() as u64,
-        "batch handed to the writer"
-    );
-    sent
+}
+
+/// librdkafka's answer for a subscription to a topic that does not exist (yet).
+fn topic_missing(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic)
+    )
 }

@@ -3,16 +3,21 @@
 //! Ordering rules: offsets are committed only after the batch holding them is stored (or, for a
 //! malformed message, after it reached the dead-letter topic); a storage outage holds the batch
 //! and retries it with backoff, consuming at most one more batch meanwhile, so no message is
-//! lost or skipped. Reading the next batch overlaps with storing the last one.
-//! The loop ends on `stop`, or once the producer reported `finished` and nothing is left to read.
+//! lost or skipped; while the intake waits for the writer its partitions are paused and the
+//! consumer keeps polling, so it stays in its group however long the outage. Reading the next
+//! batch overlaps with storing the last one. A data topic that does not exist yet is waited
+//! for. The loop ends on `stop`, or once the producer reported `finished` and nothing is left
+//! to read.
 //!
 //! ```text
 //!  consumer ─► intake.rs ──(one batch at most)──► writer.rs ─► Storage::write ─► commit
+//!                 ├─ writer busy ─► hand_over.rs (pause partitions, keep polling, hold)
 //!                 └─ malformed ─► dead_letter.rs (dead-letter topic, reason in headers)
 //!  metrics.rs: the sink's Prometheus metrics, updated by both stages
 //! ```
 
 pub mod dead_letter;
+mod hand_over;
 mod intake;
 mod metrics;
 mod writer;
