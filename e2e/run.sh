@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end suite, from nothing: brings up the local platform (e2e/platform), a Kafka
-# broker reachable from pods, builds the operator and worker images and imports them, deploys
-# the operator from manifests/ (through e2e/overlay, which changes only images and endpoints),
+# broker reachable from pods, builds the operator and worker images from images/Dockerfile and imports them,
+# installs the operator with its Helm chart (charts/streamforge, values e2e/helm-values.yaml)
+# and upgrades it,
 # then runs the scenarios in e2e/suite one at a time. Leaves the platform running for a look
 # afterwards unless E2E_DOWN=1; e2e/down.sh stops it all.
 #
@@ -26,32 +27,33 @@ env $services bash e2e/kafka/start.sh
 echo "== e2e: MinIO for pods ($host_ip:29000)"
 env STREAMFORGE_STATE="$cache/e2e-state" MINIO_PORT=29000 MINIO_CONSOLE_PORT=29001 bash e2e/minio/start.sh
 
-echo "== e2e: release binaries and images"
+echo "== e2e: images (images/Dockerfile, built with buildah on a Debian base made here)"
+export CONTAINERD_ADDRESS="$CONTAINERD_SOCK"
+IMAGE_TAG=e2e bash images/build.sh --import
 # shellcheck source=../scripts/torch-env.sh
 source scripts/torch-env.sh
-cargo build --release --locked -p streamforge-operator -p streamforge-dummy -p streamforge-loader -p streamforge-sinks \
-  -p streamforge-graph-builder -p streamforge-gnn-trainer -p streamforge-visualizer
-rel="$CARGO_TARGET_DIR/release"
-export CONTAINERD_ADDRESS="$CONTAINERD_SOCK"
-bash e2e/images/build-image.sh --import streamforge/operator:e2e "$rel/streamforge-operator"
-bash e2e/images/build-image.sh --import streamforge/dummy-service:e2e "$rel/dummy-service"
-for family in loader-api-candles loader-api-trades loader-ws-candles loader-ws-trades loader-ws-orderbook; do
-  bash e2e/images/build-image.sh --import "streamforge/$family:e2e" "$rel/loader"
-done
-bash e2e/images/build-image.sh --import streamforge/lake-connector:e2e "$rel/lake-connector"
-bash e2e/images/build-image.sh --import streamforge/graph-builder:e2e "$rel/graph-builder"
-# The trainer's image carries the libtorch libraries ldd finds through its rpath (CPU only).
-bash e2e/images/build-image.sh --import streamforge/gnn-trainer:e2e "$rel/gnn-trainer"
-bash e2e/images/build-image.sh --import streamforge/visualizer:e2e "$rel/visualizer"
-for family in arango-candles arango-trades arango-orderbook arango-connector; do
-  bash e2e/images/build-image.sh --import "streamforge/$family:e2e" "$rel/arango-connector"
-done
 
-echo "== e2e: operator from manifests/ (overlay e2e/overlay)"
-k apply -k e2e/overlay
+echo "== e2e: operator from the Helm chart (charts/streamforge, values e2e/helm-values.yaml)"
+helm="$(bash scripts/install-helm.sh)"
+h() { "$helm" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+# A platform left from an install made with kubectl (manifests/) has objects Helm does not own.
+if ! h status streamforge -n streamforge >/dev/null 2>&1; then
+  k -n streamforge delete deployment,configmap,serviceaccount,service -l app.kubernetes.io/part-of=streamforge \
+    --ignore-not-found --wait=true >/dev/null
+  k delete clusterrole,clusterrolebinding -l app.kubernetes.io/part-of=streamforge --ignore-not-found >/dev/null
+  k delete crd queues.streamforge.io --ignore-not-found --wait=true >/dev/null
+fi
+# Installed first with an older setting, then upgraded to the suite's values: the upgrade must
+# roll the operator (its ConfigMap's checksum) and keep the CRD; the scenarios run on it.
+h upgrade --install streamforge charts/streamforge -n streamforge --create-namespace \
+  -f e2e/helm-values.yaml --set workers.stopGraceSeconds=30 --wait --timeout 5m
+h upgrade streamforge charts/streamforge -n streamforge -f e2e/helm-values.yaml --wait --timeout 5m
+[[ "$(k -n streamforge get configmap streamforge-operator -o jsonpath='{.data.STOP_GRACE_SECONDS}')" == 20 ]] \
+  || { echo "e2e: helm upgrade did not change STOP_GRACE_SECONDS" >&2; exit 1; }
 # A changed image under the same tag needs a new pod.
 k -n streamforge rollout restart deployment/streamforge-operator
 k -n streamforge rollout status deployment/streamforge-operator --timeout=180s
+h status streamforge -n streamforge | sed -n '1,6p'
 
 echo "== e2e: scenarios"
 export STREAMFORGE_E2E_KUBECONFIG="$KUBECONFIG_ADMIN" STREAMFORGE_E2E_KUBECTL="$kubectl"

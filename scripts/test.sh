@@ -38,6 +38,9 @@ export STREAMFORGE_TEST_S3_ACCESS_KEY="${MINIO_ROOT_USER:-streamforge}"
 export STREAMFORGE_TEST_S3_SECRET_KEY="${MINIO_ROOT_PASSWORD:-streamforge-secret}"
 STREAMFORGE_TEST_PYTHON="$(bash e2e/lake/setup.sh | tail -n1)"
 export STREAMFORGE_TEST_PYTHON
+# The real helm (built from its Go module) for the chart's tests; e2e/run.sh installs with it.
+STREAMFORGE_TEST_HELM="$(bash scripts/install-helm.sh)"
+export STREAMFORGE_TEST_HELM
 
 echo "== cargo test"
 # The end-to-end suite needs the platform; e2e/run.sh below brings it up and runs it.

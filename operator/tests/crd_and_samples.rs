@@ -15,11 +15,15 @@ fn root() -> &'static Path {
 #[test]
 fn checked_in_crd_is_current() {
     let generated = streamforge_operator::crd_yaml().unwrap();
-    for path in ["crds/queue.yaml", "manifests/crd.yaml"] {
+    for path in [
+        "crds/queue.yaml",
+        "manifests/crd.yaml",
+        "charts/streamforge/files/queue-crd.yaml",
+    ] {
         let on_disk = std::fs::read_to_string(root().join(path)).unwrap_or_default();
         assert!(
             on_disk == generated,
-            "{path} is stale: run `cargo run -p streamforge-operator --bin crdgen > crds/queue.yaml && cp crds/queue.yaml manifests/crd.yaml`"
+            "{path} is stale: run `cargo run -p streamforge-operator --bin crdgen > crds/queue.yaml && cp crds/queue.yaml manifests/crd.yaml && cp crds/queue.yaml charts/streamforge/files/queue-crd.yaml`"
         );
     }
 }

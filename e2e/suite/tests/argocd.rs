@@ -20,7 +20,7 @@ use streamforge_e2e::argocd;
 use streamforge_e2e::{Env, dummy_queue, eventually, fresh_tag, wait_phase, wait_records_at_least};
 
 const DAY: &str = "2024-08-01:2024-08-02";
-/// Where pods find the exchange simulator (see `e2e/overlay`).
+/// Where pods find the exchange simulator (see `e2e/helm-values.yaml`).
 const SIM_PORT: u16 = 29400;
 
 struct Check {

@@ -14,7 +14,7 @@ use kube::api::Api;
 use streamforge_api::{Phase, Queue, QueueEvent};
 use streamforge_e2e::{Env, eventually, fresh_tag, minio_credentials, read_topic, wait_phase};
 
-/// Where pods find the simulator and the ArangoDB protocol server (see `e2e/overlay`).
+/// Where pods find the simulator and the ArangoDB protocol server (see `e2e/helm-values.yaml`).
 const SIM_PORT: u16 = 29400;
 const ARANGO_PORT: u16 = 29529;
 const NAMES: [&str; 6] = [
@@ -69,7 +69,7 @@ async fn p1_the_sample_pipeline_loads_builds_a_graph_and_trains_in_order() {
         .await
         .expect("the simulator's port is free");
     // graph-builder also writes the graph as an ArangoDB named graph when ARANGO_URL is set (the
-    // overlay sets it for every worker).
+    // helm values set it for every worker).
     let (_, arango) = streamforge_arango::testserver::serve(
         SocketAddr::from(([0, 0, 0, 0], ARANGO_PORT)),
         "streamforge",

@@ -1,7 +1,7 @@
 //! The run protocol in the cluster with the real workers: the loader against the exchange
 //! simulator, the lake connector into MinIO and the ArangoDB connector into the ArangoDB
 //! protocol server. The simulator and the protocol server run in this process and pods reach
-//! them at the pod bridge gateway (`e2e/overlay` points the workers there); each scenario uses
+//! them at the pod bridge gateway (`e2e/helm-values.yaml` points the workers there); each scenario uses
 //! a symbol of its own, so the lake and the collections start empty. Every count is checked
 //! against what the simulator serves. Run one at a time (`--test-threads=1`): they share ports.
 
@@ -21,10 +21,10 @@ use streamforge_e2e::{
 };
 use streamforge_kit::KafkaSettings;
 
-/// Where pods find the simulator and the ArangoDB protocol server (see `e2e/overlay`).
+/// Where pods find the simulator and the ArangoDB protocol server (see `e2e/helm-values.yaml`).
 const SIM_PORT: u16 = 29400;
 const ARANGO_PORT: u16 = 29529;
-/// The loaders' weight budget in the e2e overlay: exchangeInfo (20) and two klines pages (2
+/// The loaders' weight budget in e2e/helm-values.yaml: exchangeInfo (20) and two klines pages (2
 /// each) per one-minute window, so a load of more than two pages waits for the next window.
 const WEIGHT_BUDGET: u32 = 24;
 
