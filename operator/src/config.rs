@@ -34,6 +34,23 @@ pub struct Config {
     /// How long deletion waits for `stop` to reach Kafka before giving up with a Warning event.
     #[arg(long, env = "STOP_GRACE_SECONDS", default_value_t = 60)]
     pub stop_grace_seconds: u64,
+
+    /// Partitions of a data topic the operator makes before a Queue's Jobs.
+    #[arg(long, env = "DATA_TOPIC_PARTITIONS", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..))]
+    pub data_topic_partitions: i32,
+    /// Replication of a data topic the operator makes; -1: the broker's default.
+    #[arg(long, env = "DATA_TOPIC_REPLICATION", default_value_t = -1, value_parser = parse_replication)]
+    pub data_topic_replication: i32,
+}
+
+/// A replication factor: at least 1, or -1 for the broker's default.
+pub fn parse_replication(s: &str) -> Result<i32, String> {
+    match s.trim().parse::<i32>() {
+        Ok(n) if n == -1 || n >= 1 => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a replication factor (1 or more, or -1 for the broker's default)"
+        )),
+    }
 }
 
 /// What every worker Job gets unless its Queue says otherwise.
@@ -180,6 +197,31 @@ impl WorkerDefaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_topics_default_to_three_partitions_and_the_brokers_replication() {
+        let cfg = Config::try_parse_from(["streamforge-operator"]).unwrap();
+        assert_eq!(
+            (cfg.data_topic_partitions, cfg.data_topic_replication),
+            (3, -1)
+        );
+        let cfg = Config::try_parse_from([
+            "streamforge-operator",
+            "--data-topic-partitions=6",
+            "--data-topic-replication=3",
+        ])
+        .unwrap();
+        assert_eq!(
+            (cfg.data_topic_partitions, cfg.data_topic_replication),
+            (6, 3)
+        );
+        for bad in ["--data-topic-partitions=0", "--data-topic-replication=0"] {
+            assert!(
+                Config::try_parse_from(["streamforge-operator", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn extra_worker_environment_is_parsed_and_checked() {

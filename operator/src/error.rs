@@ -38,6 +38,12 @@ pub enum Error {
     },
     #[error(transparent)]
     Publish(#[from] PublishError),
+    #[error("making the data topic of Queue {queue}")]
+    DataTopic {
+        queue: String,
+        #[source]
+        source: streamforge_kit::topics::TopicError,
+    },
     #[error("finalizer of Queue {queue}: {message}")]
     Finalizer { queue: String, message: String },
 }
@@ -50,7 +56,7 @@ impl Error {
             Error::JobNameTaken { .. } => "conflict",
             Error::ListQueues { .. } => "queues",
             Error::PatchStatus { .. } => "status",
-            Error::Publish(_) => "kafka",
+            Error::Publish(_) | Error::DataTopic { .. } => "kafka",
             Error::Finalizer { .. } => "finalizer",
         }
     }
@@ -71,6 +77,7 @@ impl Error {
             Error::DeleteJob { .. } => "DeleteJobFailed",
             Error::PatchStatus { .. } => "StatusWriteFailed",
             Error::Publish(_) => "CommandNotDelivered",
+            Error::DataTopic { .. } => "DataTopicNotMade",
             Error::Finalizer { .. } => "FinalizerFailed",
         }
     }

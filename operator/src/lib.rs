@@ -28,6 +28,7 @@ pub mod results;
 pub mod status;
 pub mod telemetry;
 pub mod time;
+pub mod topics;
 
 #[cfg(test)]
 pub mod fixtures;

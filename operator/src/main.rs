@@ -19,6 +19,7 @@ use streamforge_operator::publisher::KafkaPublisher;
 use streamforge_operator::queue_index::QueueIndex;
 use streamforge_operator::reconcile::{self, Context};
 use streamforge_operator::telemetry::{self, IndexLookup, KubeStatusWriter, Telemetry};
+use streamforge_operator::topics::KafkaDataTopics;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -137,7 +138,15 @@ async fn main() -> anyhow::Result<()> {
         Ok(Ok(())) => ctx = ctx.with_job_cache(job_cache),
         _ => warn!("the Job cache is not ready; reconciles list Jobs instead"),
     }
-    let ctx = Arc::new(ctx.with_queue_cache(controller.store()));
+    let data_topics = Arc::new(KafkaDataTopics::new(
+        kafka.clone(),
+        cfg.data_topic_partitions,
+        cfg.data_topic_replication,
+    ));
+    let ctx = Arc::new(
+        ctx.with_queue_cache(controller.store())
+            .with_data_topics(data_topics),
+    );
 
     let queues_probe = queues.clone();
     let index = Arc::new(Mutex::new(QueueIndex::default()));

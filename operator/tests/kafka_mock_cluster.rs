@@ -19,6 +19,7 @@ use streamforge_operator::fold::{RunKey, TelemetryStatus};
 use streamforge_operator::metrics::Metrics;
 use streamforge_operator::publisher::{KafkaPublisher, Publisher};
 use streamforge_operator::telemetry::{self, QueueLookup, StatusWriter, Telemetry, WriteError};
+use streamforge_operator::topics::{DataTopics, KafkaDataTopics};
 
 const QID: &str = "wf-btcusdt-api_candles_5m-20240801-a1b2c3";
 
@@ -146,6 +147,29 @@ async fn real_broker_publisher_delivers_commands() {
         .unwrap()
         .unwrap();
     assert_eq!(msg.key(), Some(QID.as_bytes()));
+}
+
+/// The operator makes a Queue's data topic with its configured partitions (2 here, so it is not
+/// the broker's auto-creation, which makes 3) and the broker's default replication (-1); two
+/// reconciles at once, or a topic that exists, are fine.
+#[tokio::test]
+async fn real_broker_data_topics_are_made_with_the_configured_partitions() {
+    let Some(settings) = streamforge_kit::testing::real_kafka("real_broker_data_topics") else {
+        return;
+    };
+    let topic = streamforge_kit::testing::unique("wf-operator-data");
+    let topics = KafkaDataTopics::new(settings.clone(), 2, -1);
+    let (a, b) = tokio::join!(topics.ensure(&topic), topics.ensure(&topic));
+    a.unwrap();
+    b.unwrap();
+    topics.ensure(&topic).await.unwrap();
+    let probe: StreamConsumer = settings.consumer("probe", "probe").unwrap();
+    let md = probe
+        .fetch_metadata(Some(&topic), Duration::from_secs(10))
+        .unwrap();
+    let t = md.topics().iter().find(|t| t.name() == topic).unwrap();
+    assert!(t.error().is_none(), "{:?}", t.error());
+    assert_eq!(t.partitions().len(), 2);
 }
 
 async fn fold_scenario(settings: KafkaSettings, events_topic: &str, group: &str) {

@@ -1,7 +1,8 @@
 //! Apply: bring one Queue's run to what its spec asks, then write status last.
 //!
-//! Order within a reconcile: validate → (suspend: stop, delete Jobs) → create missing Jobs →
-//! publish `start` once per run and record it at once → derive phase and conditions → status.
+//! Order within a reconcile: validate → (suspend: stop, delete Jobs) → make the data topic
+//! (when Jobs are missing) → create missing Jobs → publish `start` once per run and record it
+//! at once → derive phase and conditions → status.
 
 use chrono::Utc;
 use k8s_openapi::api::batch::v1::Job;
@@ -159,6 +160,28 @@ async fn publish_all(
             .inc();
     }
     info!(queue = %queue.name_any(), queue_id = %id.queue_id, run, command = command.as_str(), workers = workers.len(), "command delivered");
+    Ok(())
+}
+
+/// Make the data topic of a Queue whose workers use it, before any of its Jobs (see
+/// `crate::topics`); only when Jobs are about to be created, so a running Queue asks nothing.
+async fn ensure_data_topic(ctx: &Context, queue: &Queue, id: &Identity) -> Result<(), Error> {
+    let Some(topics) = &ctx.data_topics else {
+        return Ok(());
+    };
+    if !crate::topics::uses_data_topic(queue) {
+        return Ok(());
+    }
+    if let Err(source) = topics.ensure(&id.kafka_topic).await {
+        ctx.metrics
+            .kafka_errors
+            .with_label_values(&["data_topic"])
+            .inc();
+        return Err(Error::DataTopic {
+            queue: queue.name_any(),
+            source,
+        });
+    }
     Ok(())
 }
 
@@ -366,10 +389,15 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
         .iter()
         .filter(|p| p.run == Some(run))
         .collect();
-    for w in &workers {
-        if worker_state(&existing, w, &st.succeeded_jobs, &producers) == JobState::Missing {
-            create_job(ctx, &job_api, queue, &id, w, run).await?;
-        }
+    let missing: Vec<&Worker> = workers
+        .iter()
+        .filter(|w| worker_state(&existing, w, &st.succeeded_jobs, &producers) == JobState::Missing)
+        .collect();
+    if !missing.is_empty() {
+        ensure_data_topic(ctx, queue, &id).await?;
+    }
+    for w in missing {
+        create_job(ctx, &job_api, queue, &id, w, run).await?;
     }
     st.job_name = workers.first().map(|w| w.job_name.clone());
 

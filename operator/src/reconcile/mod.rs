@@ -29,6 +29,7 @@ use crate::config::WorkerDefaults;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::publisher::Publisher;
+use crate::topics::DataTopics;
 
 pub const FINALIZER: &str = "streamforge.io/cleanup";
 /// Field manager of the reconciler's status fields.
@@ -71,6 +72,8 @@ pub struct Context {
     pub job_cache: Option<Store<Job>>,
     /// The controller's Queues; without it a Queue that waits for others lists its namespace.
     pub queue_cache: Option<Store<Queue>>,
+    /// Makes a Queue's data topic before its Jobs; without it the loader makes the topic.
+    pub data_topics: Option<Arc<dyn DataTopics>>,
 }
 
 impl Context {
@@ -96,12 +99,19 @@ impl Context {
             sent: Mutex::new(HashMap::new()),
             job_cache: None,
             queue_cache: None,
+            data_topics: None,
         }
     }
 
     /// Read the Queues that others wait for from `store` (the controller's own).
     pub fn with_queue_cache(mut self, store: Store<Queue>) -> Self {
         self.queue_cache = Some(store);
+        self
+    }
+
+    /// Make each Queue's data topic through `topics` before its Jobs.
+    pub fn with_data_topics(mut self, topics: Arc<dyn DataTopics>) -> Self {
+        self.data_topics = Some(topics);
         self
     }
 

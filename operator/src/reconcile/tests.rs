@@ -18,6 +18,7 @@ use crate::config::WorkerDefaults;
 use crate::fixtures::{QueueExt, job_with};
 use crate::metrics::Metrics;
 use crate::publisher::RecordingPublisher;
+use crate::topics::RecordingDataTopics;
 
 /// One expected API call: method, path (query ignored), and the status and JSON to answer with.
 struct Call {
@@ -64,6 +65,7 @@ fn event_reply() -> Value {
 struct Harness {
     ctx: Arc<Context>,
     publisher: RecordingPublisher,
+    topics: RecordingDataTopics,
     bodies: Arc<Mutex<Vec<(Method, String, Value)>>>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -112,16 +114,21 @@ fn harness(queue: &Queue, calls: Vec<Call>) -> Harness {
     });
     let client = Client::new(service, "default");
     let publisher = RecordingPublisher::default();
-    let ctx = Arc::new(Context::new(
-        client,
-        WorkerDefaults::for_tests(),
-        Arc::new(publisher.clone()),
-        Metrics::new().unwrap(),
-        Duration::from_secs(60),
-    ));
+    let topics = RecordingDataTopics::default();
+    let ctx = Arc::new(
+        Context::new(
+            client,
+            WorkerDefaults::for_tests(),
+            Arc::new(publisher.clone()),
+            Metrics::new().unwrap(),
+            Duration::from_secs(60),
+        )
+        .with_data_topics(Arc::new(topics.clone())),
+    );
     Harness {
         ctx,
         publisher,
+        topics,
         bodies,
         server,
     }
@@ -167,7 +174,13 @@ async fn a_new_queue_gets_its_jobs_and_exactly_one_start() {
     );
     let action = reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
     assert_eq!(action, Action::requeue(super::RESYNC));
+    let topics = h.topics.clone();
     let (publisher, bodies) = h.done().await;
+    assert_eq!(
+        topics.ensured(),
+        ["wf-btcusdt-api_candles_5m-20240801-a1b2c3-data"],
+        "the data topic is made once, before the Jobs (see the test below for the order)"
+    );
 
     let sent = publisher.sent();
     assert_eq!(sent.len(), 2, "one start per worker");
@@ -210,6 +223,47 @@ async fn a_new_queue_gets_its_jobs_and_exactly_one_start() {
     );
 }
 
+/// The data topic comes before the Jobs: a topic that cannot be made holds them back (a sink
+/// started before its topic would wait for it), and the reconcile is retried with the reason
+/// shown.
+#[tokio::test]
+async fn a_data_topic_that_cannot_be_made_holds_the_jobs_back() {
+    let q = Queue::test().with_sinks(&[SinkKind::Arango]).finalized();
+    let h = harness(
+        &q,
+        vec![
+            call(Method::GET, JOBS, job_list(vec![])),
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    h.topics.set_failing(true);
+    let err = reconcile(Arc::new(q), h.ctx.clone()).await.unwrap_err();
+    assert_eq!(err.reason(), "DataTopicNotMade");
+    let topics = h.topics.clone();
+    let (publisher, bodies) = h.done().await;
+    assert_eq!(
+        topics.ensured(),
+        ["wf-btcusdt-api_candles_5m-20240801-a1b2c3-data"]
+    );
+    assert!(publisher.sent().is_empty(), "no start without Jobs");
+    let st = &statuses(&bodies)[0];
+    let stalled = st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .unwrap();
+    assert_eq!(stalled["reason"], "DataTopicNotMade");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains("broker unavailable"),
+        "{stalled}"
+    );
+}
+
 #[tokio::test]
 async fn a_restarted_operator_never_sends_a_second_start() {
     let q = Queue::test().finalized().in_phase(Phase::Running, 1, true);
@@ -225,8 +279,13 @@ async fn a_restarted_operator_never_sends_a_second_start() {
         ],
     );
     reconcile(Arc::new(q), h.ctx.clone()).await.unwrap();
+    let topics = h.topics.clone();
     let (publisher, bodies) = h.done().await;
     assert!(publisher.sent().is_empty());
+    assert!(
+        topics.ensured().is_empty(),
+        "a run whose Jobs exist asks Kafka nothing"
+    );
     let st = statuses(&bodies);
     assert_eq!(st[0]["phase"], "Running");
     assert_eq!(st[0]["startSentRun"], 1);
