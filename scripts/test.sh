@@ -59,6 +59,8 @@ if [[ -n "${ARANGO_URL:-}" ]]; then
 fi
 
 if [[ $status -eq 0 ]]; then
+  echo "== the CRD on the oldest Kubernetes it supports (e2e/min-k8s/check.sh)"
+  bash e2e/min-k8s/check.sh 2>&1 | tee -a "$log" || status=$?
   echo "== end-to-end suite (e2e/run.sh: Kubernetes, Kafka and MinIO built here, the operator in-cluster)"
   # The suite keeps its own state, ports and broker apart from the ones above.
   env -u STREAMFORGE_STATE -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT -u MINIO_PORT -u MINIO_CONSOLE_PORT \
