@@ -118,7 +118,7 @@ for target in "${targets[@]}"; do
     --build-arg VERSION="$version" --build-arg REVISION="$revision" \
     -t "$name" "$ctx" >/dev/null || die "buildah bud --target $target failed"
   id="$(buildah inspect --type image --format '{{.FromImageID}}' "$name")"
-  echo "$prog: $name ${id:0:12} ($(buildah images --format '{{.Size}}' "$name"), $((SECONDS - t0)) s)"
+  echo "$prog: $name ${id:0:12} ($(buildah images --format '{{.Size}}' "$name" | head -n1), $((SECONDS - t0)) s)"
   if [[ -n "$save" || "$import" == 1 ]]; then
     archive="${save:-$cache/images/archives}/$target.tar"
     mkdir -p "$(dirname "$archive")"

@@ -61,7 +61,7 @@ done
   --namespace streamforge --create-namespace --wait --timeout 5m \
   --set image.tag=local --set image.pullPolicy=Never \
   --set kafka.bootstrapServers="$host_ip:39092" \
-  --set lake.endpoint="http://$gateway:39000" \
+  --set lake.endpoint="http://$gateway:39000" --set arango.url= \
   --set binance.baseUrl="http://$gateway:$sim_port" --set binance.wsUrl="ws://$gateway:$sim_port" \
   --set visualizer.enabled=true --set facade.enabled=true
 # Images rebuilt under the same tag on a second run need new pods.
@@ -71,6 +71,8 @@ for d in operator visualizer facade; do
 done
 
 echo "== up: samples/pipeline.yaml in namespace $ns"
+# A fresh run each time: Queues left from an earlier one are removed first.
+k -n "$ns" delete queues --all --wait=true >/dev/null
 k -n "$ns" apply -f samples/pipeline.yaml
 deadline=$((SECONDS + wait_s))
 while :; do

@@ -64,6 +64,16 @@ pub struct WorkerDefaults {
     pub image_tag: String,
     #[arg(long, env = "IMAGE_PULL_POLICY", default_value = "IfNotPresent", value_parser = ["Always", "IfNotPresent", "Never"])]
     pub image_pull_policy: String,
+    /// Image prefixes a Queue's `spec.image` may start with, comma-separated (e.g.
+    /// `registry.example.com/streamforge/,registry.example.com/team-a/`); empty: only
+    /// `<IMAGE_REGISTRY>/`, the operator's own image table.
+    #[arg(
+        long,
+        env = "ALLOWED_IMAGES",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub allowed_images: Vec<String>,
 
     /// Kafka bootstrap servers as workers reach them (defaults to the operator's).
     #[arg(long, env = "WORKER_KAFKA_BOOTSTRAP_SERVERS")]

@@ -26,6 +26,8 @@ pub const REASON_SUCCEEDED: &str = "AllJobsSucceeded";
 pub const REASON_JOB_FAILED: &str = "JobFailed";
 pub const REASON_WORKER_ERROR: &str = "WorkerReportedError";
 pub const REASON_INVALID_SPEC: &str = "InvalidSpec";
+/// The spec asks for what the cluster's policy refuses (an image, a reserved topic).
+pub const REASON_NOT_ALLOWED: &str = "NotAllowed";
 pub const REASON_SUSPENDED: &str = "Suspended";
 pub const REASON_START_SENT: &str = "StartSent";
 pub const REASON_NOT_STARTED: &str = "StartNotSent";

@@ -228,6 +228,18 @@ fn the_chart_installs_what_the_kustomize_install_does() {
         "the chart's CRD is not crds/queue.yaml"
     );
 
+    // The same admission policy for Queues.
+    for kind in [
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ] {
+        assert_eq!(
+            find(&chart, kind, "streamforge-queues")["spec"],
+            find(&kustomize, kind, "streamforge-queues")["spec"],
+            "{kind}"
+        );
+    }
+
     // The same rights, no more.
     assert_eq!(
         grants(find(&chart, "ClusterRole", "streamforge-operator")),
@@ -297,6 +309,16 @@ fn images_and_worker_settings_come_from_the_values() {
     }
     let cm = config_map_data(find(&objs, "ConfigMap", "streamforge-operator"));
     assert_eq!(cm["IMAGE_REGISTRY"], "registry.example.com/sf/");
+    // Queues may use the operator's own registry only, at apply and in the operator.
+    assert_eq!(cm["ALLOWED_IMAGES"], "registry.example.com/sf/");
+    let vap = find(&objs, "ValidatingAdmissionPolicy", "streamforge-queues");
+    let rule = vap["spec"]["validations"][0]["expression"]
+        .as_str()
+        .unwrap();
+    assert!(
+        rule.contains(r#"["registry.example.com/sf/"].exists("#),
+        "{rule}"
+    );
     assert_eq!(cm["IMAGE_TAG"], "1.2.3");
     assert_eq!(
         cm["WORKER_EXTRA_ENV"],
@@ -334,6 +356,28 @@ fn optional_parts_appear_only_when_asked_for() {
     ] {
         assert!(full.contains(k), "{k} missing from {full:?}");
     }
+    // Listed prefixes replace the default; the policy needs Kubernetes 1.30.
+    let objs = template(
+        &helm,
+        &["imagePolicy.allowedPrefixes={r.example/a/,r.example/b/}"],
+    );
+    let cm = config_map_data(find(&objs, "ConfigMap", "streamforge-operator"));
+    assert_eq!(cm["ALLOWED_IMAGES"], "r.example/a/,r.example/b/");
+    let (ok, out, err) = run(
+        &helm,
+        &[
+            "template",
+            "streamforge",
+            "charts/streamforge",
+            "--kube-version",
+            "1.29.4",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(!kinds(&docs(&out)).contains("ValidatingAdmissionPolicy/streamforge-queues"));
+    let off = kinds(&template(&helm, &["imagePolicy.admissionPolicy=false"]));
+    assert!(!off.contains("ValidatingAdmissionPolicy/streamforge-queues"));
+
     let no_crd = kinds(&template(&helm, &["crds.install=false"]));
     assert!(!no_crd.contains("CustomResourceDefinition/queues.streamforge.io"));
 

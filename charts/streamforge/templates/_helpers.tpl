@@ -24,7 +24,7 @@
 
 {{/* Labels of a component: include "streamforge.labels" (list . "operator") */}}
 {{- define "streamforge.labels" -}}
-{{- $root := index . 0 }}
+{{- $root := index . 0 -}}
 app.kubernetes.io/name: streamforge-{{ index . 1 }}
 app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/part-of: streamforge
@@ -34,7 +34,7 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version }}
 {{- end -}}
 
 {{- define "streamforge.selector" -}}
-{{- $root := index . 0 }}
+{{- $root := index . 0 -}}
 app.kubernetes.io/name: streamforge-{{ index . 1 }}
 app.kubernetes.io/instance: {{ $root.Release.Name }}
 {{- end -}}
@@ -65,4 +65,14 @@ allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true
 capabilities:
   drop: ["ALL"]
+{{- end -}}
+
+{{/* The image prefixes Queues may use, as a list. */}}
+{{- define "streamforge.allowedImages" -}}
+{{- $prefixes := .Values.imagePolicy.allowedPrefixes -}}
+{{- if not $prefixes -}}
+{{- $registry := trimSuffix "/" .Values.image.registry -}}
+{{- $prefixes = ternary (list) (list (printf "%s/" $registry)) (eq $registry "") -}}
+{{- end -}}
+{{- toJson $prefixes -}}
 {{- end -}}

@@ -199,8 +199,8 @@ where
 }
 
 impl Env {
-    /// The platform and a client, with the suite's namespace made if missing; `None` when the
-    /// suite is not asked to run.
+    /// The platform and a client, with the suite's namespace made if missing and labelled to
+    /// enforce the `restricted` Pod Security Standard; `None` when the suite is not asked to run.
     pub async fn setup(test: &str) -> Option<(Env, Client)> {
         let env = Env::from_env(test)?;
         let client = env.client().await.ok()?;
@@ -210,6 +210,17 @@ impl Env {
             env.kubectl_ok(&["create", "namespace", &env.namespace])
                 .ok()?;
         }
+        // Every scenario's worker pods are admitted under the `restricted` Pod Security
+        // Standard, as on a cluster that several teams share.
+        env.kubectl_ok(&[
+            "label",
+            "--overwrite",
+            "namespace",
+            &env.namespace,
+            "pod-security.kubernetes.io/enforce=restricted",
+            "pod-security.kubernetes.io/enforce-version=latest",
+        ])
+        .ok()?;
         Some((env, client))
     }
 

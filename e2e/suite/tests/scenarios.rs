@@ -390,8 +390,48 @@ async fn e2e_4_an_invalid_queue_is_refused_with_a_readable_message() {
     assert!(!ok);
     assert!(err.contains("timeRange"), "{err}");
     println!("reversed range: {}", err.trim());
-    let (ok, _, _) = env.kubectl(&["get", "queue", "e2e-bad-symbol", "-n", &env.namespace]);
-    assert!(!ok, "nothing was stored");
+    // The install's admission policy: an image from outside the operator's registry, and the
+    // control topic as a data topic (the operator refuses both too, where the policy is absent).
+    let foreign = dummy_queue(
+        "e2e-foreign-image",
+        "dummy_load",
+        DAY,
+        "  image: docker.io/someone/miner:1\n",
+    );
+    let (ok, _, err) =
+        env.kubectl_stdin(&["apply", "-n", &env.namespace, "-f", "-"], Some(&foreign));
+    assert!(!ok);
+    assert!(
+        err.contains("spec.image docker.io/someone/miner:1 is not allowed here"),
+        "{err}"
+    );
+    println!("foreign image: {}", err.trim());
+    let control = dummy_queue(
+        "e2e-control-topic",
+        "dummy_load",
+        DAY,
+        "  kafkaTopic: queue-control\n",
+    );
+    let (ok, _, err) =
+        env.kubectl_stdin(&["apply", "-n", &env.namespace, "-f", "-"], Some(&control));
+    assert!(!ok);
+    assert!(err.contains("is the platform's own topic"), "{err}");
+    // An image from the operator's own registry is let through.
+    let own = dummy_queue(
+        "e2e-own-image",
+        "dummy_load",
+        DAY,
+        "  image: streamforge/dummy-service:e2e\n",
+    );
+    let (ok, _, err) = env.kubectl_stdin(
+        &["apply", "--dry-run=server", "-n", &env.namespace, "-f", "-"],
+        Some(&own),
+    );
+    assert!(ok, "{err}");
+    for name in ["e2e-bad-symbol", "e2e-foreign-image", "e2e-control-topic"] {
+        let (ok, _, _) = env.kubectl(&["get", "queue", name, "-n", &env.namespace]);
+        assert!(!ok, "{name}: nothing was stored");
+    }
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@ use k8s_openapi::api::batch::v1::{
     PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, PodSpec, PodTemplateSpec, SeccompProfile, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
@@ -23,6 +23,9 @@ use super::{
 };
 use crate::config::WorkerDefaults;
 use crate::reconcile::validate::Identity;
+
+/// The user and group worker containers run as (the images' own, `images/Dockerfile`).
+pub const WORKER_UID: i64 = 65532;
 
 fn labels(id: &Identity, worker: &Worker, run: u32) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -83,33 +86,44 @@ pub fn build_job(
 ) -> Job {
     let spec = &queue.spec;
     let labels = labels(id, worker, run);
-    let ca = (!cfg.kafka_ca_secret.is_empty()).then(|| {
-        (
-            Volume {
-                name: "kafka-ca".into(),
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(cfg.kafka_ca_secret.clone()),
-                    optional: Some(true),
-                    ..SecretVolumeSource::default()
-                }),
-                ..Volume::default()
-            },
-            VolumeMount {
-                name: "kafka-ca".into(),
-                mount_path: KAFKA_CA_DIR.into(),
-                read_only: Some(true),
-                ..VolumeMount::default()
-            },
-        )
-    });
+    // The root filesystem is read-only; /tmp (the images' working directory) is the one place
+    // a worker writes: checkpoints, report files, spill.
+    let mut volumes = vec![Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }];
+    let mut mounts = vec![VolumeMount {
+        name: "tmp".into(),
+        mount_path: "/tmp".into(),
+        ..VolumeMount::default()
+    }];
+    if !cfg.kafka_ca_secret.is_empty() {
+        volumes.push(Volume {
+            name: "kafka-ca".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(cfg.kafka_ca_secret.clone()),
+                optional: Some(true),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        mounts.push(VolumeMount {
+            name: "kafka-ca".into(),
+            mount_path: KAFKA_CA_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
     let container = Container {
         name: "worker".into(),
         image: Some(worker.image.clone()),
         image_pull_policy: Some(cfg.image_pull_policy.clone()),
         env: Some(worker_env(queue, id, worker, run, cfg)),
-        volume_mounts: ca.as_ref().map(|(_, m)| vec![m.clone()]),
+        volume_mounts: Some(mounts),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
             capabilities: Some(Capabilities {
                 drop: Some(vec!["ALL".into()]),
                 add: None,
@@ -122,6 +136,7 @@ pub fn build_job(
         }),
         ..Container::default()
     };
+    let with_account = !cfg.service_account.is_empty();
     Job {
         metadata: ObjectMeta {
             name: Some(worker.job_name.clone()),
@@ -150,9 +165,23 @@ pub fn build_job(
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".into()),
                     containers: vec![container],
-                    volumes: ca.map(|(v, _)| vec![v]),
-                    service_account_name: (!cfg.service_account.is_empty())
-                        .then(|| cfg.service_account.clone()),
+                    volumes: Some(volumes),
+                    // The `restricted` Pod Security Standard: a non-root user (the images'
+                    // 65532, also for an image that names none), the runtime's seccomp profile.
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(WORKER_UID),
+                        run_as_group: Some(WORKER_UID),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".into(),
+                            localhost_profile: None,
+                        }),
+                        ..PodSecurityContext::default()
+                    }),
+                    // Workers do not call the Kubernetes API; a token is mounted only for a
+                    // service account the operator's configuration names.
+                    automount_service_account_token: Some(with_account),
+                    service_account_name: with_account.then(|| cfg.service_account.clone()),
                     ..PodSpec::default()
                 }),
             },
@@ -320,7 +349,7 @@ mod tests {
         let pod = spec.template.spec.as_ref().unwrap();
         assert_eq!(pod.containers[0].image.as_deref(), Some("my/trainer:dev"));
         assert_eq!(
-            pod.volumes.as_ref().unwrap()[0]
+            pod.volumes.as_ref().unwrap()[1]
                 .secret
                 .as_ref()
                 .unwrap()
@@ -335,6 +364,51 @@ mod tests {
         assert_eq!(value(&env, "GRAPH_NAME"), "btc_graph");
         assert_eq!(value(&env, "CA_PATH"), "/etc/streamforge/kafka-ca/ca.crt");
         assert!(!env.contains_key("TIME_RANGE"));
+    }
+
+    #[test]
+    fn worker_pods_meet_the_restricted_pod_security_standard() {
+        let q = Queue::test();
+        let id = validate(&q).unwrap();
+        let mut cfg = WorkerDefaults::for_tests();
+        for account in ["", "streamforge-worker"] {
+            cfg.service_account = account.into();
+            let w = &workers(&q, &id, 1, &cfg)[0];
+            let job = build_job(&q, &id, w, 1, &cfg);
+            let pod = job.spec.unwrap().template.spec.unwrap();
+            let sc = pod.security_context.as_ref().unwrap();
+            assert_eq!(sc.run_as_non_root, Some(true));
+            assert_eq!(sc.run_as_user, Some(WORKER_UID));
+            assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+            let c = &pod.containers[0];
+            let csc = c.security_context.as_ref().unwrap();
+            assert_eq!(csc.allow_privilege_escalation, Some(false));
+            assert_eq!(csc.read_only_root_filesystem, Some(true));
+            assert_eq!(
+                csc.capabilities.as_ref().unwrap().drop.as_deref(),
+                Some(&["ALL".to_owned()][..])
+            );
+            // The one writable place, /tmp, is an emptyDir.
+            let tmp = c
+                .volume_mounts
+                .iter()
+                .flatten()
+                .find(|m| m.mount_path == "/tmp")
+                .unwrap();
+            let vol = pod
+                .volumes
+                .iter()
+                .flatten()
+                .find(|v| v.name == tmp.name)
+                .unwrap();
+            assert!(vol.empty_dir.is_some());
+            // No API token unless the configuration names an account for workers.
+            assert_eq!(
+                pod.automount_service_account_token,
+                Some(!account.is_empty())
+            );
+            assert_eq!(pod.service_account_name.as_deref().unwrap_or(""), account);
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::observe;
+use super::policy;
 use super::validate::{Identity, validate};
 use super::{Context, MANAGER, POD_START_CHECK, RESYNC, WAIT_CHECK};
 use crate::dependencies::{REASON_WAITING, Readiness, readiness};
@@ -287,21 +288,28 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     st.observed_generation = generation;
     let live = queue.spec.time_range.is_none() && queue.spec.target.is_loader();
 
-    let id = match validate(queue) {
+    let refused = match validate(queue) {
+        Ok(id) => match policy::check(queue, &id, &ctx.workers) {
+            Ok(()) => Ok(id),
+            Err(e) => Err((format!("not allowed: {e}"), REASON_NOT_ALLOWED)),
+        },
+        Err(e) => Err((format!("invalid spec: {e}"), REASON_INVALID_SPEC)),
+    };
+    let id = match refused {
         Ok(id) => id,
-        Err(e) => {
+        Err((message, reason)) => {
             st.phase = Some(Phase::Failed);
-            st.message = Some(format!("invalid spec: {e}"));
-            set_all(&mut st, generation, false, false, live, REASON_INVALID_SPEC);
-            finish(ctx, queue, &old, &old, &st, REASON_INVALID_SPEC).await?;
+            st.message = Some(message);
+            set_all(&mut st, generation, false, false, live, reason);
+            finish(ctx, queue, &old, &old, &st, reason).await?;
             return Ok(Action::await_change());
         }
     };
     st.queue_id = Some(id.queue_id.clone());
     st.telemetry_id = Some(id.telemetry_id.clone());
-    let invalid_before = old
-        .condition(COND_FAILED)
-        .is_some_and(|c| c.reason == REASON_INVALID_SPEC && c.status == "True");
+    let invalid_before = old.condition(COND_FAILED).is_some_and(|c| {
+        (c.reason == REASON_INVALID_SPEC || c.reason == REASON_NOT_ALLOWED) && c.status == "True"
+    });
     if old.phase.is_some_and(Phase::is_terminal) && !invalid_before {
         // Finished Queues stay finished: their Jobs may be gone (TTL), nothing is re-run.
         if reconciler_view(&old) != st {

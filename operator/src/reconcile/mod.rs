@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod cleanup;
 pub mod observe;
+pub mod policy;
 pub mod validate;
 
 use std::collections::HashMap;

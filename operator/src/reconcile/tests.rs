@@ -455,6 +455,41 @@ async fn an_invalid_spec_fails_without_touching_jobs_or_kafka() {
 }
 
 #[tokio::test]
+async fn an_image_from_outside_the_allowed_registries_fails_without_jobs() {
+    let mut q = Queue::test().finalized();
+    q.spec.image = Some("docker.io/evil/miner:1".into());
+    let h = harness(
+        &q,
+        vec![
+            call(Method::PATCH, STATUS, Value::Null),
+            call(Method::POST, EVENTS, event_reply()),
+        ],
+    );
+    assert_eq!(
+        reconcile(Arc::new(q), h.ctx.clone()).await.unwrap(),
+        Action::await_change()
+    );
+    let (publisher, bodies) = h.done().await;
+    assert!(publisher.sent().is_empty());
+    let st = &statuses(&bodies)[0];
+    assert_eq!(st["phase"], "Failed");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not allowed: image \"docker.io/evil/miner:1\""),
+        "{st}"
+    );
+    let failed = st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Failed")
+        .unwrap();
+    assert_eq!(failed["reason"], "NotAllowed");
+}
+
+#[tokio::test]
 async fn deletion_retries_stop_then_releases_the_finalizer_after_the_grace_period() {
     // Kafka is down. Within the grace period the cleanup fails (and is retried).
     let q = Queue::test()
