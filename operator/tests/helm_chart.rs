@@ -356,25 +356,13 @@ fn optional_parts_appear_only_when_asked_for() {
     ] {
         assert!(full.contains(k), "{k} missing from {full:?}");
     }
-    // Listed prefixes replace the default; the policy needs Kubernetes 1.30.
+    // Listed prefixes replace the default.
     let objs = template(
         &helm,
         &["imagePolicy.allowedPrefixes={r.example/a/,r.example/b/}"],
     );
     let cm = config_map_data(find(&objs, "ConfigMap", "streamforge-operator"));
     assert_eq!(cm["ALLOWED_IMAGES"], "r.example/a/,r.example/b/");
-    let (ok, out, err) = run(
-        &helm,
-        &[
-            "template",
-            "streamforge",
-            "charts/streamforge",
-            "--kube-version",
-            "1.29.4",
-        ],
-    );
-    assert!(ok, "{err}");
-    assert!(!kinds(&docs(&out)).contains("ValidatingAdmissionPolicy/streamforge-queues"));
     let off = kinds(&template(&helm, &["imagePolicy.admissionPolicy=false"]));
     assert!(!off.contains("ValidatingAdmissionPolicy/streamforge-queues"));
 
@@ -404,11 +392,11 @@ fn bad_values_and_old_clusters_are_refused_with_a_reason() {
             "streamforge",
             "charts/streamforge",
             "--kube-version",
-            "1.28.9",
+            "1.30.14",
         ],
     );
     assert!(!ok);
-    assert!(err.contains(">=1.29.0-0"), "{err}");
+    assert!(err.contains(">=1.31.0-0"), "{err}");
 
     let (ok, _, err) = run(
         &helm,
