@@ -60,7 +60,7 @@ done
 "$helm" --kubeconfig "$KUBECONFIG_ADMIN" upgrade --install streamforge charts/streamforge \
   --namespace streamforge --create-namespace --wait --timeout 5m \
   --set image.tag=local --set image.pullPolicy=Never \
-  --set kafka.bootstrapServers="$host_ip:39092" \
+  --set kafka.bootstrapServers="$host_ip:39092" --set kafka.workerSecret= --set arango.workerSecret= \
   --set lake.endpoint="http://$gateway:39000" --set arango.url= \
   --set binance.baseUrl="http://$gateway:$sim_port" --set binance.wsUrl="ws://$gateway:$sim_port" \
   --set visualizer.enabled=true --set facade.enabled=true

@@ -23,11 +23,23 @@ const STUCK_WAITING: [&str; 6] = [
 pub const REASON_FAILED_CREATE: &str = "PodCreateRefused";
 /// Reason when no node can take the pod.
 pub const REASON_UNSCHEDULABLE: &str = "Unschedulable";
+/// Reason when a Secret the worker needs does not exist: the Queue fails at once, naming it.
+pub const REASON_SECRET_MISSING: &str = "SecretMissing";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodProblem {
     pub reason: &'static str,
     pub message: String,
+    /// Waiting cannot mend it: the Queue fails now rather than after the start timeout.
+    pub fatal: bool,
+}
+
+/// The Secret a kubelet's `CreateContainerConfigError` says is missing
+/// (`secret "streamforge-minio" not found`).
+fn missing_secret(message: &str) -> Option<&str> {
+    let rest = &message[message.find("secret \"")? + "secret \"".len()..];
+    let (name, tail) = rest.split_once('"')?;
+    tail.trim_start().starts_with("not found").then_some(name)
 }
 
 fn cut(s: &str) -> String {
@@ -50,13 +62,25 @@ pub fn pod_problem(pods: &[Pod]) -> Option<PodProblem> {
             if let Some(reason) = w.reason.as_deref()
                 && let Some(known) = STUCK_WAITING.iter().find(|r| **r == reason)
             {
+                let detail = w.message.as_deref().unwrap_or("");
+                if reason == "CreateContainerConfigError"
+                    && let Some(secret) = missing_secret(detail)
+                {
+                    return Some(PodProblem {
+                        reason: REASON_SECRET_MISSING,
+                        message: cut(&format!(
+                            "Secret {secret:?} is missing in namespace {}: the worker needs it \
+                             (create it, or set its name to \"\" in the operator's configuration \
+                             if that store takes no credentials)",
+                            pod.namespace().unwrap_or_default()
+                        )),
+                        fatal: true,
+                    });
+                }
                 return Some(PodProblem {
                     reason: known,
-                    message: cut(&format!(
-                        "pod {}: {reason}: {}",
-                        pod.name_any(),
-                        w.message.as_deref().unwrap_or("")
-                    )),
+                    message: cut(&format!("pod {}: {reason}: {detail}", pod.name_any())),
+                    fatal: false,
                 });
             }
         }
@@ -73,6 +97,7 @@ pub fn pod_problem(pods: &[Pod]) -> Option<PodProblem> {
                     pod.name_any(),
                     c.message.as_deref().unwrap_or("no node fits")
                 )),
+                fatal: false,
             });
         }
     }
@@ -95,6 +120,7 @@ pub fn create_refused(job: &str, events: &[Event]) -> Option<PodProblem> {
                 "Job {job} cannot create its pod: {}",
                 e.message.as_deref().unwrap_or("")
             )),
+            fatal: false,
         })
 }
 
@@ -125,6 +151,31 @@ mod tests {
             "name": "worker", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
             "state": {"waiting": {"reason": "ContainerCreating"}}}]}));
         assert_eq!(pod_problem(&[pulling]), None);
+    }
+
+    #[test]
+    fn a_missing_secret_fails_at_once_and_names_the_secret() {
+        let p = pod(json!({"phase": "Pending", "containerStatuses": [{
+            "name": "worker", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "CreateContainerConfigError",
+                "message": "secret \"streamforge-minio\" not found"}}}]}));
+        let p = pod_problem(&[p]).unwrap();
+        assert_eq!(p.reason, REASON_SECRET_MISSING);
+        assert!(p.fatal);
+        assert!(
+            p.message
+                .starts_with("Secret \"streamforge-minio\" is missing"),
+            "{}",
+            p.message
+        );
+
+        // Another configuration error (a missing key, a ConfigMap) waits as before.
+        let key = pod(json!({"phase": "Pending", "containerStatuses": [{
+            "name": "worker", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "CreateContainerConfigError",
+                "message": "couldn't find key secretKey in Secret default/streamforge-minio"}}}]}));
+        let p = pod_problem(&[key]).unwrap();
+        assert_eq!((p.reason, p.fatal), ("CreateContainerConfigError", false));
     }
 
     #[test]

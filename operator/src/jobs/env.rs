@@ -1,9 +1,9 @@
 //! A worker's environment (pure): the contract's variable names with this run's values,
-//! credentials only as optional Secret references, and the spec's optional fields from the
+//! the endpoints and credentials (as required Secret references) of the stores its family uses, and the spec's optional fields from the
 //! contract's table.
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
-use streamforge_api::{Queue, env, optional};
+use streamforge_api::{Queue, Target, env, optional};
 
 use super::{KAFKA_CA_DIR, Role, Worker};
 use crate::config::WorkerDefaults;
@@ -17,21 +17,35 @@ fn plain(name: &str, value: impl Into<String>) -> EnvVar {
     }
 }
 
-/// A variable from a Secret key; optional, so a namespace without the Secret still runs
-/// (plaintext Kafka, anonymous stores).
-fn secret(name: &str, secret_name: &str, key: &str) -> EnvVar {
-    EnvVar {
+/// A variable from a Secret key. The Secret must exist: a worker that needs credentials and
+/// finds none does not start (the operator reports the missing Secret by name) instead of
+/// running in plaintext or as ArangoDB's `root`. An empty Secret name in the configuration
+/// means that store takes no credentials, and no variable is set.
+fn secret(name: &str, secret_name: &str, key: &str) -> Option<EnvVar> {
+    (!secret_name.is_empty()).then(|| EnvVar {
         name: name.into(),
         value: None,
         value_from: Some(EnvVarSource {
             secret_key_ref: Some(SecretKeySelector {
                 name: secret_name.into(),
                 key: key.into(),
-                optional: Some(true),
+                optional: Some(false),
             }),
             ..EnvVarSource::default()
         }),
-    }
+    })
+}
+
+/// The stores a worker family uses; it gets their endpoints and credentials, and no others.
+fn uses_arango(target: Target) -> bool {
+    matches!(target, Target::ArangoConnector | Target::GraphBuilder)
+}
+
+fn uses_lake(target: Target) -> bool {
+    matches!(
+        target,
+        Target::LakeConnector | Target::GraphBuilder | Target::GnnTrainer | Target::Visualizer
+    )
 }
 
 pub(super) fn worker_env(
@@ -61,9 +75,9 @@ pub(super) fn worker_env(
             env::KAFKA_BOOTSTRAP_SERVERS,
             cfg.kafka_bootstrap_servers.clone().unwrap_or_default(),
         ),
-        secret(env::KAFKA_USER, &cfg.kafka_secret, "user"),
-        secret(env::KAFKA_PASSWORD, &cfg.kafka_secret, "password"),
     ]);
+    env.extend(secret(env::KAFKA_USER, &cfg.kafka_secret, "user"));
+    env.extend(secret(env::KAFKA_PASSWORD, &cfg.kafka_secret, "password"));
     if matches!(worker.role, Role::Sink(_)) {
         // A sink ends when this worker, the run's producer, says it finished.
         env.push(plain(env::PRODUCER_TELEMETRY_ID, &id.telemetry_id));
@@ -74,15 +88,31 @@ pub(super) fn worker_env(
     env.extend([
         plain(env::QUEUE_CONTROL_TOPIC, &cfg.control_topic),
         plain(env::QUEUE_EVENTS_TOPIC, &cfg.events_topic),
-        plain(env::ARANGO_URL, &cfg.arango_url),
-        plain(env::ARANGO_DB, &cfg.arango_db),
-        secret(env::ARANGO_USER, &cfg.arango_secret, "user"),
-        secret(env::ARANGO_PASSWORD, &cfg.arango_secret, "password"),
-        plain(env::MINIO_ENDPOINT, &cfg.minio_endpoint),
-        plain(env::MINIO_BUCKET, &cfg.minio_bucket),
-        secret(env::MINIO_ACCESS_KEY, &cfg.minio_secret, "accessKey"),
-        secret(env::MINIO_SECRET_KEY, &cfg.minio_secret, "secretKey"),
     ]);
+    if uses_arango(worker.target) {
+        env.extend([
+            plain(env::ARANGO_URL, &cfg.arango_url),
+            plain(env::ARANGO_DB, &cfg.arango_db),
+        ]);
+        env.extend(secret(env::ARANGO_USER, &cfg.arango_secret, "user"));
+        env.extend(secret(env::ARANGO_PASSWORD, &cfg.arango_secret, "password"));
+    }
+    if uses_lake(worker.target) {
+        env.extend([
+            plain(env::MINIO_ENDPOINT, &cfg.minio_endpoint),
+            plain(env::MINIO_BUCKET, &cfg.minio_bucket),
+        ]);
+        env.extend(secret(
+            env::MINIO_ACCESS_KEY,
+            &cfg.minio_secret,
+            "accessKey",
+        ));
+        env.extend(secret(
+            env::MINIO_SECRET_KEY,
+            &cfg.minio_secret,
+            "secretKey",
+        ));
+    }
     env.extend(
         optional::set_fields(spec).map(|(field, value)| plain(field.env, value.env_value())),
     );

@@ -294,37 +294,62 @@ mod tests {
         assert_eq!(value(&env, "RUN"), "2");
         assert!(!env.contains_key("CA_PATH"));
         assert!(!env.contains_key("EPOCHS"));
-        // Every credential comes from a Secret, never a plain value.
+        // A loader talks to Kafka only: no store's endpoint or credentials.
         for k in [
-            "KAFKA_USER",
-            "KAFKA_PASSWORD",
+            "ARANGO_URL",
             "ARANGO_USER",
-            "ARANGO_PASSWORD",
-            "MINIO_ACCESS_KEY",
+            "MINIO_ENDPOINT",
             "MINIO_SECRET_KEY",
         ] {
-            let e = &env[k];
-            assert!(e.value.is_none(), "{k} must not be plain");
-            let r = e
-                .value_from
-                .as_ref()
-                .unwrap()
-                .secret_key_ref
-                .as_ref()
-                .unwrap();
-            assert_eq!(r.optional, Some(true));
+            assert!(!env.contains_key(k), "a loader got {k}");
         }
-        assert_eq!(
-            env["KAFKA_PASSWORD"]
-                .value_from
-                .as_ref()
-                .unwrap()
-                .secret_key_ref
-                .as_ref()
-                .unwrap()
-                .name,
-            "streamforge-kafka"
-        );
+    }
+
+    /// Secret references of `env`: variable → (Secret, optional).
+    fn secrets(env: &BTreeMap<String, EnvVar>) -> BTreeMap<String, (String, Option<bool>)> {
+        env.iter()
+            .filter_map(|(k, e)| {
+                assert!(
+                    e.value.is_none() || !k.contains("PASSWORD"),
+                    "{k} must not be plain"
+                );
+                let r = e.value_from.as_ref()?.secret_key_ref.as_ref()?;
+                Some((k.clone(), (r.name.clone(), r.optional)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_family_gets_the_secrets_it_uses_and_they_must_exist() {
+        use streamforge_api::SinkKind;
+        let q = Queue::test().with_sinks(&[SinkKind::Arango, SinkKind::Lake]);
+        let id = validate(&q).unwrap();
+        let cfg = WorkerDefaults::for_tests();
+        let ws = workers(&q, &id, 1, &cfg);
+        let required = |s: &str| (s.to_owned(), Some(false));
+        let kafka = [
+            ("KAFKA_USER".to_owned(), required("streamforge-kafka")),
+            ("KAFKA_PASSWORD".to_owned(), required("streamforge-kafka")),
+        ];
+        let of = |i: usize| secrets(&env_of(&build_job(&q, &id, &ws[i], 1, &cfg)));
+        // The loader, the ArangoDB sink, the lake sink.
+        assert_eq!(of(0), BTreeMap::from(kafka.clone()));
+        let mut arango = BTreeMap::from(kafka.clone());
+        arango.insert("ARANGO_USER".into(), required("streamforge-arango"));
+        arango.insert("ARANGO_PASSWORD".into(), required("streamforge-arango"));
+        assert_eq!(of(1), arango);
+        let mut lake = BTreeMap::from(kafka.clone());
+        lake.insert("MINIO_ACCESS_KEY".into(), required("streamforge-minio"));
+        lake.insert("MINIO_SECRET_KEY".into(), required("streamforge-minio"));
+        assert_eq!(of(2), lake);
+
+        // An empty Secret name: that store takes no credentials, explicitly.
+        let mut cfg = WorkerDefaults::for_tests();
+        cfg.kafka_secret = String::new();
+        cfg.arango_secret = String::new();
+        let env = env_of(&build_job(&q, &id, &ws[1], 1, &cfg));
+        assert!(secrets(&env).is_empty());
+        assert_eq!(value(&env, "ARANGO_URL"), "http://arangodb:8529");
     }
 
     #[test]

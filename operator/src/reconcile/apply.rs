@@ -481,7 +481,13 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
                 .min();
             let waited = since.map_or(0, |t| (Utc::now() - t).num_seconds().max(0) as u64);
             let timeout = ctx.workers.pod_start_timeout_seconds;
-            v = if waited >= timeout {
+            v = if p.fatal {
+                Verdict {
+                    phase: Phase::Failed,
+                    reason: p.reason,
+                    message: p.message,
+                }
+            } else if waited >= timeout {
                 Verdict {
                     phase: Phase::Failed,
                     reason: p.reason,
