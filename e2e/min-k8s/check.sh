@@ -4,8 +4,9 @@
 # loopback ports with state in a temporary directory, applies crds/queue.yaml and checks that
 # the API server keeps and enforces what the CRD declares: every sample Queue is accepted,
 # invalid Queues are refused with the CRD's own messages on the fields its rules name, the
-# transition rules refuse changes to immutable fields, and the selectable fields serve field
-# selectors. One line per check, then a summary; exits non-zero when a check fails. etcd and
+# transition rules refuse changes to immutable fields, the selectable fields serve field
+# selectors, and the install's admission policy (manifests/queue-policy.yaml) applies and
+# refuses what it should. One line per check, then a summary; exits non-zero when a check fails. etcd and
 # the API server are stopped on exit.
 #
 # Environment:
@@ -320,6 +321,56 @@ if [[ " $want_selectable " == *" .spec.target "* ]]; then
     pass "field selector spec.target=loader-api-candles lists only min-k8s-btc"
   else
     fail "field selector spec.target=loader-api-candles lists only min-k8s-btc" "$out"
+  fi
+fi
+
+# The install's admission policy for Queues (manifests/queue-policy.yaml, also in the chart):
+# a ValidatingAdmissionPolicy typed against the CRD's schema.
+policy="$ROOT/manifests/queue-policy.yaml"
+if [[ -f "$policy" ]]; then
+  if out="$(kubectl apply -f "$policy" 2>&1)"; then
+    pass "manifests/queue-policy.yaml applies with strict field validation"
+  else
+    fail "manifests/queue-policy.yaml applies with strict field validation" "$out"
+  fi
+  # The policy takes effect once the API server has loaded and type-checked it.
+  out=""
+  for _ in $(seq 1 60); do
+    if out="$(queue x-image dummy-service dummy_load BTCUSDT 'image: evil.example.com/dummy:1' |
+      kubectl apply --dry-run=server -f - 2>&1)"; then
+      sleep 0.5
+    else
+      break
+    fi
+  done
+  if grep -qF "spec.image evil.example.com/dummy:1 is not allowed here" <<<"$out"; then
+    pass "policy refuses: an image from another registry"
+  else
+    fail "policy refuses: an image from another registry" "${out:-accepted for 30 s}"
+  fi
+  if out="$(queue x-topic dummy-service dummy_load BTCUSDT 'kafkaTopic: queue-control' |
+    kubectl apply --dry-run=server -f - 2>&1)"; then
+    fail "policy refuses: the platform's own topic as a data topic" "the API server accepted it"
+  elif grep -qF "spec.kafkaTopic queue-control is the platform's own topic" <<<"$out"; then
+    pass "policy refuses: the platform's own topic as a data topic"
+  else
+    fail "policy refuses: the platform's own topic as a data topic" "$out"
+  fi
+  image_prefix="$(sed -n 's/.*\[\"\([^"]*\)\"\]\.exists(p, object\.spec\.image.*/\1/p' "$policy" | head -n1)"
+  if out="$(queue x-ok-image dummy-service dummy_load BTCUSDT "image: ${image_prefix:-streamforge/}dummy-service:1" |
+    kubectl apply --dry-run=server -f - 2>&1)"; then
+    pass "policy accepts: an image from the allowed registry (${image_prefix:-streamforge/})"
+  else
+    fail "policy accepts: an image from the allowed registry (${image_prefix:-streamforge/})" "$out"
+  fi
+  refused_samples=""
+  for f in "$ROOT"/samples/*.yaml; do
+    kubectl apply --dry-run=server -f "$f" >/dev/null 2>&1 || refused_samples+=" samples/$(basename "$f")"
+  done
+  if [[ -z "$refused_samples" ]]; then
+    pass "policy accepts: every sample"
+  else
+    fail "policy accepts: every sample" "refused:$refused_samples"
   fi
 fi
 
