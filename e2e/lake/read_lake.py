@@ -74,9 +74,12 @@ def main():
     keys = table.column("_key").to_pylist() if table.num_rows else []
     per_dir = {}
     if table.num_rows:
-        cols = [table.column(c).to_pylist() for c in ("symbol", "type", "date")]
-        for sym, typ, date in zip(*cols):
-            k = f"symbol={sym}/type={typ}/date={date}"
+        # The period keys a type's grain uses: month=, date=, date=/hour=.
+        keys_in_path = [c for c in ("symbol", "type", "month", "date", "hour")
+                        if c in table.column_names]
+        cols = [table.column(c).to_pylist() for c in keys_in_path]
+        for values in zip(*cols):
+            k = "/".join(f"{c}={v}" for c, v in zip(keys_in_path, values) if v is not None)
             per_dir[k] = per_dir.get(k, 0) + 1
     row = None
     if args.key is not None and args.key in keys:

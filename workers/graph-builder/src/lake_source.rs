@@ -1,7 +1,8 @@
 //! Candles from the lake, as the lake-connector writes them:
-//! `<prefix>/symbol=<SYMBOL>/type=<type>/date=<YYYY-MM-DD>/*.parquet`, prices as UTF-8 decimal
-//! strings (numbers are taken too), `open_time` an INT64 millisecond timestamp, `symbol` in the
-//! path only. Only the date directories of the time range are listed; rows outside the range
+//! `<prefix>/symbol=<SYMBOL>/type=<type>/month=<YYYY-MM>/*.parquet` (the period directory as
+//! [`PartitionDir`] names it for the type), prices as UTF-8 decimal strings (numbers are taken
+//! too), `open_time` an INT64 millisecond timestamp, `symbol` in the path only. Only the period
+//! directories of the time range are listed; rows outside the range
 //! are skipped; a record repeated by a replay is kept once (by open time, per symbol).
 //!
 //! A file that is not Parquet, lacks a column, or holds an unusable price in the range is bad
@@ -21,21 +22,21 @@ use streamforge_sinks::lake::store::classify;
 use crate::candles::{Candle, CandleSet};
 use crate::source::SourceError;
 
-const DAY_MS: i64 = 86_400_000;
 /// Files fetched at once.
 pub const CONCURRENT_FILES: usize = 8;
 
-/// The date directories of `symbol`'s `source_type` candles opening in `[start, end)` ms.
-pub fn day_dirs(
+/// The period directories (months for candles) of `symbol`'s `source_type` records opening in
+/// `[start, end)` ms.
+pub fn period_dirs(
     prefix: &str,
     symbol: &str,
     source_type: &str,
     start: i64,
     end: i64,
 ) -> Vec<String> {
-    let (first, last) = (start.div_euclid(DAY_MS), (end - 1).div_euclid(DAY_MS));
-    (first..=last)
-        .map(|day| PartitionDir::new(Some(symbol), Some(day), symbol, source_type).path(prefix))
+    PartitionDir::covering(symbol, source_type, start, end)
+        .iter()
+        .map(|d| d.path(prefix))
         .collect()
 }
 

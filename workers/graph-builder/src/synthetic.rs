@@ -10,7 +10,7 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 use serde_json::json;
 use streamforge_sinks::core::record::{self, Record};
-use streamforge_sinks::lake::layout::{OffsetRange, PATH_COLUMNS, PartitionDir, file_name};
+use streamforge_sinks::lake::layout::{Grain, OffsetRange, PartitionDir, file_name};
 use streamforge_sinks::lake::parquet_file::encode;
 
 use crate::candles::{Candle, SymbolCandles};
@@ -87,7 +87,7 @@ pub fn record_json(symbol: &str, c: &Candle) -> String {
     .to_string()
 }
 
-/// Write `data` into `store` as the lake-connector would: one file per (symbol, date), as from
+/// Write `data` into `store` as the lake-connector would: one file per (symbol, period), as from
 /// one batch starting at Kafka offset `offset`, under `prefix`, for data type `kind`. Returns
 /// the paths written.
 pub async fn write_lake(
@@ -115,7 +115,7 @@ pub async fn write_lake(
     let mut paths = vec![];
     for (dir, records) in groups {
         let refs: Vec<&Record> = records.iter().collect();
-        let bytes = encode(&refs, &PATH_COLUMNS).map_err(|e| e.to_string())?;
+        let bytes = encode(&refs, Grain::of(kind).path_columns()).map_err(|e| e.to_string())?;
         let range = OffsetRange {
             partition: 0,
             start: records[0].offset,

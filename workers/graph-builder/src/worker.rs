@@ -281,7 +281,7 @@ async fn read_lake(
 ) -> Result<(Vec<SymbolCandles>, u64), Failure> {
     let mut plan = Vec::with_capacity(cfg.symbols.len());
     for symbol in &cfg.symbols {
-        let dirs = lake_source::day_dirs(&cfg.lake_prefix, symbol, &cfg.source_type, start, end);
+        let dirs = lake_source::period_dirs(&cfg.lake_prefix, symbol, &cfg.source_type, start, end);
         let files = lake_source::list_files(store, &dirs).await?;
         plan.push((symbol, dirs, files));
     }

@@ -168,7 +168,10 @@ async fn no_candles_is_a_permanent_error_that_says_where_it_looked() {
         m.contains("no api_candles_1m candles in 2024-08-01:2024-08-03"),
         "{m}"
     );
-    assert!(m.contains("SOLUSDT: 0 file(s) under symbol=SOLUSDT/type=api_candles_1m/date=2024-08-01 … symbol=SOLUSDT/type=api_candles_1m/date=2024-08-02"), "{m}");
+    assert!(
+        m.contains("SOLUSDT: 0 file(s) under symbol=SOLUSDT/type=api_candles_1m/month=2024-08"),
+        "{m}"
+    );
     assert!(m.contains(&dir.display().to_string()), "{m}");
     assert!(!m.contains("BTCUSDT:"), "BTCUSDT has candles: {m}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -179,7 +182,7 @@ async fn a_broken_parquet_file_is_a_permanent_error_naming_it() {
     let dir = temp_dir("gb-broken");
     let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&dir).unwrap());
     fill(&store, "").await;
-    let bad = "symbol=ETHUSDT/type=api_candles_1m/date=2024-08-02/zz-broken.parquet";
+    let bad = "symbol=ETHUSDT/type=api_candles_1m/month=2024-08/zz-broken.parquet";
     store
         .put(&Path::from(bad), b"PAR1 not really".to_vec().into())
         .await
@@ -215,12 +218,12 @@ async fn a_price_that_is_not_a_number_is_a_permanent_error_naming_the_row() {
     .unwrap();
     let bytes = streamforge_sinks::lake::parquet_file::encode(
         &[&r],
-        &streamforge_sinks::lake::layout::PATH_COLUMNS,
+        streamforge_sinks::lake::layout::Grain::Month.path_columns(),
     )
     .unwrap();
     store
         .put(
-            &Path::from("symbol=X/type=api_candles_1m/date=2024-08-01/t-p0-0-0.parquet"),
+            &Path::from("symbol=X/type=api_candles_1m/month=2024-08/t-p0-0-0.parquet"),
             bytes.into(),
         )
         .await

@@ -215,7 +215,7 @@ async fn real_broker_no_candles_is_a_final_error_and_a_missing_graph_name_exits_
         "{msg}"
     );
     assert!(
-        msg.contains("symbol=BTCUSDT/type=api_candles_1m/date=2023-01-01"),
+        msg.contains("symbol=BTCUSDT/type=api_candles_1m/month=2023-01"),
         "{msg}"
     );
     std::fs::remove_dir_all(&run.lake).unwrap();

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use streamforge_sinks::core::record;
-use streamforge_sinks::lake::layout::PATH_COLUMNS;
+use streamforge_sinks::lake::layout::Grain;
 use streamforge_sinks::lake::parquet_file;
 
 #[path = "common/candles.rs"]
@@ -58,7 +58,7 @@ fn main() {
     let t = Instant::now();
     let mut size = 0;
     for _ in 0..rounds {
-        size = black_box(parquet_file::encode(&refs, &PATH_COLUMNS).unwrap()).len();
+        size = black_box(parquet_file::encode(&refs, Grain::Month.path_columns()).unwrap()).len();
     }
     let per = t.elapsed().as_secs_f64() / rounds as f64;
     println!(

@@ -134,18 +134,13 @@ fn check_read_back(v: &Value) {
     assert_eq!(v["rows"], 320, "{v}");
     assert_eq!(v["distinct_keys"], 320, "no record twice: {v}");
     let dirs = &v["per_dir"];
+    // Candles are kept a month a directory.
     assert_eq!(
-        dirs["symbol=BTCUSDT/type=api_candles_1m/date=2024-08-01"],
-        60
+        dirs["symbol=BTCUSDT/type=api_candles_1m/month=2024-08"],
+        300
     );
-    assert_eq!(
-        dirs["symbol=BTCUSDT/type=api_candles_1m/date=2024-08-02"],
-        240
-    );
-    assert_eq!(
-        dirs["symbol=ETHUSDT/type=api_candles_1m/date=2024-08-01"],
-        20
-    );
+    assert_eq!(dirs["symbol=ETHUSDT/type=api_candles_1m/month=2024-08"], 20);
+    assert_eq!(dirs.as_object().unwrap().len(), 2, "{dirs}");
     let schema = &v["schema"];
     assert_eq!(schema["open_time"], "timestamp[ms, tz=UTC]");
     assert_eq!(

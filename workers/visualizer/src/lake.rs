@@ -10,6 +10,7 @@ use serde_json::Value;
 use streamforge_graph_builder::candles::Candle;
 use streamforge_graph_builder::lake_source;
 use streamforge_graph_builder::source::SourceError;
+use streamforge_sinks::lake::layout::{Grain, PartitionDir};
 use streamforge_sinks::lake::store::classify;
 
 use crate::api::ApiError;
@@ -79,7 +80,8 @@ fn join(prefix: &str, rest: &str) -> String {
 }
 
 /// The last [`DEFAULT_DAYS`] days of `symbol`'s `data_type` candles that the lake holds, as
-/// `[start, end)` ms; `None` when it holds none.
+/// `[start, end)` ms ending after the latest candle; `None` when it holds none. The latest
+/// period directory (a month for candles) is found by name and read for its latest candle.
 pub async fn default_range(
     store: &Arc<dyn ObjectStore>,
     prefix: &str,
@@ -87,16 +89,35 @@ pub async fn default_range(
     data_type: &str,
 ) -> Result<Option<(i64, i64)>, ApiError> {
     let dir = join(prefix, &format!("symbol={symbol}/type={data_type}"));
-    let last = children(store, &dir)
+    let grain = Grain::of(data_type);
+    let mut periods: Vec<i64> = children(store, &dir)
         .await?
         .iter()
-        .filter_map(|d| d.strip_prefix("date="))
-        .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .max();
-    Ok(last.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| {
-        let end = t.and_utc().timestamp_millis() + DAY_MS;
-        (end - DEFAULT_DAYS * DAY_MS, end)
-    }))
+        .filter_map(|d| grain.parse_segment(d))
+        .collect();
+    periods.sort_unstable();
+    // The latest period with a candle in it (a directory can hold only files of other times
+    // if they were written by hand; go back until one has).
+    for &p in periods.iter().rev() {
+        let Some((start, end)) =
+            PartitionDir::in_period(symbol, data_type, grain, Some(p)).time_range()
+        else {
+            continue;
+        };
+        let dirs = lake_source::period_dirs(prefix, symbol, data_type, start, end);
+        let files = lake_source::list_files(store, &dirs)
+            .await
+            .map_err(source_error)?;
+        let set = lake_source::read_symbol(store, &files, start, end, |_| {})
+            .await
+            .map_err(source_error)?;
+        if let Some(last) = set.finish(symbol).candles.last() {
+            // The whole day of the latest candle, and the days before it.
+            let end = (last.open_time.div_euclid(DAY_MS) + 1) * DAY_MS;
+            return Ok(Some((end - DEFAULT_DAYS * DAY_MS, end)));
+        }
+    }
+    Ok(None)
 }
 
 /// `symbol`'s candles opening in `[start, end)`, oldest first, at most [`MAX_CANDLES`] (the
@@ -119,7 +140,7 @@ pub async fn candles(
             "the range is longer than a year; ask for less".to_owned(),
         ));
     }
-    let dirs = lake_source::day_dirs(prefix, symbol, data_type, start, end);
+    let dirs = lake_source::period_dirs(prefix, symbol, data_type, start, end);
     let files = lake_source::list_files(store, &dirs)
         .await
         .map_err(source_error)?;

@@ -1,12 +1,14 @@
 //! `lake-connector`: stores a Queue's data topic as Parquet files in an S3 bucket (MinIO) or a
-//! local directory, laid out as `symbol=/type=/date=` directories.
+//! local directory, laid out as `symbol=/type=/<period>` directories (`month=` for candles,
+//! `date=` for trades, `date=/hour=` for order books).
 //!
 //! Environment: the worker environment the operator sets (`QUEUE_ID`, `SYMBOL`, `TYPE`,
 //! `KAFKA_TOPIC`, `TELEMETRY_PRODUCER_ID`, Kafka settings); S3 with `MINIO_ENDPOINT`,
 //! `MINIO_BUCKET` (default `streamforge-lake`), `MINIO_ACCESS_KEY`, `MINIO_SECRET_KEY`,
 //! `S3_REGION`; without `MINIO_ENDPOINT` the directory `LAKE_DIR` (default `./lake`). Optional:
-//! `LAKE_PREFIX` (a path inside the bucket), `BATCH_RECORDS` (default 50000), `BATCH_WAIT_MS`
-//! (default 5000), `LAKE_CONCURRENCY` (files stored at once, default 8), `METRICS_ADDR`.
+//! `LAKE_PREFIX` (a path inside the bucket), `BATCH_RECORDS` (default 200000), `BATCH_WAIT_MS`
+//! (default 5000), `LAKE_CONCURRENCY` (files stored at once, default 8), `LAKE_FILE_ROWS` (the
+//! most rows in one file, default 1000000), `METRICS_ADDR`.
 //! Exit codes: 0 done or stopped, 1 transient failure, 2 refused (retrying cannot help).
 
 use std::process::ExitCode;
@@ -14,6 +16,7 @@ use std::process::ExitCode;
 use streamforge_kit::lifecycle::{Failure, exit_before_run};
 use streamforge_kit::{KafkaSettings, WorkerEnv, logging};
 use streamforge_sinks::connector::{self, Defaults, number, var};
+use streamforge_sinks::lake::sink::{BATCH_RECORDS, MAX_FILE_ROWS};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
 
 #[global_allocator]
@@ -37,10 +40,11 @@ async fn main() -> ExitCode {
         )
         .map_err(Failure::permanent)?;
         storage.concurrency = number("LAKE_CONCURRENCY", 8)?;
+        storage.max_file_rows = number("LAKE_FILE_ROWS", MAX_FILE_ROWS)?.max(1);
         Ok::<_, Failure>((env, kafka, storage, target))
     })();
     let defaults = Defaults {
-        batch_records: 50_000,
+        batch_records: BATCH_RECORDS,
         batch_wait_ms: 5_000,
     };
     match setup {

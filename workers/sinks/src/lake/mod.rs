@@ -1,5 +1,6 @@
 //! The S3/Parquet lake: a Queue's data topic as Parquet files in a Hive-style layout
-//! (`symbol=/type=/date=`) that pandas, polars and DuckDB read directly, in an S3 bucket or a
+//! (`symbol=/type=/month=` for candles, `date=` for trades, `date=/hour=` for order books) that
+//! pandas, polars and DuckDB read directly, in an S3 bucket or a
 //! local directory. File names carry the Kafka partition and offset range, and write intents
 //! let a restart undo a batch that was stored but not committed, so replays never duplicate.
 

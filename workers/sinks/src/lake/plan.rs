@@ -5,14 +5,14 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use super::layout::{self, OffsetRange, PartitionDir};
+use super::layout::{self, Grain, OffsetRange, PartitionDir};
 use super::recovery::Intent;
 use crate::core::{Batch, Record};
 
 /// Highest key position per partition and key prefix.
 pub(crate) type Positions = HashMap<i32, HashMap<String, i64, ahash::RandomState>>;
 
-/// A record's directory as found in its payload: the symbol and the UTC day number.
+/// A record's directory as found in its payload: the symbol and the time period.
 type DirKey<'r> = (Option<Cow<'r, str>>, Option<i64>);
 
 /// What storing one batch takes.
@@ -41,6 +41,8 @@ pub(super) struct Planner<'a> {
     pub(super) kind: &'a str,
     /// The symbol for records that carry none.
     pub(super) symbol: &'a str,
+    /// The most rows one file holds; a directory with more rows in a batch gets several.
+    pub(super) max_file_rows: usize,
     /// Highest position written per partition and key prefix in this run.
     pub(super) written_up_to: &'a Positions,
 }
@@ -86,8 +88,9 @@ impl Planner<'_> {
         let mut ranges: Vec<OffsetRange> = vec![];
         let mut seen = Positions::new();
         let mut repeats = 0;
-        // Records of one symbol and day share a directory: found once per pair, by the symbol
-        // as it lies in the payload.
+        // Records of one symbol and period share a directory: found once per pair, by the
+        // symbol as it lies in the payload.
+        let grain = Grain::of(self.kind);
         let mut dirs: Vec<(PartitionDir, Vec<usize>)> = vec![];
         let mut dir_of: HashMap<DirKey<'_>, usize, ahash::RandomState> = HashMap::default();
         for i in order {
@@ -104,13 +107,19 @@ impl Planner<'_> {
                 repeats += 1;
                 continue;
             }
-            let (symbol, day) = PartitionDir::symbol_and_day(r);
-            let d = match dir_of.get(&(symbol.clone(), day)) {
+            let (symbol, time) = PartitionDir::symbol_and_time(r);
+            let period = time.map(|t| grain.period(t));
+            let d = match dir_of.get(&(symbol.clone(), period)) {
                 Some(&d) => d,
                 None => {
-                    let dir = PartitionDir::new(symbol.as_deref(), day, self.symbol, self.kind);
+                    let dir = PartitionDir::in_period(
+                        symbol.as_deref().unwrap_or(self.symbol),
+                        self.kind,
+                        grain,
+                        period,
+                    );
                     dirs.push((dir, vec![]));
-                    dir_of.insert((symbol, day), dirs.len() - 1);
+                    dir_of.insert((symbol, period), dirs.len() - 1);
                     dirs.len() - 1
                 }
             };
@@ -126,13 +135,18 @@ impl Planner<'_> {
             rows.sort_by_key(|&i| (batch.records[i].partition, batch.records[i].offset));
         }
         let name = layout::file_name(self.topic, &ranges);
-        let files: Vec<FilePlan> = by_dir
-            .into_iter()
-            .map(|(dir, rows)| FilePlan {
-                path: format!("{}/{name}", dir.path(self.prefix)),
-                rows,
-            })
-            .collect();
+        let per_file = self.max_file_rows.max(1);
+        let mut files: Vec<FilePlan> = vec![];
+        for (dir, rows) in by_dir {
+            let path = dir.path(self.prefix);
+            let parts = rows.len().div_ceil(per_file);
+            for (part, chunk) in rows.chunks(per_file).enumerate() {
+                files.push(FilePlan {
+                    path: format!("{path}/{}", layout::part_name(&name, part, parts)),
+                    rows: chunk.to_vec(),
+                });
+            }
+        }
         let intents = ranges
             .iter()
             .map(|r| Intent {
@@ -194,19 +208,20 @@ mod tests {
             topic: "q-data",
             kind: "api_candles_5m",
             symbol: "BTCUSDT",
+            max_file_rows: 1_000_000,
             written_up_to,
         }
     }
 
     #[test]
     fn one_file_per_directory_and_one_intent_per_partition() {
-        // 1722470400000 is 2024-08-01, 1722556800000 the day after.
+        // 1722470400000 is 2024-08-01, 1725148800000 2024-09-01.
         let b = batch(&[
             (
                 1,
                 7,
                 "BTCUSDT|5m|2",
-                r#"{"symbol":"BTCUSDT","open_time":1722556800000}"#,
+                r#"{"symbol":"BTCUSDT","open_time":1725148800000}"#,
             ),
             (
                 0,
@@ -227,9 +242,9 @@ mod tests {
         assert_eq!(
             paths,
             [
-                "lake/symbol=BTCUSDT/type=api_candles_5m/date=2024-08-01/q-data-p0-3-4_p1-7-7.parquet",
-                "lake/symbol=BTCUSDT/type=api_candles_5m/date=2024-08-02/q-data-p0-3-4_p1-7-7.parquet",
-                "lake/symbol=ETHUSDT/type=api_candles_5m/date=2024-08-01/q-data-p0-3-4_p1-7-7.parquet",
+                "lake/symbol=BTCUSDT/type=api_candles_5m/month=2024-08/q-data-p0-3-4_p1-7-7.parquet",
+                "lake/symbol=BTCUSDT/type=api_candles_5m/month=2024-09/q-data-p0-3-4_p1-7-7.parquet",
+                "lake/symbol=ETHUSDT/type=api_candles_5m/month=2024-08/q-data-p0-3-4_p1-7-7.parquet",
             ]
         );
         assert_eq!(plan.files[0].rows, [1]);
@@ -258,5 +273,45 @@ mod tests {
         assert_eq!(plan.files[0].rows, [1]);
         // The intent still covers every offset read, repeats included.
         assert_eq!((plan.intents[0].start, plan.intents[0].end), (12, 13));
+    }
+
+    #[test]
+    fn a_directory_with_more_rows_than_a_file_holds_gets_several_files() {
+        let messages: Vec<(i32, i64, String, String)> = (0..5)
+            .map(|i| {
+                let t = 1_722_470_400_000 + i * 60_000;
+                (
+                    0,
+                    i,
+                    format!("BTCUSDT|1m|{t}"),
+                    format!(r#"{{"open_time":{t}}}"#),
+                )
+            })
+            .collect();
+        let refs: Vec<(i32, i64, &str, &str)> = messages
+            .iter()
+            .map(|(p, o, k, v)| (*p, *o, k.as_str(), v.as_str()))
+            .collect();
+        let b = batch(&refs);
+        let none = Positions::new();
+        let mut p = planner(&none);
+        p.max_file_rows = 2;
+        let plan = p.plan(&b);
+        let names: Vec<&str> = plan
+            .files
+            .iter()
+            .map(|f| f.path.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "q-data-p0-0-4-part0of3.parquet",
+                "q-data-p0-0-4-part1of3.parquet",
+                "q-data-p0-0-4-part2of3.parquet"
+            ]
+        );
+        let rows: Vec<Vec<usize>> = plan.files.iter().map(|f| f.rows.clone()).collect();
+        assert_eq!(rows, [vec![0, 1], vec![2, 3], vec![4]]);
+        assert!(plan.intents[0].files.len() == 3);
     }
 }

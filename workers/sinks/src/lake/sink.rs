@@ -1,5 +1,6 @@
 //! The lake as a sink [`Storage`], its I/O: each batch is planned (pure, [`super::plan`]) into
-//! one Parquet file per symbol/type/date directory and its intents; the intents are stored first
+//! one Parquet file per symbol/type/period directory (more past [`MAX_FILE_ROWS`]) and its
+//! intents; the intents are stored first
 //! (see [`super::recovery`]), then the files. Files are encoded on blocking threads, one
 //! per core, and uploaded several at once.
 
@@ -13,12 +14,22 @@ use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 
-use super::layout::{self, PATH_COLUMNS};
+use super::layout::{self, Grain};
 use super::parquet_file;
 use super::plan::{FilePlan, Plan, Planner, Positions, mark_written};
 use super::recovery::{self, Intent};
 use super::store::{LakeLocation, OpenedLake, classify, open};
 use crate::core::{Batch, Record, Storage, StorageError, WriteStats};
+
+/// The most rows one file holds by default (`LAKE_FILE_ROWS`): about 20 MB of 1m candles or
+/// trades. Files are otherwise as large as a batch's rows of one directory.
+pub const MAX_FILE_ROWS: usize = 1_000_000;
+
+/// The lake connector's batch by default (`BATCH_RECORDS`). Files are as large as a batch's
+/// rows of one directory, and every batch costs an intent per Kafka partition: 200,000 records
+/// (about 150 MB held) keep a million 1m candles of one symbol under 50 S3 requests
+/// (`tests/lake_requests.rs`).
+pub const BATCH_RECORDS: usize = 200_000;
 
 pub struct LakeSink {
     lake: OpenedLake,
@@ -32,6 +43,10 @@ pub struct LakeSink {
     pub symbol: String,
     /// Files stored at once.
     pub concurrency: usize,
+    /// The most rows one file holds.
+    pub max_file_rows: usize,
+    /// How much time one directory holds, from `kind`.
+    grain: Grain,
     /// Files encoded at once (one per core).
     encoders: tokio::sync::Semaphore,
     requests: AtomicU64,
@@ -59,6 +74,8 @@ impl LakeSink {
             kind: kind.to_owned(),
             symbol: symbol.to_owned(),
             concurrency: 8,
+            max_file_rows: MAX_FILE_ROWS,
+            grain: Grain::of(kind),
             encoders: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             ),
@@ -107,6 +124,7 @@ impl LakeSink {
             topic: &self.topic,
             kind: &self.kind,
             symbol: &self.symbol,
+            max_file_rows: self.max_file_rows,
             written_up_to: &self.written_up_to,
         }
         .plan(batch)
@@ -158,9 +176,10 @@ impl LakeSink {
             .map_err(|_| StorageError::Refused("the encoder pool is closed".into()))?;
         let batch = batch.clone();
         let rows = file.rows.clone();
+        let skip = self.grain.path_columns();
         let encoded = tokio::task::spawn_blocking(move || {
             let records: Vec<&Record> = rows.iter().map(|&i| &batch.records[i]).collect();
-            parquet_file::encode(&records, &PATH_COLUMNS)
+            parquet_file::encode(&records, skip)
         })
         .await
         .map_err(|e| StorageError::Refused(format!("encoding {}: {e}", file.path)))?;
