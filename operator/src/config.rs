@@ -41,6 +41,23 @@ pub struct Config {
     /// Replication of a data topic the operator makes; -1: the broker's default.
     #[arg(long, env = "DATA_TOPIC_REPLICATION", default_value_t = -1, value_parser = parse_replication)]
     pub data_topic_replication: i32,
+
+    /// Elect a leader among the operator's replicas on a Lease (needs POD_NAME and
+    /// POD_NAMESPACE); off: this process leads alone.
+    #[arg(long, env = "LEADER_ELECTION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    #[arg(long, env = "LEADER_LEASE", default_value = "streamforge-operator")]
+    pub leader_lease: String,
+    /// How long the lead holds without renewal: a standby takes over within about this.
+    #[arg(long, env = "LEASE_DURATION_SECONDS", default_value_t = 15)]
+    pub lease_duration_seconds: u64,
+    /// How long before its lease ends the leader renews it.
+    #[arg(long, env = "LEASE_GRACE_SECONDS", default_value_t = 5)]
+    pub lease_grace_seconds: u64,
+    #[arg(long, env = "POD_NAME", default_value = "")]
+    pub pod_name: String,
+    #[arg(long, env = "POD_NAMESPACE", default_value = "")]
+    pub pod_namespace: String,
 }
 
 /// A replication factor: at least 1, or -1 for the broker's default.
@@ -188,6 +205,23 @@ impl Config {
     }
     pub fn stop_grace(&self) -> Duration {
         Duration::from_secs(self.stop_grace_seconds)
+    }
+    /// The election settings, checked; `None` when this process leads alone.
+    pub fn election(
+        &self,
+    ) -> Result<Option<crate::leader::Election>, crate::leader::ElectionError> {
+        if !self.leader_election {
+            return Ok(None);
+        }
+        crate::leader::Election {
+            lease: self.leader_lease.clone(),
+            namespace: self.pod_namespace.clone(),
+            identity: self.pod_name.clone(),
+            duration: Duration::from_secs(self.lease_duration_seconds),
+            grace: Duration::from_secs(self.lease_grace_seconds),
+        }
+        .checked()
+        .map(Some)
     }
 }
 

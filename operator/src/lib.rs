@@ -18,6 +18,7 @@ pub mod fold;
 pub mod http;
 pub mod images;
 pub mod jobs;
+pub mod leader;
 pub mod metrics;
 pub mod mirror;
 pub mod pod_start;

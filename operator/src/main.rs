@@ -13,6 +13,7 @@ use streamforge_api::Queue;
 use streamforge_kit::KafkaSettings;
 use streamforge_operator::config::Config;
 use streamforge_operator::http::{self, Readiness};
+use streamforge_operator::leader;
 use streamforge_operator::metrics::Metrics;
 use streamforge_operator::mirror;
 use streamforge_operator::publisher::KafkaPublisher;
@@ -62,6 +63,36 @@ async fn ensure_topics(kafka: &KafkaSettings) {
     info!("queue-control and queue-events exist");
 }
 
+/// The Queue API as this operator's configuration scopes it.
+fn queues_api(cfg: &Config, client: &Client) -> Api<Queue> {
+    if cfg.watch_namespace.is_empty() {
+        Api::all(client.clone())
+    } else {
+        Api::namespaced(client.clone(), &cfg.watch_namespace)
+    }
+}
+
+/// Ready once the Queue API answers this operator (RBAC and CRD in place). The store's own
+/// readiness signal did not fire in-cluster, so it is not waited for.
+async fn ready_when_queues_answer(queues: Api<Queue>, ready: Readiness) {
+    loop {
+        match queues
+            .list_metadata(&kube::api::ListParams::default().limit(1))
+            .await
+        {
+            Ok(_) => {
+                ready.set(true);
+                info!("Queue API reachable; ready");
+                return;
+            }
+            Err(e) => {
+                warn!(error = %e, "Queue API not reachable yet");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut cfg = Config::parse();
@@ -100,6 +131,31 @@ async fn main() -> anyhow::Result<()> {
         let kafka = kafka.clone();
         async move { ensure_topics(&kafka).await }
     });
+    // With several replicas only the leader acts; a standby waits here, ready (its Queue API
+    // probe below), and takes over when the leader's lease lapses.
+    let mut leading = match cfg.election().context("leader election settings")? {
+        None => None,
+        Some(election) => {
+            let (mut rx, _campaign) = leader::campaign(client.clone(), &election)
+                .await
+                .context("leader election")?;
+            let probe = tokio::spawn(ready_when_queues_answer(
+                queues_api(&cfg, &client),
+                ready.clone(),
+            ));
+            info!(lease = %election.lease, identity = %election.identity, "standing by for the lead");
+            tokio::select! {
+                r = rx.wait_for(|l| *l) => { r.context("leader election ended")?; }
+                _ = shutdown_signal() => {
+                    info!("stopped while standing by");
+                    return Ok(());
+                }
+            }
+            probe.abort();
+            info!(identity = %election.identity, "leading");
+            Some(rx)
+        }
+    };
     let producer = kafka
         .producer("streamforge-operator")
         .context("Kafka producer")?;
@@ -192,34 +248,22 @@ async fn main() -> anyhow::Result<()> {
             Duration::from_millis(cfg.workers.status_mirror_interval_ms.max(100)),
         ));
     }
-    // Ready once the Queue API answers this operator (RBAC and CRD in place). The store's own
-    // readiness signal did not fire in-cluster, so it is not waited for here.
-    tokio::spawn({
-        let (queues, ready) = (queues_probe, ready.clone());
-        async move {
-            loop {
-                match queues
-                    .list_metadata(&kube::api::ListParams::default().limit(1))
-                    .await
-                {
-                    Ok(_) => {
-                        ready.set(true);
-                        info!("Queue API reachable; ready");
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Queue API not reachable yet");
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                    }
-                }
-            }
-        }
-    });
+    tokio::spawn(ready_when_queues_answer(queues_probe, ready.clone()));
 
     // The controller stops on SIGTERM/SIGINT by itself; then the rest drains.
     tokio::select! {
         _ = controller => {},
         _ = shutdown_signal() => {},
+        _ = async {
+            match leading.as_mut() {
+                Some(rx) => leader::lost(rx).await,
+                None => std::future::pending().await,
+            }
+        } => {
+            // Another replica may lead already: stop at once, without a last status write.
+            tracing::error!("lost the lead; exiting so that this pod restarts as a standby");
+            std::process::exit(1);
+        }
     }
     info!("shutting down");
     ready.set(false);

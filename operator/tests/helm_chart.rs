@@ -240,11 +240,28 @@ fn the_chart_installs_what_the_kustomize_install_does() {
         );
     }
 
-    // The same rights, no more.
+    // The same rights, no more: on Queues and Jobs, and on the leader's Lease.
     assert_eq!(
         grants(find(&chart, "ClusterRole", "streamforge-operator")),
         grants(find(&kustomize, "ClusterRole", "streamforge-operator")),
     );
+    assert_eq!(
+        grants(find(&chart, "Role", "streamforge-operator-lease")),
+        grants(find(&kustomize, "Role", "streamforge-operator-lease")),
+    );
+    // Two replicas, one leading on a Lease, a disruption budget that keeps one.
+    for objs in [&chart, &kustomize] {
+        let dep = find(objs, "Deployment", "streamforge-operator");
+        assert_eq!(dep["spec"]["replicas"], 2);
+        let env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_sequence()
+            .unwrap();
+        let election = env.iter().find(|e| e["name"] == "LEADER_ELECTION").unwrap();
+        assert_eq!(election["value"], "true");
+        assert!(env.iter().any(|e| e["name"] == "POD_NAME"));
+        let pdb = find(objs, "PodDisruptionBudget", "streamforge-operator");
+        assert_eq!(pdb["spec"]["minAvailable"], 1);
+    }
 
     // Every setting of the Kustomize install, each one the operator reads.
     let known = operator_settings();

@@ -901,12 +901,27 @@ async fn e2e_7_a_hundred_queues_at_once() {
     .unwrap();
 }
 
-/// The operator's /metrics, through the API server's service proxy.
+/// The leading operator's /metrics, through the API server's pod proxy (the Service would
+/// answer from either replica, and the standby does no work).
 fn operator_metrics(env: &Env) -> String {
+    let leader = env
+        .kubectl_ok(&[
+            "get",
+            "lease",
+            "-n",
+            "streamforge",
+            "streamforge-operator",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ])
+        .unwrap();
     env.kubectl_ok(&[
         "get",
         "--raw",
-        "/api/v1/namespaces/streamforge/services/streamforge-operator-metrics:http/proxy/metrics",
+        &format!(
+            "/api/v1/namespaces/streamforge/pods/{}:8080/proxy/metrics",
+            leader.trim()
+        ),
     ])
     .unwrap()
 }
@@ -944,4 +959,129 @@ fn histogram_quantiles(before: &str, after: &str, name: &str) -> (String, String
             .map_or_else(|| "n/a".to_owned(), |(le, _)| le.clone())
     };
     (at(0.5), at(0.99))
+}
+
+/// The holder of the operator's Lease, if any.
+async fn lease_holder(
+    leases: &Api<k8s_openapi::api::coordination::v1::Lease>,
+) -> anyhow::Result<Option<String>> {
+    Ok(leases
+        .get_opt("streamforge-operator")
+        .await?
+        .and_then(|l| l.spec?.holder_identity))
+}
+
+#[tokio::test]
+async fn e2e_8_killing_the_leader_hands_the_run_to_the_standby() {
+    let Some((env, client)) = Env::setup("e2e_8").await else {
+        return;
+    };
+    let operators: Api<Pod> = Api::namespaced(client.clone(), "streamforge");
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), "streamforge");
+    let labels = ListParams::default().labels("app.kubernetes.io/name=streamforge-operator");
+    let ready = |p: &Pod| {
+        p.metadata.deletion_timestamp.is_none()
+            && p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    };
+    // Two replicas, both Ready (the standby too), one of them holding the Lease.
+    let leader = eventually(
+        "two Ready operators, one holding the Lease",
+        Duration::from_secs(180),
+        || async {
+            let pods = operators.list(&labels).await?.items;
+            let names: Vec<String> = pods
+                .iter()
+                .filter(|p| ready(p))
+                .filter_map(|p| p.metadata.name.clone())
+                .collect();
+            let holder = lease_holder(&leases).await?;
+            Ok(holder.filter(|h| names.len() == 2 && names.contains(h)))
+        },
+    )
+    .await
+    .unwrap();
+
+    let name = "e2e-leader-handover";
+    env.delete_queue(name);
+    env.apply(&dummy_queue(name, "dummy_slow", DAY, ""))
+        .unwrap();
+    let queues: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);
+    let q = wait_progress(&queues, name).await;
+    let records_before = q
+        .status
+        .as_ref()
+        .and_then(|s| s.records_written)
+        .unwrap_or(0);
+
+    let killed = Instant::now();
+    env.kubectl_ok(&[
+        "delete",
+        "pod",
+        "-n",
+        "streamforge",
+        &leader,
+        "--grace-period=0",
+        "--force",
+    ])
+    .unwrap();
+    // The standby (not a pod made after the kill) takes the Lease.
+    let standby = eventually(
+        "the standby holds the Lease",
+        Duration::from_secs(120),
+        || async {
+            let holder = lease_holder(&leases).await?;
+            Ok(holder.filter(|h| *h != leader))
+        },
+    )
+    .await
+    .unwrap();
+    let takeover = killed.elapsed();
+    // Status catches up under the new leader: more records than before the kill, while the
+    // run goes on, then the run ends once.
+    eventually(
+        "status moves under the new leader",
+        Duration::from_secs(120),
+        || async {
+            let q = queues.get(name).await?;
+            let n = q
+                .status
+                .as_ref()
+                .and_then(|s| s.records_written)
+                .unwrap_or(0);
+            Ok((n > records_before).then_some(()))
+        },
+    )
+    .await
+    .unwrap();
+    wait_phase(&queues, name, Phase::Succeeded, Duration::from_secs(300)).await;
+    wait_records(&queues, name, 1440, Duration::from_secs(60)).await;
+    let jobs: Api<Job> = Api::namespaced(client, &env.namespace);
+    assert_eq!(
+        jobs.list(&ListParams::default().labels(&uid_selector(&q)))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1,
+        "no second Job"
+    );
+    assert_eq!(
+        env.starts(&queue_id(&q)).await.unwrap(),
+        1,
+        "no second start"
+    );
+    // The lease lasts 15 s; the standby checks it as it runs out.
+    assert!(
+        takeover < Duration::from_secs(60),
+        "the standby took {takeover:?} to take over"
+    );
+    println!(
+        "FIGURES leader_takeover_s={:.1} (lease 15 s, renew grace 5 s; from the forced delete of {leader} to {standby} holding the Lease)",
+        takeover.as_secs_f64()
+    );
+    env.delete_queue(name);
 }
