@@ -1,7 +1,7 @@
 //! Candles from the lake, as the lake-connector writes them:
 //! `<prefix>/symbol=<SYMBOL>/type=<type>/month=<YYYY-MM>/*.parquet` (the period directory as
-//! [`PartitionDir`] names it for the type), prices as UTF-8 decimal strings (numbers are taken
-//! too), `open_time` an INT64 millisecond timestamp, `symbol` in the path only. Only the period
+//! [`PartitionDir`] names it for the type), prices as exact `DECIMAL(38, 8)` (decimal strings,
+//! as older lakes hold them, and floating-point or integer numbers are taken too), `open_time` an INT64 millisecond timestamp, `symbol` in the path only. Only the period
 //! directories of the time range are listed; rows outside the range
 //! are skipped; a record repeated by a replay is kept once (by open time, per symbol).
 //!
@@ -93,12 +93,15 @@ fn bad_file(path: &str) -> impl Fn(GraphError) -> SourceError + '_ {
     }
 }
 
-/// A price or quantity column: decimal strings, or floating-point or integer numbers.
+/// A price or quantity column: decimals, decimal strings, or floating-point or integer numbers.
 fn numbers(f: &ParquetColumns, path: &str, name: &str) -> Result<Vec<Option<f64>>, SourceError> {
     if !f.has(name) {
         return Err(SourceError::Bad(format!(
             "Parquet file {path}: has no column {name:?}, not a candle file"
         )));
+    }
+    if f.is_decimal(name) {
+        return f.decimals(name).map_err(bad_file(path));
     }
     // Parsed straight from the page; only a value that does not parse is copied, to be named.
     let parsed = f.text_map(name, |s| s.trim().parse::<f64>().map_err(|_| s.to_owned()));

@@ -235,3 +235,42 @@ async fn a_price_that_is_not_a_number_is_a_permanent_error_naming_the_row() {
     assert!(m.contains("row 0: close \"n/a\" is not a number"), "{m}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn decimal_prices_read_as_the_numbers_their_text_says() {
+    let payload = format!(
+        r#"{{"symbol":"X","open_time":{T0},"open":"42000.12345678","high":"99999.99999999","low":"0.00000001","close":"-1.5","volume":"123456789012.5"}}"#
+    );
+    let key = format!("X|1m|{T0}");
+    let r = streamforge_sinks::core::record::parse(
+        Some(key.as_bytes()),
+        Some(payload.as_bytes()),
+        0,
+        0,
+        None,
+    )
+    .unwrap();
+    let bytes = streamforge_sinks::lake::parquet_file::encode(
+        &[&r],
+        streamforge_sinks::lake::layout::Grain::Month.path_columns(),
+    )
+    .unwrap();
+    let cols = streamforge_graph::columns::ParquetColumns::open(bytes.clone(), "f").unwrap();
+    assert!(
+        cols.is_decimal("close"),
+        "the connector stores prices as decimals"
+    );
+    let values: Vec<f64> = ["open", "high", "low", "close", "volume"]
+        .iter()
+        .map(|c| cols.decimals(c).unwrap()[0].unwrap())
+        .collect();
+    let texts = [
+        "42000.12345678",
+        "99999.99999999",
+        "0.00000001",
+        "-1.5",
+        "123456789012.5",
+    ];
+    let parsed: Vec<f64> = texts.iter().map(|t| t.parse().unwrap()).collect();
+    assert_eq!(values, parsed);
+}

@@ -3,6 +3,7 @@
 //! `None`; a missing column or one of another type is a [`GraphError::Schema`].
 
 use bytes::Bytes;
+use parquet::basic::ConvertedType;
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::DataType;
 use parquet::errors::ParquetError;
@@ -139,6 +140,60 @@ impl ParquetColumns {
         )
     }
 
+    /// Is column `name` a DECIMAL?
+    pub fn is_decimal(&self, name: &str) -> bool {
+        self.index(name).is_some_and(|i| {
+            self.reader
+                .metadata()
+                .file_metadata()
+                .schema_descr()
+                .column(i)
+                .converted_type()
+                == ConvertedType::DECIMAL
+        })
+    }
+
+    /// A DECIMAL column (the lake's prices: `FIXED_LEN_BYTE_ARRAY(16)`; BYTE_ARRAY, INT64 and
+    /// INT32 decimals too), each value as the nearest `f64`, the number parsing its decimal text
+    /// gives (a value wider than 16 bytes, which no 38-digit decimal needs, reads as NaN).
+    pub fn decimals(&self, name: &str) -> Result<Vec<Option<f64>>, GraphError> {
+        let idx = self
+            .index(name)
+            .ok_or_else(|| self.schema_error(format!("has no column {name:?}")))?;
+        let descr = self
+            .reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .column(idx);
+        if descr.converted_type() != ConvertedType::DECIMAL {
+            return Err(self.schema_error(format!("column {name:?} is not a decimal")));
+        }
+        let scale = descr.type_scale();
+        let value = |v: i128| decimal_f64(v, scale);
+        self.read(
+            name,
+            |col, max_def, out| match col {
+                ColumnReader::FixedLenByteArrayColumnReader(r) => drain(r, max_def, out, |v| {
+                    unscaled(v.data()).map_or(f64::NAN, value)
+                })
+                .map(|_| true),
+                ColumnReader::ByteArrayColumnReader(r) => drain(r, max_def, out, |v| {
+                    unscaled(v.data()).map_or(f64::NAN, value)
+                })
+                .map(|_| true),
+                ColumnReader::Int64ColumnReader(r) => {
+                    drain(r, max_def, out, |v| value(i128::from(v))).map(|_| true)
+                }
+                ColumnReader::Int32ColumnReader(r) => {
+                    drain(r, max_def, out, |v| value(i128::from(v))).map(|_| true)
+                }
+                _ => Ok(false),
+            },
+            "a decimal",
+        )
+    }
+
     /// A text column (BYTE_ARRAY); a value that is not UTF-8 is an error.
     pub fn strings(&self, name: &str) -> Result<Vec<Option<String>>, GraphError> {
         self.text_map(name, str::to_owned)
@@ -186,6 +241,31 @@ impl ParquetColumns {
     }
 }
 
+/// A big-endian two's-complement integer of at most 16 bytes (a decimal's unscaled value).
+fn unscaled(bytes: &[u8]) -> Option<i128> {
+    if bytes.len() > 16 {
+        return None;
+    }
+    let fill = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+        0xff
+    } else {
+        0
+    };
+    let mut wide = [fill; 16];
+    wide[16 - bytes.len()..].copy_from_slice(bytes);
+    Some(i128::from_be_bytes(wide))
+}
+
+/// `v / 10^scale` as the nearest `f64`. Below 2^53 both operands are exact and the division
+/// rounds once; larger values go through their decimal text, which `parse` rounds correctly.
+fn decimal_f64(v: i128, scale: i32) -> f64 {
+    const EXACT: i128 = 1 << 53;
+    if (-EXACT..=EXACT).contains(&v) && (0..=22).contains(&scale) {
+        return v as f64 / 10f64.powi(scale);
+    }
+    format!("{v}e{}", -scale).parse().unwrap_or(f64::NAN)
+}
+
 /// Read a whole column chunk, nulls as `None`, each value converted by `map`.
 fn drain<T: DataType, U>(
     mut r: ColumnReaderImpl<T>,
@@ -214,6 +294,42 @@ fn drain<T: DataType, U>(
             }
         } else {
             out.extend(values.drain(..).map(|v| Some(map(v))));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decimal_f64, unscaled};
+
+    #[test]
+    fn unscaled_values_are_signed_big_endian() {
+        assert_eq!(
+            unscaled(&4_200_010_000_000i128.to_be_bytes()),
+            Some(4_200_010_000_000)
+        );
+        assert_eq!(unscaled(&(-5i128).to_be_bytes()), Some(-5));
+        assert_eq!(unscaled(&[0x01, 0x00]), Some(256));
+        assert_eq!(unscaled(&[0xff, 0xfe]), Some(-2));
+        assert_eq!(unscaled(&[]), Some(0));
+        assert_eq!(unscaled(&[0; 17]), None);
+    }
+
+    #[test]
+    fn decimals_become_the_double_their_text_parses_to() {
+        for (v, scale, text) in [
+            (4_200_012_345_678i128, 8, "42000.12345678"),
+            (12_345_678_901_250_000_000, 8, "123456789012.5"),
+            (-150_000_000, 8, "-1.5"),
+            (1, 8, "0.00000001"),
+            (7, 0, "7"),
+            (i128::MAX, 8, "1701411834604692317316873037158.84105727"),
+        ] {
+            assert_eq!(
+                decimal_f64(v, scale),
+                text.parse::<f64>().unwrap(),
+                "{text}"
+            );
         }
     }
 }

@@ -144,14 +144,20 @@ fn check_read_back(v: &Value) {
     let schema = &v["schema"];
     assert_eq!(schema["open_time"], "timestamp[ms, tz=UTC]");
     assert_eq!(
-        schema["close"], "string",
-        "prices stay exact decimal strings"
+        schema["close"], "decimal128(38, 8)",
+        "prices are exact decimals"
+    );
+    assert_eq!(schema["volume"], "decimal128(38, 8)");
+    assert_eq!(
+        schema["interval"], "string",
+        "text that is not a number stays text"
     );
     assert_eq!(schema["trades"], "int64");
     let row = &v["row"];
-    assert_eq!(row["close"], "120.5");
+    // Python's Decimal, written out: the exact value at the column's scale.
+    assert_eq!(row["close"], "120.50000000");
     assert_eq!(row["symbol"], "BTCUSDT");
-    assert_eq!(row["volume"], "2.25");
+    assert_eq!(row["volume"], "2.25000000");
 }
 
 async fn scenario(settings: KafkaSettings, topic: &str, location: LakeLocation) -> LakeSink {

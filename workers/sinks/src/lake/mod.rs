@@ -4,6 +4,7 @@
 //! local directory. File names carry the Kafka partition and offset range, and write intents
 //! let a restart undo a batch that was stored but not committed, so replays never duplicate.
 
+pub mod decimal;
 pub mod layout;
 pub mod parquet_file;
 pub mod plan;

@@ -1,8 +1,9 @@
 //! One Parquet file from a group of records. Columns follow the JSON fields (in payload order,
 //! fields first seen in later records appended); each field's type is read from its values:
 //! whole numbers are INT64 (fields named `time` or `*_time` are UTC millisecond timestamps),
-//! other numbers DOUBLE, booleans BOOLEAN, strings UTF-8 (decimal prices stay exact strings),
-//! anything else or a mix of types JSON text. Every data column is optional; `_key`,
+//! other numbers DOUBLE, booleans BOOLEAN, strings that all hold plain decimals (prices and
+//! quantities) exact `DECIMAL(38, 8)` ([`super::decimal`]), other strings UTF-8, anything else
+//! or a mix of types JSON text. Every data column is optional; `_key`,
 //! `_partition` and `_offset` say where each row came from.
 //!
 //! Values are read from the records' raw JSON text in one pass; strings are sliced out of the
@@ -13,12 +14,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical};
-use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
+use parquet::data_type::{
+    BoolType, ByteArray, ByteArrayType, DoubleType, FixedLenByteArray, FixedLenByteArrayType,
+    Int32Type, Int64Type,
+};
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnPath, Type, TypePtr};
 
+use super::decimal;
 use crate::core::Record;
 use crate::core::record::{RawKind, json_f64, json_i64, json_string};
 
@@ -27,6 +32,8 @@ enum Kind {
     Int,
     Float,
     Bool,
+    /// A string holding a plain decimal ([`decimal::parse`]).
+    Decimal,
     Str,
     Json,
 }
@@ -46,6 +53,7 @@ impl Kind {
             RawKind::Bool => Some(Kind::Bool),
             RawKind::Number if is_whole(raw) => Some(Kind::Int),
             RawKind::Number => Some(Kind::Float),
+            RawKind::String if decimal::parse(raw).is_some() => Some(Kind::Decimal),
             RawKind::String => Some(Kind::Str),
             RawKind::Nested => Some(Kind::Json),
         }
@@ -55,6 +63,8 @@ impl Kind {
         match (self, other) {
             (a, b) if a == b => a,
             (Kind::Int, Kind::Float) | (Kind::Float, Kind::Int) => Kind::Float,
+            // One string that is not a decimal: the column stays text, as sent.
+            (Kind::Decimal, Kind::Str) | (Kind::Str, Kind::Decimal) => Kind::Str,
             _ => Kind::Json,
         }
     }
@@ -130,6 +140,20 @@ fn field(name: &str, kind: Kind, repetition: Repetition) -> Result<TypePtr, Parq
         Kind::Int => (Physical::INT64, None),
         Kind::Float => (Physical::DOUBLE, None),
         Kind::Bool => (Physical::BOOLEAN, None),
+        Kind::Decimal => {
+            return Ok(Arc::new(
+                Type::primitive_type_builder(name, Physical::FIXED_LEN_BYTE_ARRAY)
+                    .with_repetition(repetition)
+                    .with_length(decimal::WIDTH as i32)
+                    .with_precision(decimal::PRECISION)
+                    .with_scale(decimal::SCALE)
+                    .with_logical_type(Some(LogicalType::decimal(
+                        decimal::SCALE,
+                        decimal::PRECISION,
+                    )))
+                    .build()?,
+            ));
+        }
         Kind::Str => (Physical::BYTE_ARRAY, Some(LogicalType::String)),
         Kind::Json => (Physical::BYTE_ARRAY, Some(LogicalType::Json)),
     };
@@ -156,10 +180,10 @@ fn string(r: &Record, raw: &[u8]) -> ByteArray {
 
 /// How the columns are written. No dictionaries: market data is mostly distinct prices and
 /// volumes, for which a dictionary costs more time than plain values and makes files larger
-/// (measured in the `lake_encode` bench). Min/max statistics only for numbers, times and
-/// booleans, which readers use to skip row groups and pages (`open_time` ranges); for text
-/// (decimal strings, keys) they would be ordered as bytes, which prunes nothing useful, and they
-/// cost a comparison per value.
+/// (measured in the `lake_encode` bench). Min/max statistics only for numbers (decimals
+/// included), times and booleans, which readers use to skip row groups and pages (`open_time`
+/// ranges); for text (keys) they would be ordered as bytes, which prunes nothing useful, and
+/// they cost a comparison per value.
 fn properties(cols: &[Column<'_>]) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
@@ -243,6 +267,25 @@ pub fn encode(records: &[&Record], skip: &[&str]) -> Result<Bytes, ParquetError>
                 let v: Vec<bool> = present().map(|(_, raw)| raw == b"true").collect();
                 write_optional::<BoolType>(&mut rg, &v, &defs)?;
             }
+            Kind::Decimal => {
+                // One buffer for the column, each value a slice of it.
+                let mut buf = Vec::with_capacity(c.raws.len() * decimal::WIDTH);
+                for (_, raw) in present() {
+                    let v = decimal::parse(raw).ok_or_else(|| {
+                        ParquetError::General("a decimal column holds a non-decimal".into())
+                    })?;
+                    buf.extend_from_slice(&v.to_be_bytes());
+                }
+                let buf = Bytes::from(buf);
+                let v: Vec<FixedLenByteArray> = (0..buf.len() / decimal::WIDTH)
+                    .map(|i| {
+                        FixedLenByteArray::from(ByteArray::from(
+                            buf.slice(i * decimal::WIDTH..(i + 1) * decimal::WIDTH),
+                        ))
+                    })
+                    .collect();
+                write_optional::<FixedLenByteArrayType>(&mut rg, &v, &defs)?;
+            }
             Kind::Str | Kind::Json => {
                 let v: Vec<ByteArray> = present().map(|(r, raw)| string(r, raw)).collect();
                 write_optional::<ByteArrayType>(&mut rg, &v, &defs)?;
@@ -302,12 +345,12 @@ mod tests {
         let a = rec(
             "BTCUSDT|5m|0",
             7,
-            r#"{"symbol":"BTCUSDT","open_time":0,"close":"1.50","trades":3,"buyer_maker":true,"x":1,"note":"a\"b","_x":1}"#,
+            r#"{"symbol":"BTCUSDT","open_time":0,"close":"1.50","trades":3,"buyer_maker":true,"x":1,"note":"a\"b","_x":1,"id":"7"}"#,
         );
         let b = rec(
             "BTCUSDT|5m|300000",
             8,
-            r#"{"symbol":"BTCUSDT","open_time":300000,"close":"1.60","x":2.5,"bids":[["1","2"]],"note":null}"#,
+            r#"{"symbol":"BTCUSDT","open_time":300000,"close":"1.60","x":2.5,"bids":[["1","2"]],"note":null,"id":"n/a"}"#,
         );
         let bytes = encode(&[&a, &b], &["symbol"]).unwrap();
         let reader = SerializedFileReader::new(bytes).unwrap();
@@ -330,8 +373,23 @@ mod tests {
                 "buyer_maker",
                 "x",
                 "note",
+                "id",
                 "bids"
             ]
+        );
+        assert_eq!(
+            schema.column(4).logical_type_ref(),
+            Some(&LogicalType::decimal(8, 38)),
+            "decimal strings are exact decimals"
+        );
+        assert_eq!(
+            schema.column(4).physical_type(),
+            Physical::FIXED_LEN_BYTE_ARRAY
+        );
+        assert_eq!(
+            schema.column(9).logical_type_ref(),
+            Some(&LogicalType::String),
+            "a column with one string that is not a decimal stays text"
         );
         assert_eq!(
             schema.column(3).logical_type_ref(),
@@ -343,7 +401,7 @@ mod tests {
             "int and float merge to double"
         );
         assert_eq!(
-            schema.column(9).logical_type_ref(),
+            schema.column(10).logical_type_ref(),
             Some(&LogicalType::Json)
         );
 
@@ -360,12 +418,17 @@ mod tests {
         assert_eq!(first[0].1, Field::Str("BTCUSDT|5m|0".into()));
         assert_eq!(first[2].1, Field::Long(7));
         assert_eq!(first[3].1, Field::TimestampMillis(0));
-        assert_eq!(first[4].1, Field::Str("1.50".into()));
+        let Field::Decimal(close) = &first[4].1 else {
+            panic!("{:?}", first[4]);
+        };
+        assert_eq!((close.precision(), close.scale()), (38, 8));
+        assert_eq!(close.data(), 150_000_000i128.to_be_bytes());
+        assert_eq!(first[9].1, Field::Str("7".into()));
         assert_eq!(first[5].1, Field::Long(3));
         assert_eq!(first[6].1, Field::Bool(true));
         assert_eq!(first[7].1, Field::Double(1.0));
         assert_eq!(first[8].1, Field::Str("a\"b".into()), "escapes decoded");
-        assert_eq!(first[9].1, Field::Null, "absent field is null");
+        assert_eq!(first[10].1, Field::Null, "absent field is null");
         let second: Vec<_> = rows[1].get_column_iter().map(|(_, f)| f.clone()).collect();
         assert_eq!(
             second[5],
@@ -373,11 +436,11 @@ mod tests {
             "no trades field in the second record"
         );
         assert_eq!(second[8], Field::Null, "a null value is null");
-        assert_eq!(second[9], Field::Str(r#"[["1","2"]]"#.into()));
+        assert_eq!(second[10], Field::Str(r#"[["1","2"]]"#.into()));
     }
 
     #[test]
-    fn numbers_and_times_carry_min_max_text_does_not_and_nothing_has_a_dictionary() {
+    fn numbers_decimals_and_times_carry_min_max_text_does_not_and_nothing_has_a_dictionary() {
         let a = rec(
             "BTCUSDT|1m|60000",
             4,
@@ -417,13 +480,20 @@ mod tests {
             )
         );
         assert!(stats("ok").is_some());
-        for text in ["_key", "close"] {
-            let s = stats(text);
-            assert!(
-                s.is_none() || s == Some((None, None)),
-                "{text} has min/max: {s:?}"
-            );
-        }
+        let close = stats("close").unwrap();
+        assert_eq!(
+            close,
+            (
+                Some(250_000_000i128.to_be_bytes().to_vec()),
+                Some(1_000_000_000i128.to_be_bytes().to_vec())
+            ),
+            "decimals compare as numbers"
+        );
+        let key = stats("_key");
+        assert!(
+            key.is_none() || key == Some((None, None)),
+            "_key has min/max: {key:?}"
+        );
     }
 
     #[test]
