@@ -1,9 +1,11 @@
 //! Operator configuration: flags, each with an environment variable of the same meaning.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
+use k8s_openapi::api::core::v1::ResourceRequirements;
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -70,6 +72,35 @@ pub fn parse_replication(s: &str) -> Result<i32, String> {
     }
 }
 
+/// Worker container resources by family (`default` for the rest).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkerResources(pub BTreeMap<String, ResourceRequirements>);
+
+impl WorkerResources {
+    /// The resources of `target`'s workers: its own entry, else `default`.
+    pub fn for_target(&self, target: &str) -> Option<&ResourceRequirements> {
+        self.0.get(target).or_else(|| self.0.get("default"))
+    }
+}
+
+/// `WORKER_RESOURCES`: a JSON object of family → ResourceRequirements.
+pub fn parse_resources(s: &str) -> Result<WorkerResources, String> {
+    if s.trim().is_empty() {
+        return Ok(WorkerResources::default());
+    }
+    let map: BTreeMap<String, ResourceRequirements> = serde_json::from_str(s)
+        .map_err(|e| format!("not a JSON object of worker family to {{requests, limits}}: {e}"))?;
+    for key in map.keys() {
+        let target = serde_json::Value::String(key.clone());
+        if key != "default" && serde_json::from_value::<streamforge_api::Target>(target).is_err() {
+            return Err(format!(
+                "{key:?} is neither a Queue target (e.g. gnn-trainer, lake-connector) nor \"default\""
+            ));
+        }
+    }
+    Ok(WorkerResources(map))
+}
+
 /// What every worker Job gets unless its Queue says otherwise.
 #[derive(clap::Args, Debug, Clone, PartialEq)]
 pub struct WorkerDefaults {
@@ -91,6 +122,11 @@ pub struct WorkerDefaults {
         value_delimiter = ','
     )]
     pub allowed_images: Vec<String>,
+    /// Requests and limits of worker containers by family, as JSON: a Queue target (e.g.
+    /// `gnn-trainer`, `lake-connector`) or `default` for the rest, each a Kubernetes
+    /// ResourceRequirements. A Queue's `spec.pod.resources` replaces its main worker's.
+    #[arg(long, env = "WORKER_RESOURCES", default_value = "", value_parser = parse_resources)]
+    pub worker_resources: WorkerResources,
 
     /// Kafka bootstrap servers as workers reach them (defaults to the operator's).
     #[arg(long, env = "WORKER_KAFKA_BOOTSTRAP_SERVERS")]
@@ -241,6 +277,33 @@ impl WorkerDefaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_resources_by_family_with_a_default() {
+        let r = parse_resources(
+            r#"{"default":{"requests":{"cpu":"50m","memory":"64Mi"}},"gnn-trainer":{"limits":{"memory":"4Gi"}}}"#,
+        )
+        .unwrap();
+        let mem = |t: &str, kind: &str| {
+            let rr = r.for_target(t).unwrap();
+            let m = if kind == "limits" {
+                &rr.limits
+            } else {
+                &rr.requests
+            };
+            m.as_ref().unwrap()["memory"].0.clone()
+        };
+        assert_eq!(mem("gnn-trainer", "limits"), "4Gi");
+        assert_eq!(mem("lake-connector", "requests"), "64Mi");
+        assert_eq!(parse_resources("").unwrap(), WorkerResources::default());
+        let e = parse_resources(r#"{"gnn-traner":{}}"#).unwrap_err();
+        assert!(
+            e.contains("\"gnn-traner\" is neither a Queue target"),
+            "{e}"
+        );
+        let e = parse_resources("cpu=1").unwrap_err();
+        assert!(e.starts_with("not a JSON object"), "{e}");
+    }
 
     #[test]
     fn data_topics_default_to_three_partitions_and_the_brokers_replication() {

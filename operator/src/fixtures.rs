@@ -58,6 +58,7 @@ impl QueueExt for Queue {
                 backoff_limit: None,
                 ttl_seconds_after_finished: None,
                 active_deadline_seconds: None,
+                pod: None,
             },
         );
         q.metadata = ObjectMeta {

@@ -199,8 +199,9 @@ where
 }
 
 impl Env {
-    /// The platform and a client, with the suite's namespace made if missing and labelled to
-    /// enforce the `restricted` Pod Security Standard; `None` when the suite is not asked to run.
+    /// The platform and a client, with the suite's namespace made if missing, labelled to
+    /// enforce the `restricted` Pod Security Standard and under a ResourceQuota that needs
+    /// requests and limits; `None` when the suite is not asked to run.
     pub async fn setup(test: &str) -> Option<(Env, Client)> {
         let env = Env::from_env(test)?;
         let client = env.client().await.ok()?;
@@ -220,6 +221,13 @@ impl Env {
             "pod-security.kubernetes.io/enforce=restricted",
             "pod-security.kubernetes.io/enforce-version=latest",
         ])
+        .ok()?;
+        // A quota that counts requests and memory limits admits only pods that declare them:
+        // every worker Job carries its family's resources from the operator's configuration.
+        env.apply(&format!(
+            "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: e2e-workers\n  namespace: {}\nspec:\n  hard:\n    requests.cpu: \"50\"\n    requests.memory: 200Gi\n    limits.memory: 4Ti\n    pods: \"500\"\n",
+            env.namespace
+        ))
         .ok()?;
         Some((env, client))
     }

@@ -19,6 +19,6 @@ pub mod topics;
 pub use command::{Command, ControlCommand};
 pub use datatype::{DataKind, Family, Interval};
 pub use event::{EventStatus, QueueEvent};
-pub use queue::{GraphSource, ModelType, Queue, QueueSpec, SinkKind, Target};
+pub use queue::{GraphSource, ModelType, PodOverrides, Queue, QueueSpec, SinkKind, Target};
 pub use status::{GraphStatus, Phase, ProducerSummary, QueueStatus, TrainingStatus};
 pub use time_range::{TimeRange, TimeRangeError};

@@ -250,6 +250,33 @@ pub struct QueueSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub active_deadline_seconds: Option<i64>,
+
+    /// Where and with what this Queue's worker pods run, over the operator's defaults: the main
+    /// worker's resources (e.g. a GPU for the trainer), and for every pod of the Queue a node
+    /// selector, tolerations and image pull secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodOverrides>,
+}
+
+/// The small part of a pod template a Queue may set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodOverrides {
+    /// Requests and limits of the main worker's container; the operator's default for the
+    /// worker family when unset (e.g. cpu: 2, memory: 4Gi, nvidia.com/gpu: 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
+    /// Node labels the Queue's pods must run on.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub node_selector: std::collections::BTreeMap<String, String>,
+    /// Taints the Queue's pods tolerate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub tolerations: Vec<k8s_openapi::api::core::v1::Toleration>,
+    /// Secrets to pull a private `image` with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub image_pull_secrets: Vec<k8s_openapi::api::core::v1::LocalObjectReference>,
 }
 
 /// Worker families. `loader-producer` picks its image from the type; the `loader-*` families

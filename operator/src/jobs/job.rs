@@ -8,8 +8,8 @@ use k8s_openapi::api::batch::v1::{
     PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, PodSecurityContext, PodSpec,
+    PodTemplateSpec, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
@@ -26,6 +26,10 @@ use crate::reconcile::validate::Identity;
 
 /// The user and group worker containers run as (the images' own, `images/Dockerfile`).
 pub const WORKER_UID: i64 = 65532;
+/// The port every worker serves `/metrics` on (the worker kit's default `METRICS_ADDR`), declared
+/// on the container as `metrics` so that a PodMonitor can select it by name.
+pub const WORKER_METRICS_PORT: i32 = 9102;
+pub const WORKER_METRICS_PORT_NAME: &str = "metrics";
 
 fn labels(id: &Identity, worker: &Worker, run: u32) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -86,6 +90,7 @@ pub fn build_job(
 ) -> Job {
     let spec = &queue.spec;
     let labels = labels(id, worker, run);
+    let overrides = spec.pod.as_ref();
     // The root filesystem is read-only; /tmp (the images' working directory) is the one place
     // a worker writes: checkpoints, report files, spill.
     let mut volumes = vec![Volume {
@@ -120,7 +125,21 @@ pub fn build_job(
         image: Some(worker.image.clone()),
         image_pull_policy: Some(cfg.image_pull_policy.clone()),
         env: Some(worker_env(queue, id, worker, run, cfg)),
+        ports: Some(vec![ContainerPort {
+            name: Some(WORKER_METRICS_PORT_NAME.into()),
+            container_port: WORKER_METRICS_PORT,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
         volume_mounts: Some(mounts),
+        resources: overrides
+            .and_then(|p| p.resources.clone())
+            .filter(|_| worker.role == super::Role::Main)
+            .or_else(|| {
+                cfg.worker_resources
+                    .for_target(worker.target.as_str())
+                    .cloned()
+            }),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -181,6 +200,15 @@ pub fn build_job(
                     // Workers do not call the Kubernetes API; a token is mounted only for a
                     // service account the operator's configuration names.
                     automount_service_account_token: Some(with_account),
+                    node_selector: overrides
+                        .map(|p| p.node_selector.clone())
+                        .filter(|n| !n.is_empty()),
+                    tolerations: overrides
+                        .map(|p| p.tolerations.clone())
+                        .filter(|t| !t.is_empty()),
+                    image_pull_secrets: overrides
+                        .map(|p| p.image_pull_secrets.clone())
+                        .filter(|s| !s.is_empty()),
                     service_account_name: with_account.then(|| cfg.service_account.clone()),
                     ..PodSpec::default()
                 }),
@@ -433,6 +461,85 @@ mod tests {
                 Some(!account.is_empty())
             );
             assert_eq!(pod.service_account_name.as_deref().unwrap_or(""), account);
+        }
+    }
+
+    #[test]
+    fn every_worker_declares_its_metrics_port() {
+        use streamforge_api::SinkKind;
+        let q = Queue::test().with_sinks(&[SinkKind::Arango, SinkKind::Lake]);
+        let id = validate(&q).unwrap();
+        let cfg = WorkerDefaults::for_tests();
+        let ws = workers(&q, &id, 1, &cfg);
+        assert_eq!(ws.len(), 3);
+        for w in &ws {
+            let job = build_job(&q, &id, w, 1, &cfg);
+            let pod = job.spec.unwrap().template.spec.unwrap();
+            let ports = pod.containers[0].ports.clone().unwrap();
+            assert_eq!(ports.len(), 1, "{}", w.job_name);
+            assert_eq!(ports[0].name.as_deref(), Some("metrics"));
+            assert_eq!(ports[0].container_port, 9102);
+            assert_eq!(ports[0].protocol.as_deref(), Some("TCP"));
+            // The worker kit serves on the same port by default.
+            assert!(streamforge_kit::metrics_server::DEFAULT_ADDR.ends_with(":9102"));
+        }
+    }
+
+    #[test]
+    fn resources_come_from_the_family_and_placement_from_the_queue() {
+        use k8s_openapi::api::core::v1::{LocalObjectReference, ResourceRequirements, Toleration};
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        use streamforge_api::{PodOverrides, SinkKind};
+        let req = |cpu: &str| ResourceRequirements {
+            requests: Some(BTreeMap::from([("cpu".to_owned(), Quantity(cpu.into()))])),
+            ..ResourceRequirements::default()
+        };
+        let mut cfg = WorkerDefaults::for_tests();
+        cfg.worker_resources = crate::config::WorkerResources(BTreeMap::from([
+            ("default".to_owned(), req("50m")),
+            ("lake-connector".to_owned(), req("200m")),
+        ]));
+        let mut q = Queue::test().with_sinks(&[SinkKind::Lake]);
+        let id = validate(&q).unwrap();
+        let cpu = |job: &Job| {
+            let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+            pod.containers[0]
+                .resources
+                .as_ref()
+                .unwrap()
+                .requests
+                .as_ref()
+                .unwrap()["cpu"]
+                .0
+                .clone()
+        };
+        let ws = workers(&q, &id, 1, &cfg);
+        assert_eq!(cpu(&build_job(&q, &id, &ws[0], 1, &cfg)), "50m");
+        assert_eq!(cpu(&build_job(&q, &id, &ws[1], 1, &cfg)), "200m");
+
+        // The Queue's own resources are its main worker's; placement is every pod's.
+        q.spec.pod = Some(PodOverrides {
+            resources: Some(req("2")),
+            node_selector: BTreeMap::from([("pool".to_owned(), "gpu".to_owned())]),
+            tolerations: vec![Toleration {
+                key: Some("nvidia.com/gpu".into()),
+                operator: Some("Exists".into()),
+                effect: Some("NoSchedule".into()),
+                ..Toleration::default()
+            }],
+            image_pull_secrets: vec![LocalObjectReference {
+                name: "regcred".into(),
+            }],
+        });
+        let main = build_job(&q, &id, &ws[0], 1, &cfg);
+        let sink = build_job(&q, &id, &ws[1], 1, &cfg);
+        assert_eq!(cpu(&main), "2");
+        assert_eq!(cpu(&sink), "200m");
+        for job in [&main, &sink] {
+            let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+            assert_eq!(pod.node_selector.as_ref().unwrap()["pool"], "gpu");
+            assert_eq!(pod.tolerations.as_ref().unwrap().len(), 1);
+            assert_eq!(pod.image_pull_secrets.as_ref().unwrap()[0].name, "regcred");
         }
     }
 
