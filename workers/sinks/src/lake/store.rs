@@ -1,10 +1,11 @@
-//! Where the lake lives: an S3 bucket (MinIO in our platform) or, when no endpoint is set, a
-//! local directory.
+//! Where the lake lives: an S3 bucket (MinIO in our platform, or Amazon S3) or, when no
+//! endpoint is set, a local directory. S3 credentials are the static keys when both are given,
+//! else the standard AWS chain ([`Credentials::Chain`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::signer::Signer;
 use object_store::{ClientOptions, ObjectStore};
@@ -22,12 +23,26 @@ pub const LAKE_DIR: &str = "LAKE_DIR";
 )]
 pub struct NoLake;
 
+/// How the lake's S3 requests are signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// `MINIO_ACCESS_KEY` and `MINIO_SECRET_KEY` (MinIO, or keys given on purpose).
+    Static,
+    /// Neither key given: the standard AWS chain, as object_store resolves it when the worker
+    /// starts: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (with `AWS_SESSION_TOKEN`) from the
+    /// environment, else web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN`, which
+    /// EKS sets for IRSA), else ECS task or EKS Pod Identity credentials
+    /// (`AWS_CONTAINER_CREDENTIALS_*`), else the instance profile (IMDSv2).
+    Chain,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LakeLocation {
     S3 {
         endpoint: String,
         bucket: String,
         region: String,
+        /// Both empty: [`Credentials::Chain`].
         access_key: String,
         secret_key: String,
     },
@@ -37,8 +52,10 @@ pub enum LakeLocation {
 }
 
 impl LakeLocation {
-    /// From the worker environment: `MINIO_ENDPOINT` (with or without `http://`),
-    /// `MINIO_BUCKET`, `MINIO_ACCESS_KEY`, `MINIO_SECRET_KEY`, `S3_REGION`; without an endpoint,
+    /// From the worker environment: `MINIO_ENDPOINT` (with or without `http://`; for Amazon S3
+    /// `https://s3.<region>.amazonaws.com`), `MINIO_BUCKET`, `MINIO_ACCESS_KEY`,
+    /// `MINIO_SECRET_KEY` (both unset: the AWS credential chain), `S3_REGION` (else
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION`, `us-east-1`); without an endpoint,
     /// the directory `LAKE_DIR`. With neither, `./lake` on a workstation; in a pod
     /// (`KUBERNETES_SERVICE_HOST` is set) that directory would vanish with the pod while its Job
     /// succeeded, so there a missing store is a configuration error.
@@ -53,7 +70,10 @@ impl LakeLocation {
                 },
                 bucket: get(streamforge_api::env::MINIO_BUCKET)
                     .unwrap_or_else(|| "streamforge-lake".into()),
-                region: get("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                region: get("S3_REGION")
+                    .or_else(|| get("AWS_REGION"))
+                    .or_else(|| get("AWS_DEFAULT_REGION"))
+                    .unwrap_or_else(|| "us-east-1".into()),
                 access_key: get(streamforge_api::env::MINIO_ACCESS_KEY).unwrap_or_default(),
                 secret_key: get(streamforge_api::env::MINIO_SECRET_KEY).unwrap_or_default(),
             });
@@ -79,11 +99,29 @@ impl LakeLocation {
         }
     }
 
+    /// How S3 requests are signed; `None` for a directory.
+    pub fn credentials(&self) -> Option<Credentials> {
+        match self {
+            LakeLocation::S3 {
+                access_key,
+                secret_key,
+                ..
+            } if access_key.is_empty() && secret_key.is_empty() => Some(Credentials::Chain),
+            LakeLocation::S3 { .. } => Some(Credentials::Static),
+            LakeLocation::Local { .. } => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             LakeLocation::S3 {
                 endpoint, bucket, ..
-            } => format!("s3://{bucket} at {endpoint}"),
+            } => match self.credentials() {
+                Some(Credentials::Chain) => {
+                    format!("s3://{bucket} at {endpoint} (AWS credential chain)")
+                }
+                _ => format!("s3://{bucket} at {endpoint}"),
+            },
             LakeLocation::Local { dir } => format!("directory {}", dir.display()),
         }
     }
@@ -101,15 +139,12 @@ pub fn open(location: &LakeLocation) -> Result<OpenedLake, StorageError> {
             endpoint,
             bucket,
             region,
-            access_key,
-            secret_key,
+            ..
         } => {
-            let s3 = AmazonS3Builder::new()
+            let s3 = s3_builder(location, std::env::vars())
                 .with_endpoint(endpoint)
                 .with_bucket_name(bucket)
                 .with_region(region)
-                .with_access_key_id(access_key)
-                .with_secret_access_key(secret_key)
                 .with_virtual_hosted_style_request(false)
                 // The client options carry `allow_http` too: set it there, after them it would
                 // be overwritten.
@@ -138,6 +173,35 @@ pub fn open(location: &LakeLocation) -> Result<OpenedLake, StorageError> {
                 s3: None,
             })
         }
+    }
+}
+
+/// The S3 settings' credentials: the static keys, or (neither given) every `AWS_*` variable
+/// of `aws_env` that object_store knows, as its `AmazonS3Builder::from_env` takes them, so its
+/// chain finds a session token, container credentials or the role to assume; web identity
+/// (`AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`) and the instance profile are looked up when
+/// the store is built. Endpoint, bucket and region are set by the caller, after these.
+pub fn s3_builder(
+    location: &LakeLocation,
+    aws_env: impl IntoIterator<Item = (String, String)>,
+) -> AmazonS3Builder {
+    let builder = AmazonS3Builder::new();
+    match location {
+        LakeLocation::S3 {
+            access_key,
+            secret_key,
+            ..
+        } if location.credentials() == Some(Credentials::Static) => builder
+            .with_access_key_id(access_key)
+            .with_secret_access_key(secret_key),
+        _ => aws_env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("AWS_"))
+            .filter_map(|(k, v)| {
+                let key: AmazonS3ConfigKey = k.to_ascii_lowercase().parse().ok()?;
+                Some((key, v))
+            })
+            .fold(builder, |b, (k, v)| b.with_config(k, v)),
     }
 }
 
@@ -193,9 +257,14 @@ pub fn http_status(text: &str) -> Option<u16> {
 
 impl OpenedLake {
     /// Create the bucket if it is missing (S3's `CreateBucket`, sent as a pre-signed `PUT` on
-    /// the bucket itself); a local directory already exists.
+    /// the bucket itself); a local directory already exists. A bucket that answers a listing is
+    /// left alone: a cloud role may read and write a bucket it has no right to create.
     pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
         let Some(s3) = &self.s3 else { return Ok(()) };
+        let marker = object_store::path::Path::from("_streamforge");
+        if s3.list_with_delimiter(Some(&marker)).await.is_ok() {
+            return Ok(());
+        }
         let url = s3
             .signed_url(
                 reqwest::Method::PUT,
@@ -290,5 +359,113 @@ mod tests {
             }
         );
         assert_eq!(s3.describe(), "s3://b at http://minio:9000");
+    }
+
+    fn s3(access_key: &str, secret_key: &str) -> LakeLocation {
+        LakeLocation::S3 {
+            endpoint: "https://s3.eu-west-1.amazonaws.com".into(),
+            bucket: "lake".into(),
+            region: "eu-west-1".into(),
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// The credential provider object_store chose, by its type name.
+    fn provider(location: &LakeLocation, aws_env: &[(&str, &str)]) -> String {
+        let s3 = s3_builder(location, env(aws_env))
+            .with_endpoint("https://s3.eu-west-1.amazonaws.com")
+            .with_bucket_name("lake")
+            .with_region("eu-west-1")
+            .build()
+            .unwrap();
+        let shown = format!("{s3:?}");
+        [
+            "StaticCredentialProvider",
+            "TaskCredentialProvider",
+            "EKSPodCredentialProvider",
+            "WebIdentityProvider",
+            "InstanceCredentialProvider",
+        ]
+        .into_iter()
+        .find(|p| shown.contains(p))
+        .unwrap_or("none")
+        .to_owned()
+    }
+
+    #[test]
+    fn static_keys_when_given_else_the_aws_credential_chain() {
+        // MinIO, and keys given on purpose: those keys, whatever the environment holds.
+        let keys = s3("minio", "secret");
+        assert_eq!(keys.credentials(), Some(Credentials::Static));
+        let b = s3_builder(&keys, env(&[("AWS_ACCESS_KEY_ID", "other")]));
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+                .as_deref(),
+            Some("minio")
+        );
+        assert_eq!(provider(&keys, &[]), "StaticCredentialProvider");
+
+        // No keys: the chain. Keys in the AWS environment come first...
+        let chain = s3("", "");
+        assert_eq!(chain.credentials(), Some(Credentials::Chain));
+        assert!(chain.describe().ends_with("(AWS credential chain)"));
+        let from_env = [
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_SESSION_TOKEN", "t"),
+            ("HOME", "/root"),
+        ];
+        let b = s3_builder(&chain, env(&from_env));
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Token).as_deref(),
+            Some("t")
+        );
+        assert_eq!(provider(&chain, &from_env), "StaticCredentialProvider");
+        // ... then container credentials (ECS tasks, EKS Pod Identity) ...
+        assert_eq!(
+            provider(
+                &chain,
+                &[(
+                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                    "/v2/credentials/x"
+                )]
+            ),
+            "TaskCredentialProvider"
+        );
+        // ... and with nothing at all (and no web identity in this process's environment,
+        // which object_store reads itself), the instance profile.
+        if std::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE").is_none() {
+            assert_eq!(provider(&chain, &[]), "InstanceCredentialProvider");
+        }
+    }
+
+    #[test]
+    fn the_region_comes_from_the_configuration_then_the_aws_environment() {
+        let region = |pairs: &[(&str, &str)]| match LakeLocation::from_lookup(lookup(pairs)) {
+            Ok(LakeLocation::S3 { region, .. }) => region,
+            other => panic!("{other:?}"),
+        };
+        let ep = ("MINIO_ENDPOINT", "https://s3.eu-west-1.amazonaws.com");
+        assert_eq!(region(&[ep]), "us-east-1");
+        assert_eq!(
+            region(&[ep, ("AWS_DEFAULT_REGION", "eu-north-1")]),
+            "eu-north-1"
+        );
+        assert_eq!(
+            region(&[ep, ("AWS_REGION", "eu-west-1"), ("AWS_DEFAULT_REGION", "x")]),
+            "eu-west-1"
+        );
+        assert_eq!(
+            region(&[ep, ("S3_REGION", "ap-south-1"), ("AWS_REGION", "eu-west-1")]),
+            "ap-south-1"
+        );
     }
 }
