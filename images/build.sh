@@ -139,4 +139,7 @@ for target in "${targets[@]}"; do
     buildah push --quiet "$name" "docker://$name" || die "buildah push of $name failed"
   fi
 done
+# Layers of earlier builds (an image rebuilt under the same tag leaves the old one untagged):
+# each build lays ~600 MB of binaries in its context layer, and they add up fast.
+buildah rmi --prune >/dev/null 2>&1 || true
 echo "$prog: ${#targets[@]} images ($registry/*:$tag) in $((SECONDS - started)) s"
