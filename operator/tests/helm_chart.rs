@@ -192,6 +192,7 @@ fn the_chart_lints_with_each_component() {
         "",
         "visualizer.enabled=true,facade.enabled=true",
         "operator.watchNamespace=team-a,crds.install=false",
+        "monitoring.enabled=true",
     ] {
         let mut args = vec!["lint", "--strict", "charts/streamforge"];
         if !sets.is_empty() {
@@ -383,6 +384,41 @@ fn optional_parts_appear_only_when_asked_for() {
     let off = kinds(&template(&helm, &["imagePolicy.admissionPolicy=false"]));
     assert!(!off.contains("ValidatingAdmissionPolicy/streamforge-queues"));
 
+    // NetworkPolicies: none unless asked; then the operator's and one per worker namespace,
+    // egress by port only.
+    assert!(!plain.iter().any(|k| k.starts_with("NetworkPolicy/")));
+    let objs = template(
+        &helm,
+        &[
+            "networkPolicy.enabled=true",
+            "networkPolicy.workerNamespaces={team-a,team-b}",
+        ],
+    );
+    let workers: Vec<&Value> = objs
+        .iter()
+        .filter(|o| o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "streamforge-workers")
+        .collect();
+    assert_eq!(workers.len(), 2);
+    assert_eq!(workers[1]["metadata"]["namespace"], "team-b");
+    assert_eq!(
+        workers[0]["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/managed-by"],
+        "streamforge-operator"
+    );
+    let ports: Vec<i64> = workers[0]["spec"]["egress"][0]["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| p["port"].as_i64().unwrap())
+        .collect();
+    for port in [53, 9092, 9000, 8529, 443] {
+        assert!(
+            ports.contains(&port),
+            "workers may not reach port {port}: {ports:?}"
+        );
+    }
+    let op = find(&objs, "NetworkPolicy", "streamforge-operator");
+    assert_eq!(op["spec"]["policyTypes"][1], "Egress");
+
     let no_crd = kinds(&template(&helm, &["crds.install=false"]));
     assert!(!no_crd.contains("CustomResourceDefinition/queues.streamforge.io"));
 
@@ -447,4 +483,75 @@ fn bad_values_and_old_clusters_are_refused_with_a_reason() {
     );
     assert!(!ok);
     assert!(err.contains("kafka.bootstrapServers is required"), "{err}");
+}
+
+#[test]
+fn monitors_render_only_when_monitoring_is_enabled() {
+    let Some(helm) = helm("monitors_render_only_when_monitoring_is_enabled") else {
+        return;
+    };
+    let plain = template(&helm, &[]);
+    assert!(
+        !plain
+            .iter()
+            .any(|o| o["kind"] == "ServiceMonitor" || o["kind"] == "PodMonitor"),
+        "{:?}",
+        kinds(&plain)
+    );
+
+    let objs = template(
+        &helm,
+        &["monitoring.enabled=true", "monitoring.labels.release=kps"],
+    );
+    // The operator: its metrics Service, by the Service's own labels and port name.
+    let sm = find(&objs, "ServiceMonitor", "streamforge-operator");
+    assert_eq!(sm["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(sm["metadata"]["namespace"], "streamforge");
+    assert_eq!(sm["metadata"]["labels"]["release"], "kps");
+    let service = find(&objs, "Service", "streamforge-operator-metrics");
+    let selector = sm["spec"]["selector"]["matchLabels"].as_mapping().unwrap();
+    assert!(!selector.is_empty());
+    for (k, v) in selector {
+        let k = k.as_str().unwrap();
+        assert_eq!(&service["metadata"]["labels"][k], v, "{k}");
+    }
+    assert_eq!(
+        sm["spec"]["namespaceSelector"]["matchNames"][0],
+        "streamforge"
+    );
+    let endpoint = &sm["spec"]["endpoints"][0];
+    assert_eq!(endpoint["port"], "http");
+    assert_eq!(endpoint["path"], "/metrics");
+    assert_eq!(service["spec"]["ports"][0]["name"], "http");
+    assert_eq!(service["spec"]["ports"][0]["port"].as_u64(), Some(8080));
+
+    // The workers: the labels the operator puts on its Jobs' pods, the container port it declares.
+    let pm = find(&objs, "PodMonitor", "streamforge-workers");
+    assert_eq!(pm["metadata"]["labels"]["release"], "kps");
+    let selector = &pm["spec"]["selector"]["matchLabels"];
+    assert_eq!(
+        selector["app.kubernetes.io/managed-by"],
+        "streamforge-operator"
+    );
+    assert_eq!(selector["app.kubernetes.io/part-of"], "streamforge");
+    assert_eq!(pm["spec"]["namespaceSelector"]["any"], true);
+    let endpoint = &pm["spec"]["podMetricsEndpoints"][0];
+    assert_eq!(endpoint["port"], "metrics");
+    assert_eq!(endpoint["path"], "/metrics");
+    let targets: BTreeSet<&str> = endpoint["relabelings"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| r["targetLabel"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, BTreeSet::from(["queue", "run", "role", "family"]));
+
+    // One watched namespace: workers are scraped there only.
+    let objs = template(
+        &helm,
+        &["monitoring.enabled=true", "operator.watchNamespace=team-a"],
+    );
+    let pm = find(&objs, "PodMonitor", "streamforge-workers");
+    assert_eq!(pm["spec"]["namespaceSelector"]["matchNames"][0], "team-a");
+    assert!(pm["spec"]["namespaceSelector"]["any"].is_null());
 }
