@@ -199,6 +199,11 @@ async fn main() -> anyhow::Result<()> {
         cfg.data_topic_partitions,
         cfg.data_topic_replication,
     ));
+    tokio::spawn(streamforge_operator::metrics::count_queues(
+        controller.store(),
+        metrics.clone(),
+        Duration::from_secs(5),
+    ));
     let ctx = Arc::new(
         ctx.with_queue_cache(controller.store())
             .with_data_topics(data_topics),

@@ -1,11 +1,12 @@
 //! `/metrics` for every worker: the Prometheus text format of one registry, on `METRICS_ADDR`
 //! (default `0.0.0.0:9102`), with what every worker counts (its telemetry events by status,
-//! the records it last reported) beside the worker's own metrics.
+//! the records it last reported, `streamforge_worker_build_info{version,worker}`) beside the
+//! worker's own metrics, and the process metrics (`process_*`, Linux) of the default registry.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 use warp::Filter;
 
 /// Environment variable with the address to serve on.
@@ -30,14 +31,33 @@ pub fn registry() -> Registry {
     Registry::new_custom(Some("streamforge".into()), None).unwrap_or_default()
 }
 
+/// The text exposition of `registry` and of the default registry (the process collector's
+/// `process_*`, unprefixed, as Prometheus names them).
+pub fn render(registry: &Registry) -> String {
+    let mut families = registry.gather();
+    families.extend(prometheus::gather());
+    let mut buf = vec![];
+    let _ = prometheus::TextEncoder::new().encode(&families, &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
 /// Serve `registry` on `addr` in the background.
 pub fn serve(registry: Registry, addr: SocketAddr) {
-    let route = warp::path!("metrics").map(move || {
-        let mut buf = vec![];
-        let _ = prometheus::TextEncoder::new().encode(&registry.gather(), &mut buf);
-        String::from_utf8(buf).unwrap_or_default()
-    });
+    let route = warp::path!("metrics").map(move || render(&registry));
     tokio::spawn(warp::serve(route).run(addr));
+}
+
+/// The worker's name for `streamforge_worker_build_info`: its executable's file name
+/// (`loader`, `lake-connector`, `dummy-service`, ...).
+pub fn worker_name() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// What the kit counts for every worker; [`crate::telemetry::Reporter`] feeds it.
@@ -47,9 +67,17 @@ pub struct WorkerMetrics {
     pub events: IntCounterVec,
     /// Records the worker last reported written.
     pub records: IntGauge,
+    /// 1, labelled with the kit's version and the worker's name.
+    pub build_info: IntGaugeVec,
 }
 
 static WORKER_METRICS: OnceLock<WorkerMetrics> = OnceLock::new();
+static SERVED: OnceLock<Registry> = OnceLock::new();
+
+/// The registry [`serve_worker_metrics`] serves, for a worker that adds metrics of its own.
+pub fn served_registry() -> Option<&'static Registry> {
+    SERVED.get()
+}
 
 /// The worker metrics of this process, once [`install`] ran.
 pub fn worker_metrics() -> Option<&'static WorkerMetrics> {
@@ -70,9 +98,20 @@ pub fn install(registry: &Registry) -> Result<(), prometheus::Error> {
             "worker_records_reported",
             "Records the worker last reported written",
         )?,
+        build_info: IntGaugeVec::new(
+            Opts::new(
+                "worker_build_info",
+                "1, labelled with the worker's version and name",
+            ),
+            &["version", "worker"],
+        )?,
     };
     registry.register(Box::new(m.events.clone()))?;
     registry.register(Box::new(m.records.clone()))?;
+    registry.register(Box::new(m.build_info.clone()))?;
+    m.build_info
+        .with_label_values(&[env!("CARGO_PKG_VERSION"), &worker_name()])
+        .set(1);
     let _ = WORKER_METRICS.set(m);
     Ok(())
 }
@@ -83,6 +122,7 @@ pub fn serve_worker_metrics() -> Result<(), ServeError> {
     let addr = address()?;
     let r = registry();
     install(&r)?;
+    let _ = SERVED.set(r.clone());
     serve(r, addr);
     Ok(())
 }
@@ -132,6 +172,43 @@ mod tests {
             body.contains("streamforge_worker_records_reported 288"),
             "{body}"
         );
+        assert!(
+            body.contains(r#"streamforge_worker_build_info{version=""#),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn build_info_names_the_version_and_worker_and_process_metrics_come_along() {
+        let r = registry();
+        let m = WorkerMetrics {
+            events: IntCounterVec::new(Opts::new("e_total", "e"), &["status"]).unwrap(),
+            records: IntGauge::new("r", "r").unwrap(),
+            build_info: IntGaugeVec::new(
+                Opts::new("worker_build_info", "b"),
+                &["version", "worker"],
+            )
+            .unwrap(),
+        };
+        r.register(Box::new(m.build_info.clone())).unwrap();
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), &worker_name()])
+            .set(1);
+        let text = render(&r);
+        let line = format!(
+            r#"streamforge_worker_build_info{{version="{}",worker="{}"}} 1"#,
+            env!("CARGO_PKG_VERSION"),
+            worker_name()
+        );
+        assert!(text.contains(&line), "{text}");
+        // The test binary is named after the crate (`streamforge_kit-<hash>`).
+        assert!(
+            worker_name().starts_with("streamforge_kit"),
+            "{}",
+            worker_name()
+        );
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //!
 //! Reference: Binance spot API, "LIMITS" and "General API Information" (HTTP 429, 418, Retry-After).
 
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use prometheus::IntGauge;
 
 /// Binance's published spot request-weight limit per minute.
 pub const WEIGHT_LIMIT_1M: u32 = 6_000;
@@ -75,6 +78,56 @@ impl WeightBudget {
     }
 }
 
+/// `streamforge_loader_weight_used` and `streamforge_loader_weight_budget`: the weight spent
+/// in the current one-minute window (the loader's count, corrected by the exchange's header) and
+/// the loader's budget per window.
+pub struct WeightGauges {
+    pub used: IntGauge,
+    pub budget: IntGauge,
+}
+
+static WEIGHT_GAUGES: OnceLock<Option<WeightGauges>> = OnceLock::new();
+
+impl WeightGauges {
+    fn new() -> Result<Self, prometheus::Error> {
+        Ok(Self {
+            used: IntGauge::new(
+                "loader_weight_used",
+                "Binance request weight spent in the current one-minute window",
+            )?,
+            budget: IntGauge::new(
+                "loader_weight_budget",
+                "The loader's request-weight budget per one-minute window",
+            )?,
+        })
+    }
+
+    /// The gauges of this process, registered in the worker's served registry the first time
+    /// (unregistered when the process serves no metrics, as in tests).
+    pub fn get() -> Option<&'static WeightGauges> {
+        WEIGHT_GAUGES
+            .get_or_init(|| {
+                let g = Self::new().ok()?;
+                if let Some(r) = streamforge_kit::metrics_server::served_registry() {
+                    let registered = r
+                        .register(Box::new(g.used.clone()))
+                        .and_then(|()| r.register(Box::new(g.budget.clone())));
+                    if let Err(e) = registered {
+                        tracing::warn!(error = %e, "weight gauges not registered");
+                    }
+                }
+                Some(g)
+            })
+            .as_ref()
+    }
+
+    /// Show `b`'s budget and what it has spent.
+    pub fn show(&self, b: &WeightBudget) {
+        self.budget.set(i64::from(b.budget()));
+        self.used.set(i64::from(b.used()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +175,27 @@ mod tests {
         assert!(b.try_take(u32::MAX, t + 2).is_err());
         // The next window starts afresh.
         assert!(b.try_take(1, t + 60_000 + WINDOW_SKEW_MS).is_ok());
+    }
+
+    #[test]
+    fn the_gauges_show_budget_and_use() {
+        let g = WeightGauges::new().unwrap();
+        let mut b = WeightBudget::new(5_400);
+        b.try_take(WEIGHT_KLINES, 60_000).unwrap();
+        b.observe(100, 60_001);
+        g.show(&b);
+        assert_eq!((g.used.get(), g.budget.get()), (100, 5_400));
+        let r = streamforge_kit::metrics_server::registry();
+        r.register(Box::new(g.used.clone())).unwrap();
+        r.register(Box::new(g.budget.clone())).unwrap();
+        let text = streamforge_kit::metrics_server::render(&r);
+        assert!(
+            text.contains("streamforge_loader_weight_used 100"),
+            "{text}"
+        );
+        assert!(
+            text.contains("streamforge_loader_weight_budget 5400"),
+            "{text}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
-use super::limits::WeightBudget;
+use super::limits::{WeightBudget, WeightGauges};
 
 /// Transient failures (5xx, connection errors) are retried this many times.
 pub const MAX_RETRIES: u32 = 5;
@@ -56,6 +56,9 @@ fn now_ms() -> i64 {
 
 impl RestClient {
     pub fn new(base_url: &str, budget: u32) -> Result<Self, reqwest::Error> {
+        if let Some(g) = WeightGauges::get() {
+            g.show(&WeightBudget::new(budget));
+        }
         Ok(Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -79,7 +82,14 @@ impl RestClient {
 
     async fn reserve(&self, weight: u32) {
         loop {
-            let wait = self.budget.lock().await.try_take(weight, now_ms());
+            let wait = {
+                let mut b = self.budget.lock().await;
+                let wait = b.try_take(weight, now_ms());
+                if let Some(g) = WeightGauges::get() {
+                    g.show(&b);
+                }
+                wait
+            };
             match wait {
                 Ok(()) => return,
                 Err(d) => {
@@ -133,7 +143,11 @@ impl RestClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u32>().ok())
             {
-                self.budget.lock().await.observe(used, now_ms());
+                let mut b = self.budget.lock().await;
+                b.observe(used, now_ms());
+                if let Some(g) = WeightGauges::get() {
+                    g.show(&b);
+                }
             }
             let status = resp.status().as_u16();
             let retry_after = resp
