@@ -52,12 +52,19 @@ async fn main() {
         return;
     };
     let n: i64 = env_or("BENCH_RECORDS", "1000000").parse().unwrap();
-    let batch: usize = env_or("BATCH_RECORDS", "50000").parse().unwrap();
+    let batch: usize = env_or(
+        "BATCH_RECORDS",
+        &streamforge_sinks::lake::sink::BATCH_RECORDS.to_string(),
+    )
+    .parse()
+    .unwrap();
+    // 10 symbols by default, interleaved minute by minute; 1 is one Queue's topic.
+    let n_symbols: i64 = env_or("BENCH_SYMBOLS", "10").parse().unwrap();
     let settings = KafkaSettings::plaintext(&bootstrap);
     let topic = unique("bench-lake");
 
-    // 1m candles of 10 symbols, about 275 bytes each, as the loader writes them, with prices
-    // and volumes that move from minute to minute (as lake_encode's).
+    // 1m candles of `n_symbols` symbols, about 275 bytes each, as the loader writes them, with
+    // prices and volumes that move from minute to minute (as lake_encode's).
     let producer = settings.producer("bench-loader").unwrap();
     let t0 = Instant::now();
     let symbols = [
@@ -66,7 +73,7 @@ async fn main() {
     ];
     let mut pending = futures::stream::FuturesUnordered::new();
     for i in 0..n {
-        let (key, payload) = candles::candle(symbols[(i % 10) as usize], i / 10);
+        let (key, payload) = candles::candle(symbols[(i % n_symbols) as usize], i / n_symbols);
         let p = producer.clone();
         let topic = topic.clone();
         pending.push(async move {
@@ -198,6 +205,11 @@ async fn main() {
         report.written,
         report.batches,
         stored as f64 / 1e6
+    );
+    println!(
+        "{:.0} S3 requests per million candles, {:.1} bytes of Parquet per candle ({n_symbols} symbol(s))",
+        requests as f64 * 1e6 / n as f64,
+        stored as f64 / n as f64
     );
     println!(
         "time in batch writes (encode, upload, retries): {:.2} s of {lake_s:.2} s",
