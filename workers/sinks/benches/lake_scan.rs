@@ -124,6 +124,14 @@ async fn main() {
         data as f64 / rows as f64,
         bytes as f64 / 1e6,
     );
+    // One sink and one batch at a time, without Kafka: about what one batch costs in memory.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(peak) = status.lines().find(|l| l.starts_with("VmHWM")) {
+        println!(
+            "peak memory of the writer: {}",
+            peak.trim_start_matches("VmHWM:").trim()
+        );
+    }
     match std::env::var("BENCH_PYTHON").or_else(|_| std::env::var("STREAMFORGE_TEST_PYTHON")) {
         Ok(python) => {
             let out = std::process::Command::new(python)

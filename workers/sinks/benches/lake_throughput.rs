@@ -101,55 +101,61 @@ async fn main() {
         t0.elapsed().as_secs_f64()
     );
 
-    // 1. The raw consumer rate: every message received and its payload touched.
-    let raw: StreamConsumer = settings
-        .consumer("bench-raw", &unique("bench-raw"))
-        .unwrap();
-    raw.subscribe(&[topic.as_str()]).unwrap();
-    let mut got = 0i64;
-    let mut bytes = 0usize;
-    let mut started = None;
-    while got < n {
-        let m = raw.recv().await.unwrap();
-        started.get_or_insert_with(Instant::now);
-        bytes += m.payload().map_or(0, <[u8]>::len);
-        got += 1;
-    }
-    let raw_s = started.unwrap().elapsed().as_secs_f64();
-    let raw_rate = n as f64 / raw_s;
-    println!(
-        "raw consumer: {n} records ({:.0} MB) in {raw_s:.2} s = {raw_rate:.0} records/s",
-        bytes as f64 / 1e6
-    );
+    // `BENCH_LAKE_ONLY=1`: the lake phase alone, so the process's peak memory is the
+    // connector loop's (the other phases keep consumers with prefetched messages and a batch).
+    let lake_only = std::env::var("BENCH_LAKE_ONLY").is_ok_and(|v| v == "1");
+    let mut raw_rate = f64::NAN;
+    if !lake_only {
+        // 1. The raw consumer rate: every message received and its payload touched.
+        let raw: StreamConsumer = settings
+            .consumer("bench-raw", &unique("bench-raw"))
+            .unwrap();
+        raw.subscribe(&[topic.as_str()]).unwrap();
+        let mut got = 0i64;
+        let mut bytes = 0usize;
+        let mut started = None;
+        while got < n {
+            let m = raw.recv().await.unwrap();
+            started.get_or_insert_with(Instant::now);
+            bytes += m.payload().map_or(0, <[u8]>::len);
+            got += 1;
+        }
+        let raw_s = started.unwrap().elapsed().as_secs_f64();
+        raw_rate = n as f64 / raw_s;
+        println!(
+            "raw consumer: {n} records ({:.0} MB) in {raw_s:.2} s = {raw_rate:.0} records/s",
+            bytes as f64 / 1e6
+        );
 
-    // 2. The same, plus what the connector does to each message before storage: the JSON
-    // check and the batcher.
-    let parsing: StreamConsumer = settings
-        .consumer("bench-parse", &unique("bench-parse"))
-        .unwrap();
-    parsing.subscribe(&[topic.as_str()]).unwrap();
-    let mut batcher = streamforge_sinks::core::Batcher::new(batch, Duration::from_secs(3600));
-    let mut got = 0i64;
-    let mut started = None;
-    while got < n {
-        let m = parsing.recv().await.unwrap();
-        let now = *started.get_or_insert_with(Instant::now);
-        let r = streamforge_sinks::core::record::parse(
-            m.key(),
-            m.payload(),
-            m.partition(),
-            m.offset(),
-            m.timestamp().to_millis(),
-        )
-        .unwrap();
-        std::hint::black_box(batcher.push(r, now));
-        got += 1;
+        // 2. The same, plus what the connector does to each message before storage: the JSON
+        // check and the batcher.
+        let parsing: StreamConsumer = settings
+            .consumer("bench-parse", &unique("bench-parse"))
+            .unwrap();
+        parsing.subscribe(&[topic.as_str()]).unwrap();
+        let mut batcher = streamforge_sinks::core::Batcher::new(batch, Duration::from_secs(3600));
+        let mut got = 0i64;
+        let mut started = None;
+        while got < n {
+            let m = parsing.recv().await.unwrap();
+            let now = *started.get_or_insert_with(Instant::now);
+            let r = streamforge_sinks::core::record::parse(
+                m.key(),
+                m.payload(),
+                m.partition(),
+                m.offset(),
+                m.timestamp().to_millis(),
+            )
+            .unwrap();
+            std::hint::black_box(batcher.push(r, now));
+            got += 1;
+        }
+        let parse_s = started.unwrap().elapsed().as_secs_f64();
+        println!(
+            "consumer + JSON check + batcher: {n} records in {parse_s:.2} s = {:.0} records/s",
+            n as f64 / parse_s
+        );
     }
-    let parse_s = started.unwrap().elapsed().as_secs_f64();
-    println!(
-        "consumer + JSON check + batcher: {n} records in {parse_s:.2} s = {:.0} records/s",
-        n as f64 / parse_s
-    );
 
     // 3. The lake connector's loop into MinIO.
     let location = LakeLocation::S3 {
@@ -215,6 +221,13 @@ async fn main() {
         "time in batch writes (encode, upload, retries): {:.2} s of {lake_s:.2} s",
         metrics.batch_latency.get_sample_sum()
     );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(peak) = status.lines().find(|l| l.starts_with("VmHWM")) {
+        println!(
+            "peak memory of the process: {}",
+            peak.trim_start_matches("VmHWM:").trim()
+        );
+    }
     println!(
         "lake / raw = {:.0}% (batch {batch} records; the lake figure counts the whole run: group join, recovery check, every batch, the end-of-input check)",
         100.0 * lake_rate / raw_rate

@@ -27,8 +27,8 @@ pub const MAX_FILE_ROWS: usize = 1_000_000;
 
 /// The lake connector's batch by default (`BATCH_RECORDS`). Files are as large as a batch's
 /// rows of one directory, and every batch costs an intent per Kafka partition: 200,000 records
-/// (about 150 MB held) keep a million 1m candles of one symbol under 50 S3 requests
-/// (`tests/lake_requests.rs`).
+/// (a writer peak of about 425 MB for 1m candles, docs/sinks.md) keep a million 1m candles of
+/// one symbol under 50 S3 requests (`tests/lake_requests.rs`).
 pub const BATCH_RECORDS: usize = 200_000;
 
 pub struct LakeSink {
