@@ -69,6 +69,11 @@ status=0
 # scenarios.rs (the dummy worker) then run_protocol.rs (the real workers); E2E_FILTER picks some.
 cargo test --locked -p streamforge-e2e --tests -- --test-threads=1 --nocapture ${E2E_FILTER:-} 2>&1 | tee "$log" || status=$?
 grep '^FIGURES' "$log" | tee "$cache/e2e-figures.txt" || true
+if [[ $status -eq 0 ]]; then
+  echo "== e2e: every query of the Grafana dashboard against a real Prometheus (deploy/grafana/check-dashboard.sh)"
+  # The release binaries images/build.sh built; the platform's API server for the operator's.
+  NO_BUILD=1 bash deploy/grafana/check-dashboard.sh || status=$?
+fi
 rm -f "$log"
 if [[ $status -ne 0 ]]; then
   echo "e2e: FAILED; operator log: $kubectl --kubeconfig $KUBECONFIG_ADMIN -n streamforge logs deploy/streamforge-operator" >&2
