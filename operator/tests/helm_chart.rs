@@ -351,6 +351,62 @@ fn images_and_worker_settings_come_from_the_values() {
     assert_eq!(tag["value"], "1.2.3");
 }
 
+/// Every `secretKeyRef` name in `v`.
+fn secret_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                if k == "secretKeyRef" {
+                    out.push(v["name"].as_str().unwrap_or_default().to_owned());
+                }
+                secret_refs(v, out);
+            }
+        }
+        Value::Sequence(s) => s.iter().for_each(|v| secret_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn an_empty_secret_name_means_no_credentials_everywhere() {
+    let Some(helm) = helm("an_empty_secret_name_means_no_credentials_everywhere") else {
+        return;
+    };
+    let on = ["visualizer.enabled=true", "facade.enabled=true"];
+    let mut refs = Vec::new();
+    for o in template(&helm, &on) {
+        secret_refs(&o, &mut refs);
+    }
+    assert!(refs.contains(&"streamforge-minio".to_owned()), "{refs:?}");
+    assert!(refs.contains(&"streamforge-kafka".to_owned()), "{refs:?}");
+    // A broker without authentication and a cloud credential chain: no reference at all, and
+    // none with an empty name (the API server refuses those).
+    let mut refs = Vec::new();
+    let sets = [
+        on[0],
+        on[1],
+        "kafka.workerSecret=",
+        "lake.workerSecret=",
+        "arango.workerSecret=",
+    ];
+    for o in template(&helm, &sets) {
+        secret_refs(&o, &mut refs);
+    }
+    assert!(refs.iter().all(|r| !r.is_empty()), "{refs:?}");
+    assert!(
+        !refs
+            .iter()
+            .any(|r| r == "streamforge-minio" || r == "streamforge-kafka"),
+        "{refs:?}"
+    );
+    let cm = config_map_data(find(
+        &template(&helm, &sets),
+        "ConfigMap",
+        "streamforge-operator",
+    ));
+    assert_eq!(cm["WORKER_KAFKA_SECRET"], "");
+}
+
 #[test]
 fn optional_parts_appear_only_when_asked_for() {
     let Some(helm) = helm("optional_parts_appear_only_when_asked_for") else {
