@@ -141,5 +141,6 @@ for target in "${targets[@]}"; do
 done
 # Layers of earlier builds (an image rebuilt under the same tag leaves the old one untagged):
 # each build lays ~600 MB of binaries in its context layer, and they add up fast.
+buildah rm --all >/dev/null 2>&1 || true
 buildah rmi --prune >/dev/null 2>&1 || true
 echo "$prog: ${#targets[@]} images ($registry/*:$tag) in $((SECONDS - started)) s"

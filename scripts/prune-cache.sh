@@ -13,7 +13,7 @@ for profile in "$target"/*/; do
   # Executables named <name>-<16 hex>; newest first per name, the rest removed with their .d.
   find "$deps" -maxdepth 1 -type f -perm -u+x -regextype posix-extended \
     -regex '.*-[0-9a-f]{16}' -printf '%T@ %p\n' |
-    sort -rn | awk '{ path = $2; name = path; sub(/-[0-9a-f]{16}$/, "", name);
+    sort -rn | awk '{ path = $2; name = path; sub(/-[0-9a-f]+$/, "", name);
                       if (seen[name]++) print path }' |
     while read -r old; do rm -f "$old" "$old.d"; done
 done
