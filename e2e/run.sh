@@ -36,12 +36,19 @@ source scripts/torch-env.sh
 echo "== e2e: operator from the Helm chart (charts/streamforge, values e2e/helm-values.yaml)"
 helm="$(bash scripts/install-helm.sh)"
 h() { "$helm" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
-# A platform left from an install made with kubectl (manifests/) has objects Helm does not own.
+# A platform left from an install made with kubectl (manifests/), or from an uninstalled release,
+# has objects Helm does not own. The CRD is adopted, never deleted: deleting it deletes every
+# Queue, and with no operator running their finalizers would hold the deletion for ever.
 if ! h status streamforge -n streamforge >/dev/null 2>&1; then
-  k -n streamforge delete deployment,configmap,serviceaccount,service -l app.kubernetes.io/part-of=streamforge \
-    --ignore-not-found --wait=true >/dev/null
-  k delete clusterrole,clusterrolebinding -l app.kubernetes.io/part-of=streamforge --ignore-not-found >/dev/null
-  k delete crd queues.streamforge.io --ignore-not-found --wait=true >/dev/null
+  k -n streamforge delete deployment,configmap,serviceaccount,service,role,rolebinding,poddisruptionbudget \
+    -l app.kubernetes.io/part-of=streamforge --ignore-not-found --wait=true >/dev/null
+  k delete clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding \
+    -l app.kubernetes.io/part-of=streamforge --ignore-not-found >/dev/null
+  if k get crd queues.streamforge.io >/dev/null 2>&1; then
+    k annotate --overwrite crd queues.streamforge.io meta.helm.sh/release-name=streamforge \
+      meta.helm.sh/release-namespace=streamforge >/dev/null
+    k label --overwrite crd queues.streamforge.io app.kubernetes.io/managed-by=Helm >/dev/null
+  fi
 fi
 # Installed first with an older setting, then upgraded to the suite's values: the upgrade must
 # roll the operator (its ConfigMap's checksum) and keep the CRD; the scenarios run on it.

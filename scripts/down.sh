@@ -9,6 +9,9 @@ state="$cache/demo-state"
 source e2e/platform/common.sh
 helm="$cache/bin/helm"
 if [[ -x "$helm" && -f "$KUBECONFIG_ADMIN" ]]; then
+  # The Queues first, while the operator still runs to release their finalizers (docs/runbook.md).
+  timeout 120 "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" -n "${DEMO_NAMESPACE:-streamforge-demo}" \
+    delete queues --all --wait=true >/dev/null 2>&1 || true
   timeout 120 "$helm" --kubeconfig "$KUBECONFIG_ADMIN" uninstall streamforge --namespace streamforge --wait 2>/dev/null || true
 fi
 if [[ -f "$state/binance-sim.pid" ]]; then
