@@ -1,7 +1,8 @@
-//! The data-type vocabulary of a Queue's `type` (pure): the loader's kinds
-//! (`api_candles_<interval>`, `api_trades`, `ws_candles_<interval>`, `ws_trades`,
-//! `ws_orderbook`), the kline intervals Binance documents, and the `dummy` type of the test
-//! worker. The operator's validation and image table and the workers parse types here only.
+//! The data-type vocabulary of a Queue's `type` (pure): the Binance loader's kinds
+//! (`api_candles_<interval>`, `api_trades`, `api_orderbook`, `ws_candles_<interval>`,
+//! `ws_trades`, `ws_orderbook`), the generic loader's (`manual_upload`, `json_feed`), the graph
+//! types (`graph_build`, `graph_rsi_vol`), the kline intervals Binance documents, and the
+//! `dummy` type of the test worker. Which target serves which type: [`crate::served`]. The operator's validation and image table and the workers parse types here only.
 //!
 //! Two levels: [`Family`] reads a type by its shape alone (`api_candles_7m` is a candles type
 //! with an unknown interval), which is what choosing an image or a loader target needs;
@@ -15,10 +16,23 @@ pub const API_PREFIX: &str = "api_";
 pub const WS_PREFIX: &str = "ws_";
 /// The dummy-service's type: `dummy`, or `dummy_<word>_<word>...`.
 pub const DUMMY: &str = "dummy";
+/// The generic loader's file load: a CSV, JSON-lines or Parquet file from S3 or HTTP(S).
+pub const MANUAL_UPLOAD: &str = "manual_upload";
+/// The generic loader's feed: a WebSocket or a polled HTTP endpoint of JSON messages.
+pub const JSON_FEED: &str = "json_feed";
+/// graph-builder's graph with every feature.
+pub const GRAPH_BUILD: &str = "graph_build";
+/// graph-builder's graph with the RSI and volatility features only.
+pub const GRAPH_RSI_VOL: &str = "graph_rsi_vol";
+/// The generic loader's types.
+pub const GENERIC_TYPES: [&str; 2] = [MANUAL_UPLOAD, JSON_FEED];
+/// graph-builder's types.
+pub const GRAPH_TYPES: [&str; 2] = [GRAPH_BUILD, GRAPH_RSI_VOL];
 
 const API_CANDLES: &str = "api_candles_";
 const WS_CANDLES: &str = "ws_candles_";
 const API_TRADES: &str = "api_trades";
+const API_ORDERBOOK: &str = "api_orderbook";
 const WS_TRADES: &str = "ws_trades";
 const WS_ORDERBOOK: &str = "ws_orderbook";
 
@@ -49,9 +63,22 @@ pub fn loads_history(data_type: &str) -> bool {
     data_type.starts_with(API_PREFIX)
 }
 
-/// Whether `data_type` is for a loader at all (`api_*` or `ws_*`), known kind or not.
+/// Whether `data_type` is for a loader at all (`api_*`, `ws_*` or a generic loader type),
+/// known kind or not.
 pub fn is_loader_type(data_type: &str) -> bool {
-    data_type.starts_with(API_PREFIX) || data_type.starts_with(WS_PREFIX)
+    data_type.starts_with(API_PREFIX)
+        || data_type.starts_with(WS_PREFIX)
+        || is_generic_type(data_type)
+}
+
+/// Whether `data_type` is one of the generic loader's (`manual_upload`, `json_feed`).
+pub fn is_generic_type(data_type: &str) -> bool {
+    GENERIC_TYPES.contains(&data_type)
+}
+
+/// Whether `data_type` is one of graph-builder's (`graph_build`, `graph_rsi_vol`).
+pub fn is_graph_type(data_type: &str) -> bool {
+    GRAPH_TYPES.contains(&data_type)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +101,7 @@ impl Interval {
 pub enum Family {
     ApiCandles,
     ApiTrades,
+    ApiOrderbook,
     WsCandles,
     WsTrades,
     WsOrderbook,
@@ -89,6 +117,7 @@ impl Family {
         } else {
             match data_type {
                 API_TRADES => Some(Family::ApiTrades),
+                API_ORDERBOOK => Some(Family::ApiOrderbook),
                 WS_TRADES => Some(Family::WsTrades),
                 WS_ORDERBOOK => Some(Family::WsOrderbook),
                 _ => None,
@@ -101,6 +130,7 @@ impl Family {
         match self {
             Family::ApiCandles => "api_candles_<interval>",
             Family::ApiTrades => API_TRADES,
+            Family::ApiOrderbook => API_ORDERBOOK,
             Family::WsCandles => "ws_candles_<interval>",
             Family::WsTrades => WS_TRADES,
             Family::WsOrderbook => WS_ORDERBOOK,
@@ -113,6 +143,8 @@ impl Family {
 pub enum DataKind {
     ApiCandles(Interval),
     ApiTrades,
+    /// REST depth snapshots at an interval over the time range.
+    ApiOrderbook,
     WsCandles(Interval),
     WsTrades,
     WsOrderbook,
@@ -125,7 +157,7 @@ pub enum TypeError {
     )]
     Interval { data_type: String, interval: String },
     #[error(
-        "type {0} is not a loader type (api_candles_<interval>, api_trades, ws_candles_<interval>, ws_trades, ws_orderbook)"
+        "type {0} is not a Binance loader type (api_candles_<interval>, api_trades, api_orderbook, ws_candles_<interval>, ws_trades, ws_orderbook)"
     )]
     Unknown(String),
 }
@@ -143,6 +175,7 @@ impl DataKind {
             Some(Family::ApiCandles) => Ok(DataKind::ApiCandles(interval(API_CANDLES)?)),
             Some(Family::WsCandles) => Ok(DataKind::WsCandles(interval(WS_CANDLES)?)),
             Some(Family::ApiTrades) => Ok(DataKind::ApiTrades),
+            Some(Family::ApiOrderbook) => Ok(DataKind::ApiOrderbook),
             Some(Family::WsTrades) => Ok(DataKind::WsTrades),
             Some(Family::WsOrderbook) => Ok(DataKind::WsOrderbook),
             None => Err(TypeError::Unknown(data_type.to_owned())),
@@ -153,6 +186,7 @@ impl DataKind {
         match self {
             DataKind::ApiCandles(_) => Family::ApiCandles,
             DataKind::ApiTrades => Family::ApiTrades,
+            DataKind::ApiOrderbook => Family::ApiOrderbook,
             DataKind::WsCandles(_) => Family::WsCandles,
             DataKind::WsTrades => Family::WsTrades,
             DataKind::WsOrderbook => Family::WsOrderbook,
@@ -169,6 +203,7 @@ impl fmt::Display for DataKind {
         match self {
             DataKind::ApiCandles(i) => write!(f, "{API_CANDLES}{}", i.name),
             DataKind::ApiTrades => f.write_str(API_TRADES),
+            DataKind::ApiOrderbook => f.write_str(API_ORDERBOOK),
             DataKind::WsCandles(i) => write!(f, "{WS_CANDLES}{}", i.name),
             DataKind::WsTrades => f.write_str(WS_TRADES),
             DataKind::WsOrderbook => f.write_str(WS_ORDERBOOK),
@@ -195,6 +230,15 @@ mod tests {
         );
         assert_eq!(DataKind::parse("api_trades").unwrap(), DataKind::ApiTrades);
         assert_eq!(DataKind::parse("ws_trades").unwrap(), DataKind::WsTrades);
+        assert_eq!(
+            DataKind::parse("api_orderbook").unwrap(),
+            DataKind::ApiOrderbook
+        );
+        assert_eq!(
+            DataKind::parse("api_orderbook").unwrap().to_string(),
+            "api_orderbook"
+        );
+        assert!(!DataKind::ApiOrderbook.is_historical());
         assert!(DataKind::parse("api_trades").unwrap().is_historical());
         assert!(!DataKind::parse("ws_orderbook").unwrap().is_historical());
         for (name, _) in INTERVALS {
@@ -241,7 +285,10 @@ mod tests {
         assert!(loads_history("api_manual_upload"));
         assert!(!loads_history("ws_trades"));
         assert!(is_loader_type("ws_anything"));
+        assert!(is_loader_type(MANUAL_UPLOAD) && is_loader_type(JSON_FEED));
+        assert!(!loads_history(MANUAL_UPLOAD) && !loads_history(JSON_FEED));
         assert!(!is_loader_type("graph_build"));
+        assert!(is_graph_type(GRAPH_RSI_VOL) && !is_graph_type("graph_other"));
         assert!(!is_loader_type(DUMMY));
     }
 }

@@ -49,3 +49,9 @@ pub const LEARNING_RATE: &str = "LEARNING_RATE";
 pub const HIDDEN_SIZE: &str = "HIDDEN_SIZE";
 pub const OUTPUT_TYPE: &str = "OUTPUT_TYPE";
 pub const OUTPUT_PATH: &str = "OUTPUT_PATH";
+/// api_orderbook: seconds between two depth snapshots.
+pub const SNAPSHOT_INTERVAL_SECONDS: &str = "SNAPSHOT_INTERVAL_SECONDS";
+/// api_orderbook: levels per side of a depth snapshot (Binance's `limit`).
+pub const DEPTH_LIMIT: &str = "DEPTH_LIMIT";
+/// loader-generic: the Queue's `source` as JSON ([`crate::GenericSource`]).
+pub const SOURCE: &str = "SOURCE";

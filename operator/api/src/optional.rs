@@ -13,6 +13,8 @@ pub enum FieldValue {
     Number(u32),
     Float(f64),
     List(Vec<String>),
+    /// A structured field: compact JSON in the environment, an object in commands.
+    Json(Value),
 }
 
 impl FieldValue {
@@ -23,6 +25,7 @@ impl FieldValue {
             FieldValue::Number(n) => n.to_string(),
             FieldValue::Float(x) => x.to_string(),
             FieldValue::List(items) => items.join(","),
+            FieldValue::Json(v) => v.to_string(),
         }
     }
 
@@ -33,6 +36,7 @@ impl FieldValue {
             FieldValue::Number(n) => Value::from(*n),
             FieldValue::Float(x) => Value::from(*x),
             FieldValue::List(items) => Value::from(items.clone()),
+            FieldValue::Json(v) => v.clone(),
         }
     }
 }
@@ -139,6 +143,26 @@ pub const OPTIONAL_FIELDS: &[OptionalField] = &[
         env: env::OUTPUT_PATH,
         key: "output_path",
         get: |s| text(&s.output_path),
+    },
+    OptionalField {
+        env: env::SNAPSHOT_INTERVAL_SECONDS,
+        key: "snapshot_interval_seconds",
+        get: |s| s.snapshot_interval_seconds.map(FieldValue::Number),
+    },
+    OptionalField {
+        env: env::DEPTH_LIMIT,
+        key: "depth_limit",
+        get: |s| s.depth_limit.map(FieldValue::Number),
+    },
+    OptionalField {
+        env: env::SOURCE,
+        key: "source",
+        get: |s| {
+            s.source
+                .as_ref()
+                .and_then(|src| serde_json::to_value(src).ok())
+                .map(FieldValue::Json)
+        },
     },
 ];
 

@@ -93,12 +93,14 @@ pub const TYPE_PATTERN: &str = "^[a-z][a-z0-9_]{1,47}$";
     validation = Rule::new("self.type == oldSelf.type").message("type is immutable; create a new Queue instead").field_path(".type"),
     validation = Rule::new("self.target == oldSelf.target").message("target is immutable; create a new Queue instead").field_path(".target"),
     validation = Rule::new("has(self.timeRange) == has(oldSelf.timeRange) && (!has(self.timeRange) || self.timeRange == oldSelf.timeRange)").message("timeRange is immutable; create a new Queue instead").field_path(".timeRange"),
-    validation = Rule::new("!self.target.startsWith('loader') || self.type.startsWith('api_') || self.type.startsWith('ws_')").message("a loader target needs an api_* or ws_* type").field_path(".type"),
+    validation = Rule::new(crate::served::cel_rule()).message(::kube::core::cel::Message::Expression(crate::served::cel_message())).field_path(".type"),
     validation = Rule::new("!self.type.startsWith('api_') || has(self.timeRange)").message("an api_* type loads history and needs a timeRange").field_path(".timeRange"),
     validation = Rule::new("!has(self.sinks) || size(self.sinks) == 0 || self.target.startsWith('loader')").message("sinks can only be attached to a loader Queue").field_path(".sinks"),
-    validation = Rule::new("!(self.target == 'graph-builder' || self.target == 'gnn-trainer') || has(self.graphName)").message("graph-builder and gnn-trainer need graphName").field_path(".graphName"),
-    validation = Rule::new("self.target != 'graph-builder' || has(self.timeRange)").message("graph-builder needs a timeRange: the stored data it reads").field_path(".timeRange"),
-    validation = Rule::new("self.target != 'visualizer' || self.type in ['candles_indicators', 'plot_graph']").message("the visualizer renders the types candles_indicators and plot_graph").field_path(".type"),
+    validation = Rule::new("!(self.target == 'graph-builder' || self.target == 'gnn-trainer' || self.type.startsWith('graph_')) || has(self.graphName)").message("graph-builder, gnn-trainer and the graph types need graphName").field_path(".graphName"),
+    validation = Rule::new("!(self.target == 'graph-builder' || self.type.startsWith('graph_')) || has(self.timeRange)").message("a graph needs a timeRange: the stored data it reads").field_path(".timeRange"),
+    validation = Rule::new("!(self.type == 'manual_upload' || self.type == 'json_feed') || has(self.source)").message("manual_upload and json_feed need source (where to read)").field_path(".source"),
+    validation = Rule::new("self.type != 'manual_upload' || !has(self.source) || has(self.source.records)").message("manual_upload needs source.records: candles or trades").field_path(".source.records"),
+    validation = Rule::new("self.type != 'json_feed' || !has(self.source) || has(self.source.keyField)").message("json_feed needs source.keyField: the field that keys each message").field_path(".source.keyField"),
     validation = Rule::new("self.target != 'visualizer' || self.type != 'plot_graph' || has(self.graphName) || has(self.collectionName)").message("a plot_graph report needs graphName (or collectionName)").field_path(".graphName")
 )]
 #[serde(rename_all = "camelCase")]
@@ -106,9 +108,11 @@ pub struct QueueSpec {
     /// Worker family that runs this Queue.
     pub target: Target,
 
-    /// Data type, e.g. api_candles_5m, api_trades, ws_trades, ws_orderbook, graph_build, gnn_trainer.
+    /// Data type, one its target serves: e.g. api_candles_5m, api_trades, api_orderbook,
+    /// ws_trades, ws_orderbook, manual_upload, json_feed, graph_build, graph_rsi_vol,
+    /// gnn_trainer.
     #[serde(rename = "type")]
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{1,47}$"))]
+    #[schemars(length(max = 48), regex(pattern = r"^[a-z][a-z0-9_]{1,47}$"))]
     pub data_type: String,
 
     /// Exchange symbol in upper case, e.g. BTCUSDT.
@@ -251,6 +255,20 @@ pub struct QueueSpec {
     #[schemars(range(min = 1))]
     pub active_deadline_seconds: Option<i64>,
 
+    /// loader-generic: where manual_upload reads its file and json_feed its messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::source::GenericSource>,
+
+    /// api_orderbook: seconds between two depth snapshots (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub snapshot_interval_seconds: Option<u32>,
+
+    /// api_orderbook: price levels per side of a snapshot, Binance's `limit` (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 5000))]
+    pub depth_limit: Option<u32>,
+
     /// Where and with what this Queue's worker pods run, over the operator's defaults: the main
     /// worker's resources (e.g. a GPU for the trainer), and for every pod of the Queue a node
     /// selector, tolerations and image pull secrets.
@@ -299,9 +317,11 @@ pub enum Target {
     LoaderProducer,
     LoaderApiCandles,
     LoaderApiTrades,
+    LoaderApiOrderbook,
     LoaderWsCandles,
     LoaderWsTrades,
     LoaderWsOrderbook,
+    LoaderGeneric,
     ArangoConnector,
     LakeConnector,
     GraphBuilder,
@@ -311,13 +331,15 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: [Target; 12] = [
+    pub const ALL: [Target; 14] = [
         Target::LoaderProducer,
         Target::LoaderApiCandles,
         Target::LoaderApiTrades,
+        Target::LoaderApiOrderbook,
         Target::LoaderWsCandles,
         Target::LoaderWsTrades,
         Target::LoaderWsOrderbook,
+        Target::LoaderGeneric,
         Target::ArangoConnector,
         Target::LakeConnector,
         Target::GraphBuilder,
@@ -332,9 +354,11 @@ impl Target {
             Target::LoaderProducer => "loader-producer",
             Target::LoaderApiCandles => "loader-api-candles",
             Target::LoaderApiTrades => "loader-api-trades",
+            Target::LoaderApiOrderbook => "loader-api-orderbook",
             Target::LoaderWsCandles => "loader-ws-candles",
             Target::LoaderWsTrades => "loader-ws-trades",
             Target::LoaderWsOrderbook => "loader-ws-orderbook",
+            Target::LoaderGeneric => "loader-generic",
             Target::ArangoConnector => "arango-connector",
             Target::LakeConnector => "lake-connector",
             Target::GraphBuilder => "graph-builder",

@@ -88,7 +88,11 @@ fn identity_fields_are_immutable() {
 fn loaders_need_market_data_types_and_only_loaders_take_sinks() {
     let mut s = spec();
     s.data_type = "graph_build".into();
-    assert!(messages(queue(s).validate_cel()).contains("api_* or ws_*"));
+    let msg = messages(queue(s).validate_cel());
+    assert!(
+        msg.contains("type graph_build is not served by target loader-producer; it serves api_candles_<interval>, api_trades, api_orderbook, ws_candles_<interval>, ws_trades, ws_orderbook, manual_upload, json_feed, (interval: 1s, 1m,"),
+        "{msg}"
+    );
 
     let mut s = spec();
     s.target = Target::GnnTrainer;
@@ -199,7 +203,12 @@ fn patterns_agree_with_the_parsers() {
 #[test]
 fn graph_workers_need_a_graph_name_and_the_builder_a_range() {
     let graph = |target: &str, extra: Value| {
-        let mut v = json!({"target": target, "type": "graph_build", "symbol": "BTCUSDT"});
+        let ty = if target == "gnn-trainer" {
+            "gnn_trainer"
+        } else {
+            "graph_build"
+        };
+        let mut v = json!({"target": target, "type": ty, "symbol": "BTCUSDT"});
         v.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
@@ -217,9 +226,128 @@ fn graph_workers_need_a_graph_name_and_the_builder_a_range() {
         messages(no_name.validate_cel())
     );
     let no_range = graph("graph-builder", json!({"graphName": "g"}));
-    assert!(messages(no_range.validate_cel()).contains("graph-builder needs a timeRange"));
+    assert!(messages(no_range.validate_cel()).contains("a graph needs a timeRange"));
+    // The seed's arango-graph-prep: arango-connector with a graph type is a graph build.
+    let prep = |extra: Value| {
+        let mut v =
+            json!({"target": "arango-connector", "type": "graph_rsi_vol", "symbol": "BTCUSDT"});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        queue(serde_json::from_value(v).unwrap())
+    };
+    let msg = messages(prep(json!({})).validate_cel());
+    assert!(
+        msg.contains("need graphName") && msg.contains("a graph needs a timeRange"),
+        "{msg}"
+    );
+    assert_eq!(
+        messages(
+            prep(json!({"graphName": "g", "timeRange": "2024-08-01:2024-08-02"})).validate_cel()
+        ),
+        ""
+    );
     assert_eq!(
         messages(graph("gnn-trainer", json!({"graphName": "g"})).validate_cel()),
+        ""
+    );
+}
+
+#[test]
+fn every_target_takes_exactly_the_types_it_serves() {
+    let base = |target: &str, ty: &str| {
+        let mut v = json!({
+            "target": target, "type": ty, "symbol": "BTCUSDT",
+            "timeRange": "2024-08-01:2024-08-02", "graphName": "g",
+            "source": {"url": "s3://b/k.csv", "records": "candles", "keyField": "id"}
+        });
+        if target.starts_with("loader") {
+            v["sinks"] = json!(["lake"]);
+        }
+        queue(serde_json::from_value(v).unwrap())
+    };
+    let samples = [
+        "api_candles_5m",
+        "api_candles_7m",
+        "api_trades",
+        "api_orderbook",
+        "ws_candles_1h",
+        "ws_trades",
+        "ws_orderbook",
+        "manual_upload",
+        "json_feed",
+        "graph_build",
+        "graph_rsi_vol",
+        "gnn_trainer",
+        "candles_indicators",
+        "plot_graph",
+        "dummy",
+        "dummy_slow_crash",
+        "dummy_fly",
+        "api_manual_upload",
+        "other",
+    ];
+    for target in Target::ALL {
+        for ty in samples {
+            let msg = messages(base(target.as_str(), ty).validate_cel());
+            let served = streamforge_api::served::serves(target, ty);
+            assert_eq!(
+                !msg.contains("is not served by"),
+                served,
+                "{target} {ty}: {msg}"
+            );
+            if !served {
+                assert!(
+                    msg.contains(&format!(
+                        "it serves {}",
+                        streamforge_api::served::listed(target)
+                    )),
+                    "{msg}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn generic_loader_types_need_their_source() {
+    let generic = |ty: &str, source: Value| {
+        queue(
+            serde_json::from_value(json!({
+                "target": "loader-generic", "type": ty, "symbol": "BTCUSDT", "source": source
+            }))
+            .unwrap(),
+        )
+    };
+    let mut no_source: QueueSpec = serde_json::from_value(
+        json!({"target": "loader-generic", "type": "manual_upload", "symbol": "BTCUSDT"}),
+    )
+    .unwrap();
+    assert!(messages(queue(no_source.clone()).validate_cel()).contains("need source"));
+    no_source.data_type = "json_feed".into();
+    assert!(messages(queue(no_source).validate_cel()).contains("need source"));
+    let msg = messages(generic("manual_upload", json!({"url": "https://x/f.csv"})).validate_cel());
+    assert!(msg.contains("source.records"), "{msg}");
+    let msg = messages(generic("json_feed", json!({"url": "wss://x/ws"})).validate_cel());
+    assert!(msg.contains("source.keyField"), "{msg}");
+    assert_eq!(
+        messages(
+            generic(
+                "manual_upload",
+                json!({"url": "s3://up/btc.parquet", "records": "trades"})
+            )
+            .validate_cel()
+        ),
+        ""
+    );
+    assert_eq!(
+        messages(
+            generic(
+                "json_feed",
+                json!({"url": "wss://x/ws", "keyField": "data.id"})
+            )
+            .validate_cel()
+        ),
         ""
     );
 }
