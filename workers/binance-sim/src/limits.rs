@@ -15,7 +15,13 @@ pub const WEIGHT_AGG_TRADES: u32 = 4;
 pub const WEIGHT_EXCHANGE_INFO: u32 = 20;
 pub const WEIGHT_TIME: u32 = 1;
 
-/// Weight of `GET /api/v3/depth` by `limit`.
+/// `GET /api/v3/depth` without `limit`.
+pub const DEPTH_DEFAULT_LIMIT: u32 = 100;
+/// The largest `limit` `GET /api/v3/depth` accepts ("Default: 100; Maximum: 5000").
+pub const DEPTH_MAX_LIMIT: u32 = 5_000;
+
+/// Weight of `GET /api/v3/depth` by `limit`: 1–100 → 5, 101–500 → 25, 501–1000 → 50,
+/// 1001–5000 → 250 (Binance spot, "Order book", Weight).
 pub fn depth_weight(limit: u32) -> u32 {
     match limit {
         0..=100 => 5,
@@ -132,5 +138,21 @@ mod tests {
             Verdict::Ok { used: 1 }
         );
         assert_eq!(depth_weight(1000), 50);
+    }
+
+    #[test]
+    fn depth_weight_follows_the_documented_limit_bands() {
+        for (limit, weight) in [
+            (1, 5),
+            (100, 5),
+            (101, 25),
+            (500, 25),
+            (501, 50),
+            (1000, 50),
+            (1001, 250),
+            (DEPTH_MAX_LIMIT, 250),
+        ] {
+            assert_eq!(depth_weight(limit), weight, "limit {limit}");
+        }
     }
 }

@@ -34,7 +34,8 @@ fn error(status: StatusCode, used: u32, code: i32, msg: &str) -> Reply {
 fn param_i64(q: &HashMap<String, String>, name: &str, used: u32) -> Result<Option<i64>, Reply> {
     match q.get(name) {
         None => Ok(None),
-        Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+        // As the message says: digits only, so a negative number is refused here too.
+        Some(v) => v.parse::<i64>().ok().filter(|_| v.bytes().all(|b| b.is_ascii_digit())).map(Some).ok_or_else(|| {
             error(StatusCode::BAD_REQUEST, used, -1100, &format!("Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."))
         }),
     }
@@ -272,16 +273,24 @@ fn agg_trades(st: &mut State, q: &HashMap<String, String>) -> Reply {
     }
 }
 
+/// `GET /api/v3/depth`: charged by the `limit` asked for (an unreadable one at the default's
+/// weight), then refused unless it is 1 to 5000; the book at the current update id, which
+/// advances with time (`book.rs`), so successive snapshots have growing `lastUpdateId`s.
 fn depth(st: &mut State, q: &HashMap<String, String>) -> Reply {
     let requested = q
         .get("limit")
         .and_then(|l| l.parse::<u32>().ok())
-        .unwrap_or(100);
+        .unwrap_or(limits::DEPTH_DEFAULT_LIMIT);
     let used = match admit(st, limits::depth_weight(requested)) {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let limit = match limit(q, 100, 5000, used) {
+    let limit = match limit(
+        q,
+        i64::from(limits::DEPTH_DEFAULT_LIMIT),
+        i64::from(limits::DEPTH_MAX_LIMIT),
+        used,
+    ) {
         Ok(l) => l as usize,
         Err(r) => return r,
     };
@@ -352,4 +361,85 @@ pub fn routes(state: Shared) -> impl Filter<Extract = (Reply,), Error = warp::Re
             .or(st)
             .unify(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::state::Config;
+
+    /// `GET /api/v3/depth` with `query`: status, the used-weight header and the body.
+    fn depth_of(st: &mut State, query: &[(&str, &str)]) -> (u16, u32, Value) {
+        let q = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let r = depth(st, &q);
+        let used = r
+            .headers()
+            .get("x-mbx-used-weight-1m")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        (
+            r.status().as_u16(),
+            used,
+            serde_json::from_str(r.body()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn depth_charges_the_documented_weight_of_its_limit() {
+        for (limit, weight, levels) in [
+            (Some("5"), 5, 5),
+            (None, 5, 20),
+            (Some("100"), 5, 20),
+            (Some("101"), 25, 20),
+            (Some("1000"), 50, 20),
+            (Some("5000"), 250, 20),
+        ] {
+            let mut st = State::new(Config::default());
+            let mut q = vec![("symbol", "BTCUSDT")];
+            q.extend(limit.map(|l| ("limit", l)));
+            let (status, used, body) = depth_of(&mut st, &q);
+            assert_eq!((status, used), (200, weight), "limit {limit:?}");
+            assert_eq!(body["bids"].as_array().unwrap().len(), levels, "{limit:?}");
+            assert_eq!(body["asks"].as_array().unwrap().len(), levels, "{limit:?}");
+        }
+    }
+
+    #[test]
+    fn depth_refuses_a_limit_out_of_range_with_an_error_body() {
+        let mut st = State::new(Config::default());
+        for (limit, code) in [
+            ("0", -1130),
+            ("5001", -1130),
+            ("-1", -1100),
+            ("many", -1100),
+        ] {
+            let (status, _, body) = depth_of(&mut st, &[("symbol", "BTCUSDT"), ("limit", limit)]);
+            assert_eq!(status, 400, "limit {limit}");
+            assert_eq!(body["code"], json!(code), "limit {limit}: {body}");
+            assert!(body["msg"].as_str().unwrap().contains("'limit'"), "{body}");
+        }
+        let (status, _, body) = depth_of(&mut st, &[("symbol", "NOPE")]);
+        assert_eq!((status, &body["code"]), (400, &json!(-1121)));
+    }
+
+    #[test]
+    fn successive_depth_snapshots_advance_their_update_id() {
+        let mut st = State::new(Config::default());
+        let mut last = -1;
+        for _ in 0..3 {
+            let (_, _, body) = depth_of(&mut st, &[("symbol", "BTCUSDT"), ("limit", "10")]);
+            let id = body["lastUpdateId"].as_i64().unwrap();
+            assert!(id > last, "{id} after {last}");
+            last = id;
+            std::thread::sleep(std::time::Duration::from_millis(
+                2 * crate::book::UPDATE_EVERY_MS as u64,
+            ));
+        }
+    }
 }
