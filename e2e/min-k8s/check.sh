@@ -237,7 +237,7 @@ refused() { # description, field, message, then the queue() arguments
 accepted "timeRange of two RFC 3339 instants with offsets" \
   x-instants loader-api-trades api_trades BTCUSDT 'timeRange: "2024-08-01T00:00:00Z/2024-08-01T06:00:00+02:00"'
 refused "a visualizer Queue of another type" spec.type \
-  "the visualizer renders the types candles_indicators and plot_graph" \
+  "type graph_build is not served by target visualizer; it serves candles_indicators, plot_graph" \
   x-visualizer visualizer graph_build BTCUSDT
 refused "an api_* type without timeRange" spec.timeRange \
   "an api_* type loads history and needs a timeRange" \
@@ -248,16 +248,27 @@ refused "a timeRange whose end is before its start (days)" spec.timeRange \
 refused "a timeRange whose end equals its start (instants, timestamp())" spec.timeRange \
   "timeRange must hold two valid dates or instants with start before end" \
   x-empty loader-api-trades api_trades BTCUSDT 'timeRange: "2024-08-01T06:00:00+02:00/2024-08-01T04:00:00Z"'
-refused "a loader target with a non-loading type" spec.type \
-  "a loader target needs an api_* or ws_* type" \
+refused "a loader target with a type it does not serve" spec.type \
+  "type graph_build is not served by target loader-ws-trades; it serves ws_trades" \
   x-loader-type loader-ws-trades graph_build BTCUSDT
+refused "a Binance interval that does not exist" spec.type \
+  "type api_candles_7m is not served by target loader-api-candles; it serves api_candles_<interval>, (interval: 1s, 1m," \
+  x-interval loader-api-candles api_candles_7m BTCUSDT 'timeRange: "2024-08-01:2024-08-02"'
+refused "a generic loader type without its source" spec.source \
+  "manual_upload and json_feed need source (where to read)" \
+  x-no-source loader-generic manual_upload BTCUSDT
+refused "a json_feed without the key field" spec.source.keyField \
+  "json_feed needs source.keyField" \
+  x-no-key loader-generic json_feed BTCUSDT 'source: {url: "wss://feed.example/ws"}'
+accepted "arango-connector with the seed's graph type graph_rsi_vol" \
+  x-graph-prep arango-connector graph_rsi_vol BTCUSDT 'timeRange: "2024-08-01:2024-08-02"' 'graphName: g'
 refused "sinks on a Queue that is not a loader" spec.sinks \
   "sinks can only be attached to a loader Queue" \
   x-sinks dummy-service dummy_load BTCUSDT 'sinks: [lake]'
 refused "a repeated sink" spec.sinks "sinks must not repeat" \
   x-repeat loader-api-candles api_candles_5m BTCUSDT 'timeRange: "2024-08-01:2024-08-02"' 'sinks: [lake, lake]'
 refused "graph-builder without graphName" spec.graphName \
-  "graph-builder and gnn-trainer need graphName" \
+  "graph-builder, gnn-trainer and the graph types need graphName" \
   x-no-graph graph-builder graph_build BTCUSDT 'timeRange: "2024-08-01:2024-08-02"'
 
 # Two rules with a fieldPath failing at once: each error names its own field (before
@@ -266,7 +277,7 @@ refused "graph-builder without graphName" spec.graphName \
 if out="$(queue x-two visualizer api_candles_5m BTCUSDT | kubectl apply --dry-run=server -f - 2>&1)"; then
   fail "refused: two broken rules, each on its own field" "the API server accepted it"
 elif grep -qF "spec.timeRange: Invalid value: \"object\": an api_* type loads history and needs a timeRange" <<<"$out" &&
-  grep -qF "spec.type: Invalid value: \"object\": the visualizer renders the types" <<<"$out"; then
+  grep -qF "spec.type: Invalid value: \"object\": type api_candles_5m is not served by target visualizer" <<<"$out"; then
   pass "refused: two broken rules, each on its own field (spec.timeRange, spec.type)"
 else
   fail "refused: two broken rules, each on its own field (spec.timeRange, spec.type)" "$out"

@@ -58,6 +58,9 @@ impl QueueExt for Queue {
                 backoff_limit: None,
                 ttl_seconds_after_finished: None,
                 active_deadline_seconds: None,
+                source: None,
+                snapshot_interval_seconds: None,
+                depth_limit: None,
                 pod: None,
             },
         );

@@ -26,7 +26,8 @@ pub fn uses_data_topic(queue: &Queue) -> bool {
     let spec = &queue.spec;
     spec.target.is_loader()
         || !spec.sinks.is_empty()
-        || matches!(spec.target, Target::ArangoConnector | Target::LakeConnector)
+        || (matches!(spec.target, Target::ArangoConnector | Target::LakeConnector)
+            && !streamforge_api::datatype::is_graph_type(&spec.data_type))
 }
 
 pub struct KafkaDataTopics {
@@ -107,6 +108,9 @@ mod tests {
         ));
         assert!(uses_data_topic(
             &Queue::test().with_type(Target::ArangoConnector, "api_candles_5m")
+        ));
+        assert!(!uses_data_topic(
+            &Queue::test().with_type(Target::ArangoConnector, "graph_rsi_vol")
         ));
         assert!(!uses_data_topic(
             &Queue::test().with_type(Target::GraphBuilder, "graph_build")

@@ -184,7 +184,7 @@ async fn f1_the_rest_facade_acts_with_the_callers_own_rights() {
         v["error"]
             .as_str()
             .unwrap()
-            .contains("a loader target needs an api_* or ws_* type"),
+            .contains("type graph_build is not served by target loader-api-candles; it serves api_candles_<interval>"),
         "{v}"
     );
     assert_eq!(v["field"], "spec.type", "{v}");

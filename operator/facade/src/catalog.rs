@@ -4,41 +4,22 @@
 use serde_json::{Value, json};
 use streamforge_api::Target;
 use streamforge_api::datatype::INTERVALS;
+use streamforge_api::served::{self, TypeShape};
 use streamforge_operator::images;
 
-/// The types `target` serves, as patterns where a part varies (`api_candles_<interval>`).
+/// The types `target` serves (`streamforge_api::served`), one entry per interval of a candles
+/// type, and the dummy's as its pattern.
 pub fn types(target: Target) -> Vec<String> {
-    let intervals: Vec<&str> = INTERVALS.iter().map(|(i, _)| *i).collect();
-    let loader = || {
-        let mut t: Vec<String> = intervals
-            .iter()
-            .map(|i| format!("api_candles_{i}"))
-            .collect();
-        t.push("api_trades".into());
-        t.extend(intervals.iter().map(|i| format!("ws_candles_{i}")));
-        t.extend(["ws_trades".into(), "ws_orderbook".into()]);
-        t
-    };
-    match target {
-        Target::LoaderProducer | Target::ArangoConnector | Target::LakeConnector => loader(),
-        Target::LoaderApiCandles => intervals
-            .iter()
-            .map(|i| format!("api_candles_{i}"))
-            .collect(),
-        Target::LoaderApiTrades => vec!["api_trades".into()],
-        Target::LoaderWsCandles => intervals
-            .iter()
-            .map(|i| format!("ws_candles_{i}"))
-            .collect(),
-        Target::LoaderWsTrades => vec!["ws_trades".into()],
-        Target::LoaderWsOrderbook => vec!["ws_orderbook".into()],
-        Target::GraphBuilder => vec!["graph_build".into()],
-        Target::GnnTrainer => vec!["gnn_trainer".into()],
-        Target::Visualizer => vec!["candles_indicators".into(), "plot_graph".into()],
-        Target::DummyService => {
-            vec!["dummy_<words: load, slow, crash, fatal, transient, malformed, ignorestop>".into()]
-        }
-    }
+    served::shapes(target)
+        .iter()
+        .flat_map(|shape| match shape {
+            TypeShape::Candles(prefix) => INTERVALS
+                .iter()
+                .map(|(i, _)| format!("{prefix}{i}"))
+                .collect::<Vec<_>>(),
+            other => vec![other.pattern()],
+        })
+        .collect()
 }
 
 pub fn catalog(registry: &str, tag: &str) -> Value {
@@ -86,5 +67,26 @@ mod tests {
             .find(|t| t["target"] == "visualizer")
             .unwrap();
         assert_eq!(viz["types"].as_array().unwrap().len(), 2);
+        let image_of = |target: &str, ty: &str| {
+            targets
+                .iter()
+                .find(|t| t["target"] == target)
+                .and_then(|t| t["types"].as_array())
+                .and_then(|types| types.iter().find(|t| t["type"] == ty))
+                .map(|t| t["image"].clone())
+        };
+        assert_eq!(
+            image_of("loader-producer", "manual_upload").unwrap(),
+            "registry.example/streamforge/loader-generic:0.1.0"
+        );
+        assert_eq!(
+            image_of("arango-connector", "graph_rsi_vol").unwrap(),
+            "registry.example/streamforge/arango-graph-prep:0.1.0"
+        );
+        assert_eq!(
+            image_of("loader-producer", "api_orderbook").unwrap(),
+            "registry.example/streamforge/loader-api-orderbook:0.1.0"
+        );
+        assert_eq!(image_of("lake-connector", "graph_build"), None);
     }
 }

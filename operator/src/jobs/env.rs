@@ -3,7 +3,7 @@
 //! contract's table.
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
-use streamforge_api::{Queue, Target, env, optional};
+use streamforge_api::{Queue, Target, datatype, env, optional};
 
 use super::{KAFKA_CA_DIR, Role, Worker};
 use crate::config::WorkerDefaults;
@@ -41,11 +41,14 @@ fn uses_arango(target: Target) -> bool {
     matches!(target, Target::ArangoConnector | Target::GraphBuilder)
 }
 
-fn uses_lake(target: Target) -> bool {
+/// The lake's readers and writers: a graph type (graph-builder's program, also under
+/// arango-connector) reads it, and a manual upload may read its file from it.
+fn uses_lake(target: Target, data_type: &str) -> bool {
     matches!(
         target,
         Target::LakeConnector | Target::GraphBuilder | Target::GnnTrainer | Target::Visualizer
-    )
+    ) || datatype::is_graph_type(data_type)
+        || (target.is_loader() && data_type == datatype::MANUAL_UPLOAD)
 }
 
 pub(super) fn worker_env(
@@ -97,7 +100,7 @@ pub(super) fn worker_env(
         env.extend(secret(env::ARANGO_USER, &cfg.arango_secret, "user"));
         env.extend(secret(env::ARANGO_PASSWORD, &cfg.arango_secret, "password"));
     }
-    if uses_lake(worker.target) {
+    if uses_lake(worker.target, &spec.data_type) {
         env.extend([
             plain(env::MINIO_ENDPOINT, &cfg.minio_endpoint),
             plain(env::MINIO_BUCKET, &cfg.minio_bucket),

@@ -2,12 +2,12 @@
 //!
 //! The CRD schema refuses most bad input at `kubectl apply`; this step repeats the checks that
 //! matter (a CRD installed without its rules must not crash anything) and adds the cross-field
-//! rules: a historical type needs a range, a family-specific loader needs its own types, a
-//! trainer needs a graph.
+//! rules: a target runs only the types it serves, a historical type needs a range, a trainer
+//! and a graph type need a graph, a generic loader needs its source.
 
 use chrono::{DateTime, Utc};
 use kube::{Resource, ResourceExt};
-use streamforge_api::{Family, Queue, Target, TimeRange, datatype, naming};
+use streamforge_api::{Queue, Target, TimeRange, datatype, naming, served};
 
 /// What a valid Queue is called on the wire and in storage.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,35 +34,24 @@ pub enum InvalidSpec {
     TimeRange(#[from] streamforge_api::TimeRangeError),
     #[error("type {0} loads history and needs a timeRange")]
     RangeRequired(String),
-    #[error("target {target} cannot run type {data_type}; it takes {expected}")]
+    #[error("target {target} cannot run type {data_type}; it serves {expected}")]
     TargetType {
         target: Target,
         data_type: String,
-        expected: &'static str,
+        expected: String,
     },
     #[error("sinks can only be attached to a loader Queue, not {0}")]
     SinksOnNonLoader(Target),
     #[error("{0} needs graphName")]
     GraphRequired(Target),
-    #[error("graph-builder needs a timeRange: the stored data it reads")]
+    #[error("a graph needs a timeRange: the stored data it reads")]
     GraphRangeRequired,
-}
-
-/// Types a family-specific loader accepts: its family's shape (an interval is checked by the
-/// loader), or any `api_*`/`ws_*` type for the generic loader.
-fn loader_accepts(target: Target, data_type: &str) -> Option<&'static str> {
-    let family = match target {
-        Target::LoaderApiCandles => Family::ApiCandles,
-        Target::LoaderApiTrades => Family::ApiTrades,
-        Target::LoaderWsCandles => Family::WsCandles,
-        Target::LoaderWsTrades => Family::WsTrades,
-        Target::LoaderWsOrderbook => Family::WsOrderbook,
-        Target::LoaderProducer => {
-            return (!datatype::is_loader_type(data_type)).then_some("an api_* or ws_* type");
-        }
-        _ => return None,
-    };
-    (Family::of(data_type) != Some(family)).then_some(family.pattern())
+    #[error("type {0} needs graphName")]
+    GraphNameRequired(String),
+    #[error("type {0} needs source: where to read")]
+    SourceRequired(String),
+    #[error("{0}")]
+    Source(String),
 }
 
 fn symbol_ok(s: &str) -> bool {
@@ -77,6 +66,44 @@ fn type_ok(s: &str) -> bool {
         && b[0].is_ascii_lowercase()
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// The generic loader's source has what its type needs.
+fn source_ok(spec: &streamforge_api::QueueSpec) -> Result<(), InvalidSpec> {
+    let source = spec
+        .source
+        .as_ref()
+        .ok_or_else(|| InvalidSpec::SourceRequired(spec.data_type.clone()))?;
+    let scheme = source.url.split("://").next().unwrap_or_default();
+    let (schemes, needs): (&[&str], Option<&str>) = if spec.data_type == datatype::MANUAL_UPLOAD {
+        (
+            &["s3", "http", "https"],
+            source
+                .records
+                .is_none()
+                .then_some("source.records (candles or trades)"),
+        )
+    } else {
+        (
+            &["ws", "wss", "http", "https"],
+            source.key_field.is_none().then_some("source.keyField"),
+        )
+    };
+    if !source.url.contains("://") || !schemes.contains(&scheme) {
+        return Err(InvalidSpec::Source(format!(
+            "{} reads from {} URLs, not {:?}",
+            spec.data_type,
+            schemes.join("://, ") + "://",
+            source.url
+        )));
+    }
+    if let Some(field) = needs {
+        return Err(InvalidSpec::Source(format!(
+            "{} needs {field}",
+            spec.data_type
+        )));
+    }
+    Ok(())
 }
 
 pub fn validate(queue: &Queue) -> Result<Identity, InvalidSpec> {
@@ -94,11 +121,11 @@ pub fn validate(queue: &Queue) -> Result<Identity, InvalidSpec> {
     if !type_ok(&spec.data_type) {
         return Err(InvalidSpec::Type(spec.data_type.clone()));
     }
-    if let Some(expected) = loader_accepts(spec.target, &spec.data_type) {
+    if !served::serves(spec.target, &spec.data_type) {
         return Err(InvalidSpec::TargetType {
             target: spec.target,
             data_type: spec.data_type.clone(),
-            expected,
+            expected: served::listed(spec.target),
         });
     }
     let time_range = spec
@@ -116,8 +143,15 @@ pub fn validate(queue: &Queue) -> Result<Identity, InvalidSpec> {
     if graph_worker && spec.graph_name.is_none() {
         return Err(InvalidSpec::GraphRequired(spec.target));
     }
-    if spec.target == Target::GraphBuilder && time_range.is_none() {
+    let graph_type = datatype::is_graph_type(&spec.data_type);
+    if graph_type && spec.graph_name.is_none() {
+        return Err(InvalidSpec::GraphNameRequired(spec.data_type.clone()));
+    }
+    if (spec.target == Target::GraphBuilder || graph_type) && time_range.is_none() {
         return Err(InvalidSpec::GraphRangeRequired);
+    }
+    if datatype::is_generic_type(&spec.data_type) {
+        source_ok(spec)?;
     }
 
     let day: DateTime<Utc> =
@@ -194,7 +228,7 @@ mod tests {
         let q = Queue::test().with_type(Target::LoaderApiTrades, "api_candles_5m");
         assert_eq!(
             validate(&q).unwrap_err().to_string(),
-            "target loader-api-trades cannot run type api_candles_5m; it takes api_trades"
+            "target loader-api-trades cannot run type api_candles_5m; it serves api_trades"
         );
         let mut q = Queue::test().with_type(Target::GnnTrainer, "gnn_trainer");
         q.spec.sinks.clear();
@@ -214,6 +248,66 @@ mod tests {
             validate(&q),
             Err(InvalidSpec::SinksOnNonLoader(_))
         ));
+        let mut q = Queue::test().with_type(Target::ArangoConnector, "graph_rsi_vol");
+        q.spec.graph_name = None;
+        assert_eq!(
+            validate(&q).unwrap_err().to_string(),
+            "type graph_rsi_vol needs graphName"
+        );
+        q.spec.graph_name = Some("g".into());
+        assert!(validate(&q).is_ok());
+    }
+
+    #[test]
+    fn the_generic_loader_needs_a_source_it_can_read() {
+        use streamforge_api::{GenericSource, SourceRecords};
+        let mut q = Queue::test()
+            .with_type(Target::LoaderGeneric, "manual_upload")
+            .without_range();
+        assert_eq!(
+            validate(&q).unwrap_err().to_string(),
+            "type manual_upload needs source: where to read"
+        );
+        q.spec.source = Some(GenericSource {
+            url: "wss://feed.example/ws".into(),
+            records: Some(SourceRecords::Candles),
+            ..GenericSource::default()
+        });
+        assert_eq!(
+            validate(&q).unwrap_err().to_string(),
+            "manual_upload reads from s3://, http://, https:// URLs, not \"wss://feed.example/ws\""
+        );
+        q.spec.source.as_mut().unwrap().url = "s3://uploads/btc.csv".into();
+        assert!(validate(&q).is_ok());
+        q.spec.source.as_mut().unwrap().records = None;
+        assert_eq!(
+            validate(&q).unwrap_err().to_string(),
+            "manual_upload needs source.records (candles or trades)"
+        );
+        let mut q = Queue::test()
+            .with_type(Target::LoaderProducer, "json_feed")
+            .without_range();
+        q.spec.source = Some(GenericSource {
+            url: "wss://feed.example/ws".into(),
+            ..GenericSource::default()
+        });
+        assert_eq!(
+            validate(&q).unwrap_err().to_string(),
+            "json_feed needs source.keyField"
+        );
+        q.spec.source.as_mut().unwrap().key_field = Some("data.id".into());
+        assert!(validate(&q).is_ok());
+    }
+
+    #[test]
+    fn a_type_no_worker_of_the_target_serves_is_refused_with_the_list() {
+        let q = Queue::test().with_type(Target::GnnTrainer, "graph_build");
+        assert_eq!(
+            validate(&q).unwrap_err().to_string(),
+            "target gnn-trainer cannot run type graph_build; it serves gnn_trainer"
+        );
+        let q = Queue::test().with_type(Target::LoaderProducer, "api_manual_upload");
+        assert!(matches!(validate(&q), Err(InvalidSpec::TargetType { .. })));
     }
 
     #[test]
