@@ -53,6 +53,14 @@ pub struct Completeness {
     pub backfilled: u64,
     /// Order books: rebuilds from a fresh snapshot after a gap or reconnect.
     pub resyncs: u64,
+    /// `api_orderbook`: snapshot times of the range already past when this run started, so
+    /// not expected of it (a snapshot of the past cannot be taken).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub passed_before_start: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Completeness {

@@ -3,7 +3,9 @@
 //!
 //! ```text
 //!  queue-control ─start─► worker ─► validate (type, range, exchangeInfo)
-//!                                   └► historical::{candles,trades} ─► sink (Kafka, keyed)
+//!                                   ├► historical::{candles,trades} ─► sink (Kafka, keyed)
+//!                                   ├► live::{candles,trades,orderbook} (WebSocket) ─► sink
+//!                                   └► snapshots (REST depth on a time grid) ─► sink
 //!                                        │ binance::{rest,limits,market,parse}
 //!                                        └► progress ─► telemetry (queue-events)
 //! ```
@@ -15,4 +17,5 @@ pub mod historical;
 pub mod live;
 pub mod records;
 pub mod sink;
+pub mod snapshots;
 pub mod worker;

@@ -13,8 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::binance::limits::WEIGHT_DEPTH_1000;
-use crate::binance::market::{self, MarketError};
+use crate::binance::market;
 use crate::binance::parse::{self, ParseError};
 use crate::binance::rest::RestClient;
 use crate::binance::ws::{self, StreamConfig, WsEvent};
@@ -23,6 +22,9 @@ use crate::datatype::Interval;
 use crate::historical::{Completeness, LoadError, Progress};
 use crate::records::BookRecord;
 use crate::sink::RecordSink;
+
+/// Levels a side of the snapshot the live book is built from.
+pub const BOOK_DEPTH: u32 = 1000;
 
 /// Attempts at a snapshot recent enough for the buffered events before giving up.
 pub const SNAPSHOT_ATTEMPTS: u32 = 5;
@@ -226,16 +228,7 @@ pub async fn candles(live: Live<'_>, interval: Interval) -> Result<Completeness,
 }
 
 async fn snapshot(rest: &RestClient, symbol: &str) -> Result<Snapshot, LoadError> {
-    let v = rest
-        .get(
-            "/api/v3/depth",
-            &[("symbol", symbol.to_owned()), ("limit", "1000".to_owned())],
-            WEIGHT_DEPTH_1000,
-        )
-        .await
-        .map_err(MarketError::from)?;
-    serde_json::from_value(v)
-        .map_err(|e| LoadError::Market(MarketError::Parse(ParseError(e.to_string()))))
+    Ok(market::depth(rest, symbol, BOOK_DEPTH).await?)
 }
 
 fn depth_event(text: &str) -> Result<DepthEvent, ParseError> {
@@ -376,6 +369,7 @@ async fn write_snapshot(
         last_update_id: s.last_update_id,
         bids: s.bids,
         asks: s.asks,
+        time: None,
     };
     sink.write(rec.key(), serde_json::to_vec(&rec).unwrap_or_default())
         .await?;

@@ -80,6 +80,11 @@ pub enum BookRecord {
         last_update_id: i64,
         bids: Vec<[String; 2]>,
         asks: Vec<[String; 2]>,
+        /// When the snapshot was taken (ms, the loader's clock when the answer arrived): set by
+        /// `api_orderbook`, whose records are a series in time; absent from `ws_orderbook`'s,
+        /// which the diffs around them place. Older records without it still read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time: Option<i64>,
     },
     Diff {
         symbol: String,
@@ -142,5 +147,36 @@ mod tests {
         );
         assert_eq!(position_of_key(b"garbage"), None);
         assert_eq!(position_of_key(b"\xff|1"), None);
+    }
+
+    #[test]
+    fn a_snapshot_time_is_optional_on_the_wire() {
+        let old = r#"{"kind":"snapshot","symbol":"BTCUSDT","last_update_id":7,"bids":[["1.0","2.0"]],"asks":[]}"#;
+        let rec: BookRecord = serde_json::from_str(old).unwrap();
+        assert!(matches!(rec, BookRecord::Snapshot { time: None, .. }));
+        assert_eq!(rec.key(), "BTCUSDT|snapshot|7");
+        // Without a time it is written as before; with one, as a `time` field (the lake places
+        // a record by `time`).
+        assert_eq!(serde_json::to_string(&rec).unwrap(), old);
+        let BookRecord::Snapshot {
+            symbol,
+            last_update_id,
+            bids,
+            asks,
+            ..
+        } = rec
+        else {
+            unreachable!()
+        };
+        let timed = BookRecord::Snapshot {
+            symbol,
+            last_update_id,
+            bids,
+            asks,
+            time: Some(1_722_470_400_000),
+        };
+        let v = serde_json::to_value(&timed).unwrap();
+        assert_eq!(v["time"], 1_722_470_400_000i64);
+        assert_eq!(v["kind"], "snapshot");
     }
 }

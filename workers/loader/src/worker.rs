@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use streamforge_api::env;
 use streamforge_api::exit::EXIT_OK;
 use streamforge_api::{Command, EventStatus};
 use streamforge_kit::control::ControlListener;
@@ -26,6 +27,7 @@ use crate::datatype::DataKind;
 use crate::historical::{self, Completeness, LoadError, Progress};
 use crate::live::{self, Live};
 use crate::sink::{self, KafkaSink, RecordSink};
+use crate::snapshots::{self, Schedule, Snapshots};
 
 #[derive(Clone, Debug)]
 pub struct LoaderConfig {
@@ -42,6 +44,10 @@ pub struct LoaderConfig {
     pub topic_retention_ms: Option<i64>,
     /// Order books: a full snapshot record at least this often.
     pub book_snapshot_every: Duration,
+    /// `api_orderbook`: `SNAPSHOT_INTERVAL_SECONDS` and `DEPTH_LIMIT` as the operator set them,
+    /// checked when the type needs them ([`snapshots::Settings::parse`]).
+    pub snapshot_interval_secs: Option<String>,
+    pub depth_limit: Option<String>,
 }
 
 impl Default for LoaderConfig {
@@ -58,6 +64,8 @@ impl Default for LoaderConfig {
             topic_replication: 1,
             topic_retention_ms: None,
             book_snapshot_every: Duration::from_secs(60),
+            snapshot_interval_secs: None,
+            depth_limit: None,
         }
     }
 }
@@ -65,7 +73,8 @@ impl Default for LoaderConfig {
 impl LoaderConfig {
     /// Defaults overridden by `BINANCE_BASE_URL`, `BINANCE_WS_URL`, `WEIGHT_BUDGET`,
     /// `TELEMETRY_EVERY_RECORDS`, `TELEMETRY_EVERY_SECS`, `WAIT_FOR_START`, `START_TIMEOUT_SECS`,
-    /// `TOPIC_PARTITIONS`, `TOPIC_REPLICATION`, `TOPIC_RETENTION_MS`.
+    /// `TOPIC_PARTITIONS`, `TOPIC_REPLICATION`, `TOPIC_RETENTION_MS`, `BOOK_SNAPSHOT_EVERY_SECS`,
+    /// and for `api_orderbook` `SNAPSHOT_INTERVAL_SECONDS` and `DEPTH_LIMIT`.
     pub fn from_env() -> Result<Self, Failure> {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         fn num<T: std::str::FromStr>(k: &str, v: Option<String>, d: T) -> Result<T, Failure> {
@@ -116,6 +125,8 @@ impl LoaderConfig {
             topic_retention_ms: get("TOPIC_RETENTION_MS")
                 .map(|v| num("TOPIC_RETENTION_MS", Some(v), 0i64))
                 .transpose()?,
+            snapshot_interval_secs: get(env::SNAPSHOT_INTERVAL_SECONDS),
+            depth_limit: get(env::DEPTH_LIMIT),
         })
     }
 }
@@ -151,6 +162,12 @@ fn now_ms() -> i64 {
 /// Validate what can be checked before touching the exchange.
 pub fn validate(env: &WorkerEnv) -> Result<DataKind, Failure> {
     let kind = DataKind::parse(&env.data_type).map_err(|e| Failure::Permanent(e.to_string()))?;
+    if kind == DataKind::ApiOrderbook && env.time_range.is_none() {
+        return Err(Failure::Permanent(format!(
+            "{} needs TIME_RANGE: the snapshots are taken over it",
+            env.data_type
+        )));
+    }
     if kind.is_historical() {
         let Some(range) = env.time_range else {
             return Err(Failure::Permanent(format!(
@@ -165,6 +182,41 @@ pub fn validate(env: &WorkerEnv) -> Result<DataKind, Failure> {
         }
     }
     Ok(kind)
+}
+
+/// `api_orderbook`: its settings and the snapshot times left in its range at `now`. Bad
+/// settings and a range that is over are permanent: nothing would change on a retry.
+pub fn plan_snapshots(
+    env: &WorkerEnv,
+    cfg: &LoaderConfig,
+    now: i64,
+) -> Result<(snapshots::Settings, Schedule), Failure> {
+    let settings = snapshots::Settings::parse(
+        cfg.snapshot_interval_secs.as_deref(),
+        cfg.depth_limit.as_deref(),
+    )
+    .map_err(|e| Failure::Permanent(e.to_string()))?;
+    let Some(range) = env.time_range else {
+        return Err(Failure::Permanent(format!(
+            "{} needs TIME_RANGE",
+            env.data_type
+        )));
+    };
+    let schedule = Schedule::plan(
+        range.start.timestamp_millis(),
+        range.end.timestamp_millis(),
+        settings.interval_ms,
+        now,
+    )
+    .map_err(|e| Failure::Permanent(format!("{} over timeRange {range}: {e}", env.data_type)))?;
+    if settings.weight_per_minute() > u64::from(cfg.weight_budget) {
+        warn!(
+            weight_per_minute = settings.weight_per_minute(),
+            budget = cfg.weight_budget,
+            "these snapshots need more request weight than the budget allows; the loader will wait for the next window and report the grid points it misses"
+        );
+    }
+    Ok((settings, schedule))
 }
 
 /// Run the loader for `env` until it finishes, is stopped, or fails. Every ending is reported on
@@ -228,6 +280,12 @@ async fn load(
     control: &mut ControlListener,
 ) -> Result<Outcome, Failure> {
     let kind = validate(env)?;
+    // The snapshot times are those left when the run starts.
+    let planned = if kind == DataKind::ApiOrderbook {
+        Some(plan_snapshots(env, cfg, now_ms())?)
+    } else {
+        None
+    };
     let rest = RestClient::new(&cfg.binance_base_url, cfg.weight_budget)
         .map_err(|e| Failure::Transient(e.to_string()))?;
     market::check_symbol(&rest, &env.symbol)
@@ -351,7 +409,8 @@ async fn load(
         }
         ended
     } else {
-        // Live streams end gracefully on stop: they flush and report what they wrote.
+        // Live streams and snapshot series end gracefully on stop: they flush and report what
+        // they wrote.
         let (stop_tx, stop_rx) = watch::channel(false);
         let live = Live {
             rest: &rest,
@@ -364,9 +423,21 @@ async fn load(
             rotate_after: crate::binance::ws::ROTATE_AFTER,
         };
         let job = async {
-            match kind {
-                DataKind::WsCandles(interval) => live::candles(live, interval).await,
-                DataKind::WsTrades => live::trades(live).await,
+            match (kind, planned) {
+                (DataKind::ApiOrderbook, Some((settings, schedule))) => {
+                    snapshots::run(Snapshots {
+                        rest: live.rest,
+                        sink: live.sink,
+                        symbol: live.symbol,
+                        settings,
+                        schedule,
+                        progress: live.progress,
+                        stop: live.stop,
+                    })
+                    .await
+                }
+                (DataKind::WsCandles(interval), _) => live::candles(live, interval).await,
+                (DataKind::WsTrades, _) => live::trades(live).await,
                 _ => live::orderbook(live, cfg.book_snapshot_every)
                     .await
                     .map(|(r, _)| r),

@@ -21,7 +21,20 @@ pub const WEIGHT_KLINES: u32 = 2;
 pub const WEIGHT_AGG_TRADES: u32 = 4;
 pub const WEIGHT_EXCHANGE_INFO: u32 = 20;
 /// `GET /api/v3/depth` with `limit=1000`.
-pub const WEIGHT_DEPTH_1000: u32 = 50;
+pub const WEIGHT_DEPTH_1000: u32 = depth_weight(1000);
+/// The largest `limit` `GET /api/v3/depth` accepts.
+pub const DEPTH_LIMIT_MAX: u32 = 5_000;
+
+/// Weight of `GET /api/v3/depth` by its `limit`, as Binance documents it ("Order book"):
+/// 1–100 → 5, 101–500 → 25, 501–1000 → 50, 1001–5000 → 250.
+pub const fn depth_weight(limit: u32) -> u32 {
+    match limit {
+        0..=100 => 5,
+        101..=500 => 25,
+        501..=1000 => 50,
+        _ => 250,
+    }
+}
 
 /// Safety margin after a window boundary, for clock skew between us and the exchange.
 pub const WINDOW_SKEW_MS: i64 = 250;
@@ -175,6 +188,23 @@ mod tests {
         assert!(b.try_take(u32::MAX, t + 2).is_err());
         // The next window starts afresh.
         assert!(b.try_take(1, t + 60_000 + WINDOW_SKEW_MS).is_ok());
+    }
+
+    #[test]
+    fn depth_weight_follows_the_documented_limit_bands() {
+        for (limit, weight) in [
+            (1, 5),
+            (100, 5),
+            (101, 25),
+            (500, 25),
+            (501, 50),
+            (1000, 50),
+            (1001, 250),
+            (DEPTH_LIMIT_MAX, 250),
+        ] {
+            assert_eq!(depth_weight(limit), weight, "limit {limit}");
+        }
+        assert_eq!(WEIGHT_DEPTH_1000, 50);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Typed market-data calls over [`RestClient`].
 //!
-//! Reference: Binance spot API, "Market Data endpoints": `exchangeInfo`, `klines`, `aggTrades`.
+//! Reference: Binance spot API, "Market Data endpoints": `exchangeInfo`, `klines`, `aggTrades`,
+//! `depth`.
 
 use serde_json::Value;
 
-use super::limits::{WEIGHT_AGG_TRADES, WEIGHT_EXCHANGE_INFO, WEIGHT_KLINES};
+use super::limits::{WEIGHT_AGG_TRADES, WEIGHT_EXCHANGE_INFO, WEIGHT_KLINES, depth_weight};
 use super::parse::{self, ParseError};
 use super::rest::{RestClient, RestError};
+use crate::book::Snapshot;
 use crate::records::{CandleRecord, TradeRecord};
 
 /// Most rows Binance returns per klines or aggTrades request.
@@ -51,6 +53,19 @@ pub async fn check_symbol(rest: &RestClient, symbol: &str) -> Result<(), MarketE
         }),
         Some(_) => Ok(()),
     }
+}
+
+/// The order book of `symbol`, `limit` levels a side (`GET /api/v3/depth`), charged the weight
+/// Binance documents for that limit.
+pub async fn depth(rest: &RestClient, symbol: &str, limit: u32) -> Result<Snapshot, MarketError> {
+    let v = rest
+        .get(
+            "/api/v3/depth",
+            &[("symbol", symbol.to_owned()), ("limit", limit.to_string())],
+            depth_weight(limit),
+        )
+        .await?;
+    serde_json::from_value(v).map_err(|e| MarketError::Parse(ParseError(e.to_string())))
 }
 
 /// GET one page from `path` and parse each row with `parse`.
