@@ -20,9 +20,9 @@ repo="$PWD"
 prog=images/build.sh
 die() { echo "$prog: $*" >&2; exit 1; }
 
-all_targets=(operator facade loader-api-candles loader-api-trades loader-ws-candles loader-ws-trades
-  loader-ws-orderbook lake-connector arango-connector arango-candles arango-trades arango-orderbook
-  graph-builder gnn-trainer visualizer dummy-service binance-sim)
+all_targets=(operator facade loader-api-candles loader-api-trades loader-api-orderbook
+  loader-ws-candles loader-ws-trades loader-ws-orderbook lake-connector arango-connector arango-candles
+  arango-trades arango-orderbook graph-builder arango-graph-prep gnn-trainer visualizer dummy-service binance-sim)
 import=0 push=0 compile=1 save=""
 targets=()
 while [[ $# -gt 0 ]]; do

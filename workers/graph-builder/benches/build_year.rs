@@ -89,6 +89,7 @@ async fn main() {
         correlation_window: 24,
         correlation_threshold: 0.5,
         label_horizon: 1,
+        features: &streamforge_graph_builder::features::FEATURES,
         created_at: "2025-01-01T00:00:00Z".into(),
         extra_parameters: BTreeMap::new(),
     };

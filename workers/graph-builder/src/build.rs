@@ -29,6 +29,9 @@ pub struct BuildSettings {
     pub correlation_threshold: f64,
     /// Windows ahead the labels look.
     pub label_horizon: usize,
+    /// The node features kept, in [`FEATURES`]' order ([`features::for_type`]); every one is
+    /// computed, so a node exists for the same windows whichever are kept.
+    pub features: &'static [&'static str],
     /// RFC 3339 time of the build.
     pub created_at: String,
     /// Further parameters to record in the manifest (where the candles came from).
@@ -169,6 +172,10 @@ pub fn build_graph(s: &BuildSettings, data: &[SymbolCandles]) -> Result<Graph, B
         )));
     }
 
+    nodes
+        .features
+        .retain(|(name, _)| s.features.contains(&name.as_str()));
+
     let mut edges = EdgeTable::default();
     edges::temporal(&grids, &mut edges);
     edges::cross_asset(
@@ -206,6 +213,7 @@ fn manifest(
     ]);
     parameters.extend(s.extra_parameters.clone());
     let mut definitions = features::definitions();
+    definitions.retain(|name, _| s.features.contains(&name.as_str()));
     definitions.extend(labels::definitions(s.label_horizon));
     GraphManifest {
         format: FORMAT,
@@ -216,7 +224,7 @@ fn manifest(
         interval_ms: s.interval_ms,
         node_count: nodes.len() as u64,
         edge_count: edges.len() as u64,
-        features: FEATURES.iter().map(|f| f.to_string()).collect(),
+        features: nodes.features.iter().map(|(f, _)| f.clone()).collect(),
         labels: LABELS.iter().map(|l| l.to_string()).collect(),
         label_horizon: u32::try_from(s.label_horizon).unwrap_or(u32::MAX),
         parameters,

@@ -5,6 +5,8 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `GRAPH_NAME` | the graph's name (letters, digits, `_`, `-`) | required |
+//! | `TYPE` | `graph_build` (every feature) or `graph_rsi_vol` (RSI and volatility) | `graph_build` |
+//! | `TARGET` | `arango-connector` (the `arango-graph-prep` image) makes ArangoDB the graph's required home | `graph-builder` |
 //! | `SYMBOL`, `SYMBOLS` | the first symbol, then more (comma-separated) | `SYMBOL` required |
 //! | `TIME_RANGE` | windows opening in `[start, end)` | required |
 //! | `SOURCE_TYPE` | the stored candle type (`api_candles_5m`, `ws_candles_1m`, ...) | `api_candles_5m` |
@@ -20,8 +22,8 @@
 
 use std::time::Duration;
 
-use streamforge_api::datatype::{DataKind, Family, Interval};
-use streamforge_api::{TimeRange, env};
+use streamforge_api::datatype::{self, DataKind, Family, Interval};
+use streamforge_api::{Target, TimeRange, env};
 use streamforge_sinks::lake::LakeLocation;
 
 /// Where the candles are read: the Queue's `graphSource`, defined once in the contract.
@@ -38,6 +40,8 @@ pub struct ArangoSettings {
 #[derive(Clone, Debug, PartialEq)]
 pub struct BuilderConfig {
     pub graph_name: String,
+    /// `graph_build` or `graph_rsi_vol`: which features the nodes keep.
+    pub data_type: String,
     pub symbols: Vec<String>,
     pub time_range: TimeRange,
     pub source_type: String,
@@ -115,6 +119,15 @@ impl BuilderConfig {
         let graph_name = opt(env::GRAPH_NAME).ok_or(ConfigError::Missing(env::GRAPH_NAME))?;
         streamforge_graph::check_graph_name(&graph_name)
             .map_err(|e| invalid(env::GRAPH_NAME, &graph_name, e.to_string()))?;
+
+        let data_type = opt(env::TYPE).unwrap_or_else(|| datatype::GRAPH_BUILD.into());
+        if !datatype::is_graph_type(&data_type) {
+            return Err(invalid(
+                env::TYPE,
+                &data_type,
+                format!("the graph types are {}", datatype::GRAPH_TYPES.join(", ")),
+            ));
+        }
 
         let mut symbols: Vec<String> = vec![];
         let first = opt(env::SYMBOL).ok_or(ConfigError::Missing(env::SYMBOL))?;
@@ -195,6 +208,15 @@ impl BuilderConfig {
             user: opt(env::ARANGO_USER).unwrap_or_else(|| "root".into()),
             password: get(env::ARANGO_PASSWORD).unwrap_or_default(),
         });
+        // Under arango-connector (the seed's arango-graph-prep) the graph's place is ArangoDB.
+        if opt(env::TARGET).as_deref() == Some(Target::ArangoConnector.as_str()) && arango.is_none()
+        {
+            return Err(invalid(
+                env::ARANGO_URL,
+                "",
+                "arango-connector writes the graph to ArangoDB and needs its URL",
+            ));
+        }
         let collection_name = opt(env::COLLECTION_NAME);
         let source = match opt(GRAPH_SOURCE).as_deref() {
             None | Some("lake") => GraphSource::Lake,
@@ -215,6 +237,7 @@ impl BuilderConfig {
         };
         Ok(Self {
             graph_name,
+            data_type,
             symbols,
             time_range,
             source_type,
@@ -276,13 +299,29 @@ mod tests {
         assert_eq!(c.source, GraphSource::Lake);
         assert_eq!(c.lake, LakeLocation::Local { dir: "lake".into() });
         assert_eq!(c.arango, None);
+        assert_eq!(c.data_type, "graph_build");
+        let prep = with(&[
+            ("TYPE", "graph_rsi_vol"),
+            ("TARGET", "arango-connector"),
+            ("ARANGO_URL", "http://arango:8529"),
+        ])
+        .unwrap();
+        assert_eq!(prep.data_type, "graph_rsi_vol");
     }
 
     #[test]
     fn bad_settings_say_which_and_why() {
         let e = BuilderConfig::from_lookup(lookup(&BASE[1..])).unwrap_err();
         assert_eq!(e.to_string(), "GRAPH_NAME is not set");
-        let cases: [(&[(&str, &str)], &str); 8] = [
+        let cases: [(&[(&str, &str)], &str); 10] = [
+            (
+                &[("TYPE", "graph_other")],
+                "TYPE=\"graph_other\": the graph types are graph_build, graph_rsi_vol",
+            ),
+            (
+                &[("TARGET", "arango-connector")],
+                "arango-connector writes the graph to ArangoDB and needs its URL",
+            ),
             (
                 &[("CORRELATION_WINDOW", "24x")],
                 "CORRELATION_WINDOW=\"24x\": not a whole number",

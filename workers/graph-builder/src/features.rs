@@ -34,6 +34,20 @@ pub const FEATURES: [&str; 11] = [
     "close_location",
 ];
 
+/// The features of a `graph_rsi_vol` graph (the seed's RSI-and-volatility graph), in column
+/// order.
+pub const RSI_VOL: [&str; 2] = ["volatility", "rsi"];
+
+/// The features a graph of `data_type` keeps: [`RSI_VOL`] for `graph_rsi_vol`, every one of
+/// [`FEATURES`] for `graph_build`.
+pub fn for_type(data_type: &str) -> &'static [&'static str] {
+    if data_type == streamforge_api::datatype::GRAPH_RSI_VOL {
+        &RSI_VOL
+    } else {
+        &FEATURES
+    }
+}
+
 /// One line per feature: how it is computed (the manifest's `feature_definitions`).
 pub fn definitions() -> BTreeMap<String, String> {
     let w = AVERAGE_WINDOW;
@@ -125,5 +139,16 @@ mod tests {
             cols[2][WARM_UP - 1].is_nan(),
             "volatility needs the whole warm-up"
         );
+    }
+
+    #[test]
+    fn the_rsi_vol_graph_keeps_two_features_in_column_order() {
+        assert_eq!(for_type("graph_rsi_vol"), ["volatility", "rsi"]);
+        assert_eq!(for_type("graph_build"), FEATURES);
+        let order: Vec<usize> = RSI_VOL
+            .iter()
+            .map(|f| FEATURES.iter().position(|g| g == f).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -191,6 +191,7 @@ pub async fn build_and_write(
         correlation_window: cfg.correlation_window,
         correlation_threshold: cfg.correlation_threshold,
         label_horizon: cfg.label_horizon,
+        features: crate::features::for_type(&cfg.data_type),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         extra_parameters: parameters(cfg),
     };
@@ -256,6 +257,7 @@ pub async fn build_and_write(
 fn parameters(cfg: &BuilderConfig) -> BTreeMap<String, Value> {
     let mut p = BTreeMap::from([
         ("symbols".into(), json!(cfg.symbols)),
+        ("type".into(), json!(cfg.data_type)),
         ("source_type".into(), json!(cfg.source_type)),
         ("time_range".into(), json!(cfg.time_range.to_string())),
         ("graph_source".into(), json!(cfg.source.as_str())),

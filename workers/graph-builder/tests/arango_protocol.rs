@@ -233,3 +233,42 @@ async fn protocol_a_collection_per_symbol() {
     .unwrap();
     assert_eq!(built.candles, 200);
 }
+
+/// The seed's `arango-graph-prep`: arango-connector with `graph_rsi_vol` is graph-builder's
+/// program; its graph lands in ArangoDB as a named graph whose nodes carry RSI and volatility.
+#[tokio::test]
+async fn protocol_arango_graph_prep_writes_an_rsi_vol_named_graph() {
+    let (url, state) = server_with_candles().await;
+    let mut cfg = config(
+        "prep",
+        "BTCUSDT,ETHUSDT",
+        "2024-08-01:2024-08-03",
+        &[
+            ("TARGET", "arango-connector".into()),
+            ("TYPE", "graph_rsi_vol".into()),
+            ("GRAPH_SOURCE", "arango".into()),
+            ("ARANGO_URL", url.clone()),
+            ("ARANGO_PASSWORD", "pw".into()),
+            ("COLLECTION_NAME", "candles_1m".into()),
+            ("LAKE_DIR", temp_dir("gb-prep").display().to_string()),
+        ],
+    );
+    assert_eq!(cfg.data_type, "graph_rsi_vol");
+    let built = build(&cfg).await.unwrap();
+    assert_eq!(built.graph.manifest.features, ["volatility", "rsi"]);
+    assert_eq!(built.arango_graph.as_deref(), Some("prep"));
+    let st = state.lock().unwrap();
+    assert!(st.graphs.contains_key("prep"));
+    let nodes = &st.collections["prep_nodes"];
+    assert_eq!(nodes.docs.len(), built.graph.nodes.len());
+    for doc in nodes.docs.values() {
+        let rsi = doc["rsi"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&rsi), "{doc}");
+        assert!(doc["volatility"].as_f64().unwrap() >= 0.0, "{doc}");
+        assert!(doc.get("vwap_gap").is_none(), "only the two features: {doc}");
+    }
+    drop(st);
+    cfg.data_type = "graph_build".into();
+    let full = build(&cfg).await.unwrap();
+    assert_eq!(full.graph.nodes.len(), built.graph.nodes.len());
+}

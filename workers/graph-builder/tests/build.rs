@@ -24,6 +24,7 @@ fn settings(window: usize, threshold: f64) -> BuildSettings {
         correlation_window: window,
         correlation_threshold: threshold,
         label_horizon: 1,
+        features: &streamforge_graph_builder::features::FEATURES,
         created_at: "2024-08-02T00:00:00Z".into(),
         extra_parameters: BTreeMap::new(),
     }
@@ -232,4 +233,28 @@ fn too_few_candles_and_candles_off_the_grid_are_refused() {
     }
     let e = build_graph(&settings(24, 0.5), &data).unwrap_err();
     assert!(e.to_string().contains("not on the 60000 ms grid"), "{e}");
+}
+
+#[test]
+fn an_rsi_vol_graph_keeps_the_same_nodes_and_edges_with_two_features() {
+    let data = market(&["BTCUSDT", "ETHUSDT"], T0, MIN, 200, 7);
+    let full = build_graph(&settings(24, 0.3), &data).unwrap();
+    let mut s = settings(24, 0.3);
+    s.features = streamforge_graph_builder::features::for_type("graph_rsi_vol");
+    let g = build_graph(&s, &data).unwrap();
+    g.validate().unwrap();
+    assert_eq!(g.manifest.features, ["volatility", "rsi"]);
+    assert_eq!(
+        g.manifest.feature_definitions.keys().collect::<Vec<_>>(),
+        ["future_volatility", "price_up", "rsi", "volatility"]
+    );
+    assert_eq!(g.nodes.node_id, full.nodes.node_id);
+    assert_eq!(g.nodes.window_start, full.nodes.window_start);
+    assert_eq!(g.edges.len(), full.edges.len());
+    for name in ["volatility", "rsi"] {
+        let kept = &g.nodes.features.iter().find(|(n, _)| n == name).unwrap().1;
+        let all = &full.nodes.features.iter().find(|(n, _)| n == name).unwrap().1;
+        assert_eq!(kept, all, "{name}");
+    }
+    assert_eq!(g.nodes.labels, full.nodes.labels);
 }

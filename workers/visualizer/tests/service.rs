@@ -104,6 +104,7 @@ async fn fixture(test: &str, allowed: &str) -> Option<Fixture> {
         correlation_window: 24,
         correlation_threshold: 0.3,
         label_horizon: 1,
+        features: &streamforge_graph_builder::features::FEATURES,
         created_at: "2024-08-02T00:00:00Z".into(),
         extra_parameters: Default::default(),
     };
