@@ -18,8 +18,10 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use super::{RunError, SinkMetrics};
 use crate::core::record::Malformed;
 
-/// Where a dead letter came from and why it is one.
-pub(super) struct Letter<'a> {
+/// Where a dead letter came from and why it is one. Public with [`headers`] so that workers
+/// that dead-letter what they read from elsewhere (the generic loader's bad rows) write the
+/// same headers.
+pub struct Letter<'a> {
     pub topic: &'a str,
     pub partition: i32,
     pub offset: i64,
@@ -68,6 +70,33 @@ pub(super) async fn send_letter(
     letter: Letter<'_>,
     metrics: &SinkMetrics,
 ) -> Result<(), RunError> {
+    let headers = headers(&letter, connector, CLASS_NAME);
+    let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(dlq_topic).headers(headers);
+    if let Some(k) = letter.key {
+        rec = rec.key(k);
+    }
+    if let Some(p) = letter.payload {
+        rec = rec.payload(p);
+    }
+    dlq.send(rec, Duration::from_secs(30))
+        .await
+        .map_err(|(e, _)| RunError::Kafka {
+            op: "dead-letter",
+            reason: e.to_string(),
+        })?;
+    metrics
+        .dead_letters
+        .with_label_values(&[letter.category])
+        .inc();
+    Ok(())
+}
+
+/// `__connect.errors.class.name` of the sinks' dead letters.
+pub const CLASS_NAME: &str = "streamforge_sinks";
+
+/// The headers of a dead letter: the message's own first, as it came, then Kafka Connect's
+/// (`__connect.errors.*`, naming `connector` and the writer's `class_name`) and ours (`x-dlq-*`).
+pub fn headers(letter: &Letter<'_>, connector: &str, class_name: &str) -> OwnedHeaders {
     let partition = letter.partition.to_string();
     let offset = letter.offset.to_string();
     let reason = letter.reason.as_str();
@@ -88,7 +117,7 @@ pub(super) async fn send_letter(
         ("__connect.errors.connector.name", connector),
         ("__connect.errors.task.id", "0"),
         ("__connect.errors.stage", letter.stage),
-        ("__connect.errors.class.name", "streamforge_sinks"),
+        ("__connect.errors.class.name", class_name),
         ("__connect.errors.exception.class.name", letter.category),
         ("__connect.errors.exception.message", reason),
         ("x-dlq-reason", reason),
@@ -102,24 +131,7 @@ pub(super) async fn send_letter(
             value: Some(value),
         });
     }
-    let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(dlq_topic).headers(headers);
-    if let Some(k) = letter.key {
-        rec = rec.key(k);
-    }
-    if let Some(p) = letter.payload {
-        rec = rec.payload(p);
-    }
-    dlq.send(rec, Duration::from_secs(30))
-        .await
-        .map_err(|(e, _)| RunError::Kafka {
-            op: "dead-letter",
-            reason: e.to_string(),
-        })?;
-    metrics
-        .dead_letters
-        .with_label_values(&[letter.category])
-        .inc();
-    Ok(())
+    headers
 }
 
 /// Create `dlq_topic` if it is missing, with the partitions and replication of `data_topic`.
