@@ -7,16 +7,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use kube::api::Api;
 use streamforge_api::{Phase, Queue, QueueEvent};
-use streamforge_e2e::{Env, eventually, fresh_tag, minio_credentials, read_topic, wait_phase};
+use streamforge_e2e::{Env, eventually, fresh_tag, read_topic, wait_phase};
 
-/// Where pods find the simulator and the ArangoDB protocol server (see `e2e/helm-values.yaml`).
-const SIM_PORT: u16 = 29400;
-const ARANGO_PORT: u16 = 29529;
+use common::{ARANGO_PORT, SIM_PORT, s3};
+
 const NAMES: [&str; 6] = [
     "pipeline-btcusdt-candles",
     "pipeline-ethusdt-candles",
@@ -28,25 +29,6 @@ const NAMES: [&str; 6] = [
 
 fn phase(q: &Queue) -> Option<Phase> {
     q.status.as_ref().and_then(|s| s.phase)
-}
-
-fn s3(args: &[&str]) -> String {
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../minio/s3.py");
-    let endpoint = std::env::var("STREAMFORGE_E2E_S3").expect("STREAMFORGE_E2E_S3");
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .args(args)
-        .env("S3_ENDPOINT", endpoint)
-        .env("S3_ACCESS_KEY", minio_credentials().0)
-        .env("S3_SECRET_KEY", minio_credentials().1)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "s3.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test]

@@ -7,114 +7,30 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use kube::api::{Api, Patch, PatchParams};
 use rdkafka::producer::FutureRecord;
-use serde_json::{Value, json};
-use streamforge_api::{Phase, ProducerSummary, Queue};
+use serde_json::json;
+use streamforge_api::{Phase, Queue};
 use streamforge_e2e::{
-    Env, dummy_queue, eventually, fresh_tag, minio_credentials, wait_phase, wait_records,
-    wait_records_at_least,
+    Env, dummy_queue, eventually, wait_phase, wait_records, wait_records_at_least,
 };
 use streamforge_kit::KafkaSettings;
 
-/// Where pods find the simulator and the ArangoDB protocol server (see `e2e/helm-values.yaml`).
-const SIM_PORT: u16 = 29400;
-const ARANGO_PORT: u16 = 29529;
+use common::*;
+
 /// The loaders' weight budget in e2e/helm-values.yaml: exchangeInfo (20) and two klines pages (2
 /// each) per one-minute window, so a load of more than two pages waits for the next window.
 const WEIGHT_BUDGET: u32 = 24;
-
-struct Services {
-    sim: binance_sim::server::Shared,
-    arango: streamforge_arango::testserver::Shared,
-}
-
-/// The simulator serving `symbol`, and the ArangoDB protocol server (database `streamforge`,
-/// user `root` without a password: what a worker uses when no Secret names another).
-async fn services(symbol: &str) -> Services {
-    let config = binance_sim::Config {
-        symbols: vec![symbol.to_owned()],
-        ..binance_sim::Config::default()
-    };
-    let (_, sim, _task) = binance_sim::serve(SocketAddr::from(([0, 0, 0, 0], SIM_PORT)), config)
-        .await
-        .expect("the simulator's port is free");
-    let (_, arango) = streamforge_arango::testserver::serve(
-        SocketAddr::from(([0, 0, 0, 0], ARANGO_PORT)),
-        "streamforge",
-        "root",
-        "",
-    )
-    .await
-    .expect("the ArangoDB protocol server's port is free");
-    Services { sim, arango }
-}
-
-/// A symbol no earlier run used, e.g. `RQXKWAUSDT`.
-fn fresh_symbol(tag: char) -> String {
-    fresh_tag(tag) + "USDT"
-}
-
-async fn setup(test: &str) -> Option<(Env, kube::Client)> {
-    let (env, client) = Env::setup(test).await?;
-    env.apply_minio_secret().unwrap();
-    Some((env, client))
-}
 
 fn loader_queue(name: &str, symbol: &str, range: &str, sinks: &str) -> String {
     format!(
         "apiVersion: streamforge.io/v1alpha1\nkind: Queue\nmetadata:\n  name: {name}\nspec:\n  target: loader-api-candles\n  type: api_candles_1m\n  symbol: {symbol}\n  timeRange: \"{range}\"\n  sinks: [{sinks}]\n  backoffLimit: 4\n"
     )
-}
-
-fn producer<'a>(q: &'a Queue, prefix: &str) -> &'a ProducerSummary {
-    let st = q.status.as_ref().unwrap();
-    st.producers
-        .iter()
-        .find(|p| p.telemetry_id.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix} producer in {:?}", st.producers))
-}
-
-/// Wait until every producer of the Queue's run reported its final state.
-async fn wait_all_final(api: &Api<Queue>, name: &str, producers: usize) -> Queue {
-    eventually(
-        &format!("{name}'s {producers} workers report their ends"),
-        Duration::from_secs(60),
-        || async {
-            let q = api.get(name).await?;
-            let st = q.status.clone().unwrap_or_default();
-            let done = st.producers.iter().filter(|p| p.finished).count();
-            Ok((done == producers).then_some(q))
-        },
-    )
-    .await
-    .unwrap()
-}
-
-/// What pyarrow reads from the lake for `symbol` (`e2e/lake/read_lake.py`).
-fn lake(symbol: &str) -> Value {
-    let python = std::env::var("STREAMFORGE_E2E_PYTHON")
-        .expect("STREAMFORGE_E2E_PYTHON (pyarrow, set by e2e/run.sh)");
-    let endpoint = std::env::var("STREAMFORGE_E2E_S3").expect("STREAMFORGE_E2E_S3");
-    let (user, password) = minio_credentials();
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../lake/read_lake.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .args(["s3", &endpoint, "streamforge", "", "--symbol", symbol])
-        .env("AWS_ACCESS_KEY_ID", user)
-        .env("AWS_SECRET_ACCESS_KEY", password)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "read_lake.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Documents in the protocol server's collection of `symbol`'s 1m candles of 2024-08-01.
