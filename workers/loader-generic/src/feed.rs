@@ -3,8 +3,8 @@
 //! message; the connection is replaced when it drops, after a capped, doubling backoff, and
 //! each drop and reconnect is reported on queue-events. Over HTTP the endpoint is polled every
 //! `pollSeconds`: an array answer is one message per element (each as written), any other
-//! answer one message; a message repeated unchanged (same key, same bytes) from the previous
-//! answer is not written again. Messages that are not JSON or have no key go to the
+//! answer one message; a message repeated byte for byte from the previous answer is not
+//! written (or dead-lettered) again. Messages that are not JSON or have no key go to the
 //! dead-letter topic. The feed runs until stopped or until TIME_RANGE's end.
 //!
 //! A first connection or poll that is refused (HTTP 4xx but 408 and 429) is permanent: the
@@ -301,7 +301,8 @@ impl Feed<'_> {
     }
 
     /// Write one message, or dead-letter it. `repeats`: the previous answer's messages (by
-    /// hash of key and bytes) and this answer's so far.
+    /// hash of their bytes) and this answer's so far; a repeat is neither written nor
+    /// dead-lettered again.
     async fn accept(
         &mut self,
         message: &[u8],
@@ -317,6 +318,16 @@ impl Feed<'_> {
             reason,
             category,
         };
+        if let Some((previous, seen)) = repeats {
+            let mut h = DefaultHasher::new();
+            message.hash(&mut h);
+            let h = h.finish();
+            seen.insert(h);
+            if previous.contains(&h) {
+                report.repeats_skipped += 1;
+                return Ok(());
+            }
+        }
         let value: Value = match serde_json::from_slice(message) {
             Ok(v) => v,
             Err(e) => {
@@ -335,17 +346,6 @@ impl Feed<'_> {
                 return Ok(());
             }
         };
-        if let Some((previous, seen)) = repeats {
-            let mut h = DefaultHasher::new();
-            key.hash(&mut h);
-            message.hash(&mut h);
-            let h = h.finish();
-            seen.insert(h);
-            if previous.contains(&h) {
-                report.repeats_skipped += 1;
-                return Ok(());
-            }
-        }
         self.sink.write(key, message.to_vec()).await?;
         crate::metrics::record("message");
         report.messages += 1;
