@@ -12,7 +12,7 @@
 //!   the next point (or the range's end). A snapshot is requested at its grid point and counts
 //!   for the slot its answer arrived in, so one held up (a 429's `Retry-After`, a spent weight
 //!   budget) fills a later slot and the slots it passed are missing: one snapshot a slot at
-//!   most, and each slot either has one or is reported missing.
+//!   most, and each slot either has one or is reported missing. No wait outlasts the range.
 //! * A 418 is waited out (nothing is asked until the ban ends) and an exchange that stays away
 //!   (server errors or broken connections after the client's retries) or answers garbage costs
 //!   its slot; the series goes on and the report counts what was lost. A refusal (another 4xx)
@@ -343,10 +343,17 @@ pub async fn run(s: Snapshots<'_>) -> Result<Completeness, LoadError> {
             stopped = true;
             break;
         }
+        // Past the range's end an answer is of no use: the wait for one (a 429's Retry-After,
+        // a spent budget's next window) ends with it.
+        let range_left = Duration::from_millis((schedule.end - now_ms()).max(0) as u64);
         let answer = tokio::select! {
             a = market::depth(rest, &symbol, settings.depth_limit) => a,
             () = stop_requested(&mut stop) => {
                 stopped = true;
+                break;
+            }
+            () = tokio::time::sleep(range_left) => {
+                warn!("no snapshot came before the range ended; the grid points left are missing");
                 break;
             }
         };
