@@ -281,6 +281,27 @@ fn worker_state(
     }
 }
 
+/// Before its first run, a loader's data topic must not be one an older running loader writes
+/// (read from the controller's cache; without one the check is skipped).
+fn topic_free(
+    ctx: &Context,
+    queue: &Queue,
+    old: &QueueStatus,
+    id: &Identity,
+) -> Result<(), policy::PolicyViolation> {
+    let (None, Some(store)) = (old.run, &ctx.queue_cache) else {
+        return Ok(());
+    };
+    let queues = store.state();
+    match policy::topic_writer(queue, id, queues.iter().map(|q| q.as_ref())) {
+        Some(owner) => Err(policy::PolicyViolation::TopicInUse {
+            topic: id.kafka_topic.clone(),
+            owner,
+        }),
+        None => Ok(()),
+    }
+}
+
 pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     let old = queue.status.clone().unwrap_or_default();
     let mut st = reconciler_view(&old);
@@ -289,7 +310,9 @@ pub async fn apply(queue: &Queue, ctx: &Context) -> Result<Action, Error> {
     let live = queue.spec.time_range.is_none() && queue.spec.target.is_loader();
 
     let refused = match validate(queue) {
-        Ok(id) => match policy::check(queue, &id, &ctx.workers) {
+        Ok(id) => match policy::check(queue, &id, &ctx.workers)
+            .and_then(|()| topic_free(ctx, queue, &old, &id))
+        {
             Ok(()) => Ok(id),
             Err(e) => Err((format!("not allowed: {e}"), REASON_NOT_ALLOWED)),
         },

@@ -3,8 +3,12 @@
 //! image with every credential the platform hands workers), and a data topic that is one of the
 //! platform's own. The install's ValidatingAdmissionPolicy refuses the same at `kubectl apply`
 //! (`charts/streamforge/templates/queue-policy.yaml`); this check holds where it is not installed.
+//! And, before a loader's first run, a data topic another loader is writing: two writers would
+//! mix their records in one topic (a sink Queue reading another's topic is the point, and
+//! passes).
 
-use streamforge_api::Queue;
+use kube::ResourceExt;
+use streamforge_api::{Phase, Queue};
 
 use super::validate::Identity;
 use crate::config::WorkerDefaults;
@@ -15,6 +19,47 @@ pub enum PolicyViolation {
     Image { image: String, allowed: String },
     #[error("kafkaTopic {0:?} is the platform's own topic; a Queue's data topic must be another")]
     ReservedTopic(String),
+    #[error(
+        "kafkaTopic {topic:?} is written by Queue {owner}, which is still running; two loaders would mix their records (use another topic, or wait until it ends)"
+    )]
+    TopicInUse { topic: String, owner: String },
+}
+
+/// The older loader Queue (`namespace/name`) still writing `id`'s data topic, among `others`,
+/// if `queue` is a loader. Older: created earlier, then by namespace and name. A Queue that
+/// Succeeded or Failed, or is being deleted, writes nothing any more.
+pub fn topic_writer<'a>(
+    queue: &Queue,
+    id: &Identity,
+    others: impl IntoIterator<Item = &'a Queue>,
+) -> Option<String> {
+    if !queue.spec.target.is_loader() {
+        return None;
+    }
+    let age = |q: &Queue| {
+        (
+            q.creation_timestamp().map(|t| crate::time::to_chrono(&t)),
+            q.namespace().unwrap_or_default(),
+            q.name_any(),
+        )
+    };
+    let mine = age(queue);
+    others
+        .into_iter()
+        .filter(|o| o.uid() != queue.uid() && o.spec.target.is_loader())
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+        .filter(|o| {
+            !matches!(
+                o.status.as_ref().and_then(|s| s.phase),
+                Some(Phase::Succeeded | Phase::Failed)
+            )
+        })
+        .filter(|o| age(o) < mine)
+        .filter(|o| {
+            super::validate::validate(o).is_ok_and(|other| other.kafka_topic == id.kafka_topic)
+        })
+        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+        .min()
 }
 
 /// The image prefixes Queues may use: the configured ones, or the operator's own registry.
@@ -129,5 +174,51 @@ mod tests {
             );
         }
         assert_eq!(checked(None, Some("btc-candles"), &cfg), Ok(()));
+    }
+
+    fn loader(name: &str, uid: &str, created_secs: i64, topic: &str) -> Queue {
+        let mut q = Queue::test();
+        q.metadata.name = Some(name.into());
+        q.metadata.uid = Some(uid.into());
+        q.metadata.creation_timestamp = Some(crate::time::from_chrono(
+            chrono::DateTime::from_timestamp(1_722_470_400 + created_secs, 0).unwrap(),
+        ));
+        q.spec.kafka_topic = Some(topic.into());
+        q
+    }
+
+    #[test]
+    fn a_second_loader_may_not_write_a_topic_a_running_one_writes() {
+        let first = loader("first", "u1", 0, "btc-candles");
+        let second = loader("second", "u2", 10, "btc-candles");
+        let other_topic = loader("third", "u3", 5, "eth-candles");
+        let all = [first.clone(), second.clone(), other_topic.clone()];
+        let id = |q: &Queue| validate(q).unwrap();
+        assert_eq!(
+            topic_writer(&second, &id(&second), &all).as_deref(),
+            Some("default/first")
+        );
+        // The older one keeps its topic; another topic is free.
+        assert_eq!(topic_writer(&first, &id(&first), &all), None);
+        assert_eq!(topic_writer(&other_topic, &id(&other_topic), &all), None);
+        let err = PolicyViolation::TopicInUse {
+            topic: "btc-candles".into(),
+            owner: "default/first".into(),
+        };
+        assert!(
+            err.to_string().contains("written by Queue default/first"),
+            "{err}"
+        );
+
+        // A finished writer, or a sink reading the topic, leaves it free.
+        let mut done = first.clone();
+        done.status = Some(streamforge_api::QueueStatus {
+            phase: Some(Phase::Succeeded),
+            ..Default::default()
+        });
+        assert_eq!(topic_writer(&second, &id(&second), [&done]), None);
+        let mut sink = second.clone();
+        sink.spec.target = streamforge_api::Target::ArangoConnector;
+        assert_eq!(topic_writer(&sink, &id(&sink), &all), None);
     }
 }
