@@ -14,6 +14,19 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
     about = "StreamForge Queue operator"
 )]
 pub struct Config {
+    /// Do not run: wait until the operator's pods (RELEASE_OPERATOR_SELECTOR in POD_NAMESPACE)
+    /// are gone, take the operator's finalizer off every Queue in scope, and exit. The chart's
+    /// post-delete hook runs this when the operator is uninstalled.
+    #[arg(long, env = "RELEASE_FINALIZERS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub release_finalizers: bool,
+    /// The operator's pods, by label selector, for --release-finalizers.
+    #[arg(
+        long,
+        env = "RELEASE_OPERATOR_SELECTOR",
+        default_value = "app.kubernetes.io/name=streamforge-operator"
+    )]
+    pub release_operator_selector: String,
+
     /// Namespace to watch; all namespaces when empty.
     #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
     pub watch_namespace: String,

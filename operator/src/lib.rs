@@ -25,6 +25,7 @@ pub mod pod_start;
 pub mod publisher;
 pub mod queue_index;
 pub mod reconcile;
+pub mod release;
 pub mod results;
 pub mod status;
 pub mod telemetry;

@@ -19,6 +19,7 @@ use streamforge_operator::mirror;
 use streamforge_operator::publisher::KafkaPublisher;
 use streamforge_operator::queue_index::QueueIndex;
 use streamforge_operator::reconcile::{self, Context};
+use streamforge_operator::release;
 use streamforge_operator::telemetry::{self, IndexLookup, KubeStatusWriter, Telemetry};
 use streamforge_operator::topics::KafkaDataTopics;
 use tokio::sync::watch;
@@ -93,10 +94,36 @@ async fn ready_when_queues_answer(queues: Api<Queue>, ready: Readiness) {
     }
 }
 
+/// `--release-finalizers`: the uninstall hook's work (`streamforge_operator::release`).
+async fn release_finalizers(cfg: &Config) -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
+    let namespace = cfg.pod_namespace.clone();
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &namespace);
+    if !release::wait_for_operator_gone(
+        &pods,
+        &cfg.release_operator_selector,
+        Duration::from_secs(120),
+    )
+    .await
+    {
+        warn!("the operator's pods are still there after 120 s; releasing anyway");
+    }
+    let released = release::release_finalizers(&queues_api(cfg, &client))
+        .await
+        .context("releasing the Queues' finalizers")?;
+    info!(released, "finalizers released");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut cfg = Config::parse();
     init_tracing(&cfg.log_format);
+    if cfg.release_finalizers {
+        return release_finalizers(&cfg).await;
+    }
     let kafka = KafkaSettings::from_env().context("Kafka settings")?;
     if cfg.workers.kafka_bootstrap_servers.is_none() {
         cfg.workers.kafka_bootstrap_servers = Some(kafka.bootstrap_servers.clone());

@@ -611,3 +611,88 @@ fn monitors_render_only_when_monitoring_is_enabled() {
     assert_eq!(pm["spec"]["namespaceSelector"]["matchNames"][0], "team-a");
     assert!(pm["spec"]["namespaceSelector"]["any"].is_null());
 }
+
+#[test]
+fn the_uninstall_hook_releases_finalizers_with_rights_of_its_own() {
+    let Some(helm) = helm("the_uninstall_hook_releases_finalizers_with_rights_of_its_own") else {
+        return;
+    };
+    let name = "streamforge-release-finalizers";
+    let objs = template(&helm, &[]);
+    let job = find(&objs, "Job", name);
+    assert_eq!(
+        job["metadata"]["annotations"]["helm.sh/hook"], "post-delete",
+        "{job:?}"
+    );
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], name);
+    let c = &pod["containers"][0];
+    assert_eq!(c["args"][0], "--release-finalizers");
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    let env: BTreeMap<String, String> = c["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["value"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        env["RELEASE_OPERATOR_SELECTOR"],
+        "app.kubernetes.io/name=streamforge-operator,app.kubernetes.io/instance=streamforge"
+    );
+    // The operator's own pods carry the labels the hook waits on.
+    let op = find(&objs, "Deployment", "streamforge-operator");
+    let labels = &op["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(labels["app.kubernetes.io/name"], "streamforge-operator");
+    assert_eq!(labels["app.kubernetes.io/instance"], "streamforge");
+    let t = |g: &str, r: &str, v: &str| (g.to_owned(), r.to_owned(), v.to_owned());
+    assert_eq!(
+        grants(find(&objs, "ClusterRole", name)),
+        [
+            t("streamforge.io", "queues", "list"),
+            t("streamforge.io", "queues", "patch")
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert_eq!(
+        grants(find(&objs, "Role", &format!("{name}-pods"))),
+        [t("", "pods", "list")].into_iter().collect()
+    );
+    for o in objs.iter().filter(|o| {
+        o["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(name))
+    }) {
+        assert_eq!(
+            o["metadata"]["annotations"]["helm.sh/hook"], "post-delete",
+            "{o:?}"
+        );
+    }
+
+    // One watched namespace: a Role there, and the hook's scope is that namespace.
+    let objs = template(&helm, &["operator.watchNamespace=team-a"]);
+    let role = find(&objs, "Role", name);
+    assert_eq!(role["metadata"]["namespace"], "team-a");
+    let env = &find(&objs, "Job", name)["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_sequence()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "WATCH_NAMESPACE" && e["value"] == "team-a")
+    );
+
+    let off = kinds(&template(
+        &helm,
+        &["operator.releaseFinalizersOnUninstall=false"],
+    ));
+    assert!(
+        !off.iter().any(|k| k.contains("release-finalizers")),
+        "{off:?}"
+    );
+}
