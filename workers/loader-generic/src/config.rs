@@ -265,7 +265,7 @@ impl GenericConfig {
             }
         }
         let d = Self::default();
-        let s3 = match LakeLocation::from_lookup(&get) {
+        let s3 = match LakeLocation::from_lookup(get) {
             Ok(l @ LakeLocation::S3 { .. }) => Some(l),
             _ => None,
         };
