@@ -21,7 +21,7 @@ prog=images/build.sh
 die() { echo "$prog: $*" >&2; exit 1; }
 
 all_targets=(operator facade loader-api-candles loader-api-trades loader-api-orderbook
-  loader-ws-candles loader-ws-trades loader-ws-orderbook lake-connector arango-connector arango-candles
+  loader-ws-candles loader-ws-trades loader-ws-orderbook loader-generic lake-connector arango-connector arango-candles
   arango-trades arango-orderbook graph-builder arango-graph-prep gnn-trainer visualizer dummy-service binance-sim)
 import=0 push=0 compile=1 save=""
 targets=()
@@ -67,7 +67,7 @@ if [[ "$compile" == 1 ]]; then
   # shellcheck source=../scripts/torch-env.sh
   source scripts/torch-env.sh
   cargo build --release --locked -p streamforge-operator -p streamforge-facade -p streamforge-loader \
-    -p streamforge-sinks -p streamforge-graph-builder -p streamforge-gnn-trainer -p streamforge-visualizer \
+    -p streamforge-loader-generic -p streamforge-sinks -p streamforge-graph-builder -p streamforge-gnn-trainer -p streamforge-visualizer \
     -p streamforge-dummy -p binance-sim
 fi
 rel="$CARGO_TARGET_DIR/release"
@@ -79,8 +79,8 @@ mkdir -p "$out/bin" "$out/libtorch" "$out/frontend" "$out/swagger-ui"
 place() { # place SRC DEST: copy when the content differs (keeps the layer cache warm)
   cmp -s "$1" "$2" 2>/dev/null || cp -L --preserve=mode "$1" "$2"
 }
-for bin in streamforge-operator streamforge-facade loader lake-connector arango-connector graph-builder \
-  gnn-trainer visualizer dummy-service binance-sim; do
+for bin in streamforge-operator streamforge-facade loader loader-generic lake-connector arango-connector \
+  graph-builder gnn-trainer visualizer dummy-service binance-sim; do
   [[ -x "$rel/$bin" ]] || die "$rel/$bin not built (run without --no-compile)"
   place "$rel/$bin" "$out/bin/$bin"
 done
