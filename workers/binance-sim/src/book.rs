@@ -14,8 +14,12 @@ pub fn mid_of(m: &Market) -> i64 {
     m.trade(0).price_cents
 }
 
-/// Levels per side at update id 0.
-pub const INITIAL_LEVELS: i64 = 20;
+/// Levels per side at update id 0. Updates only touch the [`UPDATE_BAND`] nearest the mid, so
+/// the levels beyond it always rest there, as a real book is deep: a depth request for up to
+/// `INITIAL_LEVELS - UPDATE_BAND` levels is always answered in full.
+pub const INITIAL_LEVELS: i64 = 100;
+/// Updates set levels at most this many ticks from the mid.
+pub const UPDATE_BAND: i64 = 30;
 /// One update every this many ms of simulated time.
 pub const UPDATE_EVERY_MS: i64 = 20;
 
@@ -38,7 +42,7 @@ pub struct Book {
 pub fn update(mid: i64, n: i64) -> (Side, i64, i64) {
     let h = mix(n as u64);
     let side = if h & 1 == 0 { Side::Bid } else { Side::Ask };
-    let offset = 1 + (h >> 1) as i64 % 30;
+    let offset = 1 + (h >> 1) as i64 % UPDATE_BAND;
     let price = match side {
         Side::Bid => mid - offset,
         Side::Ask => mid + offset,
@@ -113,5 +117,16 @@ mod tests {
         }
         b.last_update_id = 250;
         assert_eq!(b, Book::at(mid, 250));
+    }
+
+    #[test]
+    fn the_levels_beyond_the_update_band_always_rest() {
+        let mid = 6_000_000;
+        let mut b = Book::initial(mid);
+        let full = (INITIAL_LEVELS - UPDATE_BAND) as usize;
+        for id in (0..20_000).step_by(97) {
+            b.advance_to(mid, id);
+            assert!(b.bids.len() >= full && b.asks.len() >= full, "at {id}");
+        }
     }
 }

@@ -394,11 +394,12 @@ mod tests {
     fn depth_charges_the_documented_weight_of_its_limit() {
         for (limit, weight, levels) in [
             (Some("5"), 5, 5),
-            (None, 5, 20),
-            (Some("100"), 5, 20),
-            (Some("101"), 25, 20),
-            (Some("1000"), 50, 20),
-            (Some("5000"), 250, 20),
+            (Some("20"), 5, 20),
+            (None, 5, 100),
+            (Some("100"), 5, 100),
+            (Some("101"), 25, 100),
+            (Some("1000"), 50, 100),
+            (Some("5000"), 250, 100),
         ] {
             let mut st = State::new(Config::default());
             let mut q = vec![("symbol", "BTCUSDT")];
