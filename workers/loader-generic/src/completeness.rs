@@ -76,7 +76,7 @@ impl Tracker {
 }
 
 fn gap(c: &mut Completeness, from: i64, to: i64, count: u64) {
-    c.missing += count;
+    c.missing = c.missing.saturating_add(count);
     if c.gaps.len() < MAX_GAPS_LISTED {
         c.gaps.push((from, to));
     }
@@ -84,7 +84,12 @@ fn gap(c: &mut Completeness, from: i64, to: i64, count: u64) {
 
 /// The first `t' >= t` with `t' ≡ phase (mod step)`.
 fn align_up(t: i64, step: i64, phase: i64) -> i64 {
-    t + (phase - t).rem_euclid(step)
+    t.saturating_add(phase.saturating_sub(t).rem_euclid(step))
+}
+
+/// Windows of `step` in `[lo, hi)`.
+fn windows(lo: i64, hi: i64, step: i64) -> u64 {
+    u64::try_from(hi.saturating_sub(lo) / step).unwrap_or(0)
 }
 
 fn candles(c: &mut Completeness, sorted: &[i64], step: i64, range: Option<(i64, i64)>, now: i64) {
@@ -93,8 +98,8 @@ fn candles(c: &mut Completeness, sorted: &[i64], step: i64, range: Option<(i64, 
             // Nothing at all: every window of the range is missing (epoch-aligned).
             let (lo, hi) = (align_up(start, step, 0), align_up(end.min(now), step, 0));
             if hi > lo {
-                c.expected += ((hi - lo) / step) as u64;
-                gap(c, lo, hi, ((hi - lo) / step) as u64);
+                c.expected = c.expected.saturating_add(windows(lo, hi, step));
+                gap(c, lo, hi, windows(lo, hi, step));
             }
         }
         return;
@@ -102,28 +107,29 @@ fn candles(c: &mut Completeness, sorted: &[i64], step: i64, range: Option<(i64, 
     // Windows are on the grid of the file's candles (epoch multiples for most intervals,
     // Mondays for weeks).
     let phase = first.rem_euclid(step);
-    let closed_end = align_up(now - step + 1, step, phase);
+    let closed_end = align_up(now.saturating_sub(step - 1), step, phase);
+    let past_last = sorted.last().map_or(first, |l| l.saturating_add(step));
     let (lo, hi) = match range {
         Some((start, end)) => (align_up(start, step, phase), align_up(end, step, phase)),
-        None => (first, sorted.last().map_or(first, |l| l + step)),
+        None => (first, past_last),
     };
-    let hi = hi.min(closed_end.max(sorted.last().map_or(lo, |l| l + step)));
+    let hi = hi.min(closed_end.max(past_last));
     if hi <= lo {
         return;
     }
-    c.expected += ((hi - lo) / step) as u64;
+    c.expected = c.expected.saturating_add(windows(lo, hi, step));
     let mut cursor = lo;
     for &p in sorted {
-        if p < cursor || p >= hi || (p - phase).rem_euclid(step) != 0 {
+        if p < cursor || p >= hi || p.rem_euclid(step) != phase {
             continue;
         }
         if p > cursor {
-            gap(c, cursor, p, ((p - cursor) / step) as u64);
+            gap(c, cursor, p, windows(cursor, p, step));
         }
-        cursor = p + step;
+        cursor = p.saturating_add(step);
     }
     if cursor < hi {
-        gap(c, cursor, hi, ((hi - cursor) / step) as u64);
+        gap(c, cursor, hi, windows(cursor, hi, step));
     }
 }
 
@@ -131,10 +137,14 @@ fn trades(c: &mut Completeness, sorted: &[i64]) {
     let (Some(&first), Some(&last)) = (sorted.first(), sorted.last()) else {
         return;
     };
-    c.expected += (last - first + 1) as u64;
+    let ids = u64::try_from(i128::from(last) - i128::from(first) + 1).unwrap_or(u64::MAX);
+    c.expected = c.expected.saturating_add(ids);
     for w in sorted.windows(2) {
-        if w[1] > w[0] + 1 {
-            gap(c, w[0] + 1, w[1], (w[1] - w[0] - 1) as u64);
+        if let [a, b] = *w
+            && b > a.saturating_add(1)
+        {
+            let missing = u64::try_from(i128::from(b) - i128::from(a) - 1).unwrap_or(u64::MAX);
+            gap(c, a + 1, b, missing);
         }
     }
 }
@@ -178,6 +188,19 @@ mod tests {
             full.admit("BTCUSDT|1h", Some(H), T0 + i * H);
         }
         assert!(full.report(Some((T0, T0 + 6 * H)), NOW).is_complete());
+    }
+
+    #[test]
+    fn extreme_positions_do_not_overflow() {
+        let mut t = Tracker::default();
+        t.admit("X|1h", Some(H), i64::MAX - 5);
+        t.admit("X|1h", Some(H), i64::MIN + 7);
+        let _ = t.report(None, NOW);
+        let _ = t.report(Some((T0, T0 + H)), i64::MAX);
+        let mut t = Tracker::default();
+        t.admit("X", None, i64::MIN);
+        t.admit("X", None, i64::MAX);
+        assert_eq!(t.report(None, NOW).missing, u64::MAX - 1);
     }
 
     #[test]

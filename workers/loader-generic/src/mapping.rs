@@ -294,7 +294,7 @@ impl Mapping {
         let open_time = self.req(row, "open_time", parse_time, "time")?;
         let close_time = self
             .opt(row, "close_time", parse_time, "time")?
-            .unwrap_or(open_time + interval.ms - 1);
+            .unwrap_or(open_time.saturating_add(interval.ms - 1));
         let dec = |f| self.req(row, f, parse_decimal, "number");
         let dec_or_zero = |f| {
             self.opt(row, f, parse_decimal, "number")

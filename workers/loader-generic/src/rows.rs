@@ -47,6 +47,8 @@ pub enum DecodeError {
     ParquetRow { row: u64, reason: String },
     #[error("the file lacks columns the mapping needs: {0}")]
     MissingColumns(String),
+    #[error("the file cannot be read: {0}")]
+    Unreadable(String),
 }
 
 /// The rows of `bytes`, read as `format`; `header_check` gets the columns of a CSV or Parquet
@@ -408,6 +410,55 @@ mod tests {
             .err(),
             Some(DecodeError::Parquet(_))
         ));
+    }
+
+    #[test]
+    fn parquet_rows_as_json_values() {
+        use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+        use parquet::file::properties::WriterProperties;
+        use parquet::file::writer::SerializedFileWriter;
+        let schema = std::sync::Arc::new(
+            parquet::schema::parser::parse_message_type(
+                "message m { required int64 ts (TIMESTAMP(MICROS,true)); optional binary s (UTF8); }",
+            )
+            .unwrap(),
+        );
+        let mut buf = Vec::new();
+        let props = std::sync::Arc::new(WriterProperties::builder().build());
+        let mut w = SerializedFileWriter::new(&mut buf, schema, props).unwrap();
+        let mut rg = w.next_row_group().unwrap();
+        let mut c = rg.next_column().unwrap().unwrap();
+        c.typed::<Int64Type>()
+            .write_batch(&[1_722_470_400_000_123, 1_722_470_460_000_000], None, None)
+            .unwrap();
+        c.close().unwrap();
+        let mut c = rg.next_column().unwrap().unwrap();
+        c.typed::<ByteArrayType>()
+            .write_batch(&[ByteArray::from("1.5")], Some(&[1, 0]), None)
+            .unwrap();
+        c.close().unwrap();
+        rg.close().unwrap();
+        w.close().unwrap();
+        let got: Vec<RawRow> = rows(SourceFormat::Parquet, Bytes::from(buf), |h| {
+            assert_eq!(h, ["ts", "s"]);
+            vec![]
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[0].fields.as_ref().unwrap(),
+            json!({"ts": 1_722_470_400_000_i64, "s": "1.5"})
+                .as_object()
+                .unwrap()
+        );
+        assert_eq!(got[1].fields.as_ref().unwrap()["s"], Value::Null);
+        assert_eq!((got[1].number, got[1].fraction), (2, 1.0));
+        assert_eq!(
+            got[0].letter_payload(),
+            br#"{"s":"1.5","ts":1722470400000}"#
+        );
     }
 
     #[test]

@@ -73,6 +73,28 @@ pub fn decode(
 ) -> mpsc::Receiver<Result<Vec<Decoded>, DecodeError>> {
     let (tx, rx) = mpsc::channel(BATCHES_AHEAD);
     tokio::task::spawn_blocking(move || {
+        // A reader that panics on a malformed file must not end the channel as if the file
+        // had ended: the load would finish on part of it.
+        let done = tx.clone();
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decode_into(format, bytes, &mapping, &tx)
+        }));
+        if read.is_err() {
+            let _ = done.blocking_send(Err(DecodeError::Unreadable(
+                "the reader failed on malformed content".into(),
+            )));
+        }
+    });
+    rx
+}
+
+fn decode_into(
+    format: SourceFormat,
+    bytes: Bytes,
+    mapping: &Mapping,
+    tx: &mpsc::Sender<Result<Vec<Decoded>, DecodeError>>,
+) {
+    {
         let all = match rows(format, bytes, |h| mapping.missing_in(h)) {
             Ok(all) => all,
             Err(e) => {
@@ -109,8 +131,7 @@ pub fn decode(
         if !batch.is_empty() {
             let _ = tx.blocking_send(Ok(batch));
         }
-    });
-    rx
+    }
 }
 
 /// Write what `decoded` brings into `sink`. `source` is the file's URL (for dead letters),
