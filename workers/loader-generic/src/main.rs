@@ -19,12 +19,14 @@ async fn main() -> ExitCode {
         let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
         let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
         let cfg = GenericConfig::from_env().map_err(Failure::permanent)?;
-        let source =
-            config::source_from_lookup(|k| std::env::var(k).ok()).map_err(Failure::permanent)?;
-        Ok::<_, Failure>((env, kafka, cfg, source))
+        Ok::<_, Failure>((env, kafka, cfg))
     })();
     let result = match setup {
-        Ok((env, kafka, cfg, source)) => worker::run(env, kafka, cfg, source).await,
+        Ok((env, kafka, cfg)) => {
+            // A missing or malformed source is the Queue's mistake: reported on queue-events.
+            let source = config::source_from_lookup(|k| std::env::var(k).ok());
+            worker::run(env, kafka, cfg, source).await
+        }
         Err(e) => return exit_before_run(&e),
     };
     match result {

@@ -25,7 +25,7 @@ use tracing::{info, warn};
 pub use streamforge_kit::lifecycle::Failure;
 pub use streamforge_loader::worker::FLUSH_GRACE;
 
-use crate::config::{self, GenericConfig, Plan, UploadPlan};
+use crate::config::{self, ConfigError, GenericConfig, Plan, UploadPlan};
 use crate::dlq::{self, KafkaDeadLetters};
 use crate::feed::{Feed, FeedError, FeedReport};
 use crate::fetch::{self, FetchError};
@@ -81,12 +81,13 @@ fn now_ms() -> i64 {
 }
 
 /// Run the generic loader for `env` and `source` until it finishes, is stopped, or fails.
-/// Every ending is reported on queue-events before this returns.
+/// Every ending is reported on queue-events before this returns, a source that could not be
+/// read from the environment included.
 pub async fn run(
     env: WorkerEnv,
     kafka: KafkaSettings,
     cfg: GenericConfig,
-    source: GenericSource,
+    source: Result<GenericSource, ConfigError>,
 ) -> Result<Outcome, Failure> {
     let mut run = WorkerRun::open(env, kafka)?;
     let stopped_before_start = if cfg.wait_for_start {
@@ -112,7 +113,10 @@ pub async fn run(
         Err(f) => Err(f),
     };
     let ending = match &result {
-        Ok(Outcome::Uploaded(r)) => Ok(upload_ending(&source.url, r)),
+        Ok(Outcome::Uploaded(r)) => Ok(upload_ending(
+            source.as_ref().map_or("", |s| s.url.as_str()),
+            r,
+        )),
         Ok(Outcome::Fed(r)) => Ok(Ending::Finished {
             records: Some(r.messages),
             message: format!(
@@ -199,10 +203,11 @@ async fn work(
     env: &WorkerEnv,
     kafka: &KafkaSettings,
     cfg: &GenericConfig,
-    source: &GenericSource,
+    source: &Result<GenericSource, ConfigError>,
     reporter: &Reporter,
     control: &mut ControlListener,
 ) -> Result<Outcome, Failure> {
+    let source = source.as_ref().map_err(Failure::permanent)?;
     let plan = config::plan(&env.data_type, source, &env.symbol).map_err(Failure::permanent)?;
     reporter
         .report(

@@ -90,7 +90,7 @@ async fn real_broker_websocket_feed_reconnects_dead_letters_and_stops_on_stop() 
             common::command(&settings, &env, "stop").await;
         })
     };
-    let outcome = worker::run(env.clone(), settings.clone(), common::cfg(None), src)
+    let outcome = worker::run(env.clone(), settings.clone(), common::cfg(None), Ok(src))
         .await
         .unwrap();
     stopper.await.unwrap();
@@ -186,7 +186,7 @@ async fn real_broker_http_feed_is_polled_until_the_range_ends() {
         wait_for_start: false,
         ..common::cfg(None)
     };
-    let outcome = worker::run(env.clone(), settings.clone(), cfg, src)
+    let outcome = worker::run(env.clone(), settings.clone(), cfg, Ok(src))
         .await
         .unwrap();
     let Outcome::Fed(r) = outcome else {

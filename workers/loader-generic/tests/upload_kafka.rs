@@ -15,7 +15,7 @@ use serde_json::json;
 use streamforge_api::{EventStatus, GenericSource};
 use streamforge_kit::testing::real_kafka;
 use streamforge_loader::records::{CandleRecord, TradeRecord};
-use streamforge_loader_generic::config::GenericConfig;
+use streamforge_loader_generic::config::{ConfigError, GenericConfig};
 use streamforge_loader_generic::worker::{self, Failure, Outcome};
 
 fn source(v: serde_json::Value) -> GenericSource {
@@ -53,9 +53,14 @@ async fn real_broker_csv_candles_from_s3_with_a_gap_bad_rows_and_a_range() {
     let src = source(json!({"url": url, "records": "candles", "interval": "1m",
         "columns": common::candle_columns()}));
     common::command(&settings, &env, "start").await;
-    let outcome = worker::run(env.clone(), settings.clone(), common::cfg(Some(s3)), src)
-        .await
-        .unwrap();
+    let outcome = worker::run(
+        env.clone(),
+        settings.clone(),
+        common::cfg(Some(s3)),
+        Ok(src),
+    )
+    .await
+    .unwrap();
     let Outcome::Uploaded(r) = outcome else {
         panic!("not uploaded: {outcome:?}")
     };
@@ -165,7 +170,7 @@ async fn real_broker_candles_in_every_format_from_s3_and_http() {
                 wait_for_start: false,
                 ..common::cfg(Some(s3.clone()))
             };
-            let outcome = worker::run(env.clone(), settings.clone(), cfg, src)
+            let outcome = worker::run(env.clone(), settings.clone(), cfg, Ok(src))
                 .await
                 .unwrap_or_else(|e| panic!("{url}: {e}"));
             let Outcome::Uploaded(r) = outcome else {
@@ -209,9 +214,10 @@ async fn real_broker_trades_over_http_with_an_id_gap_and_a_bad_row() {
         "columns": {"agg_id": "id", "time": "T", "buyer_maker": "m"}}),
     );
     common::command(&settings, &env, "start").await;
-    let Outcome::Uploaded(r) = worker::run(env.clone(), settings.clone(), common::cfg(None), src)
-        .await
-        .unwrap()
+    let Outcome::Uploaded(r) =
+        worker::run(env.clone(), settings.clone(), common::cfg(None), Ok(src))
+            .await
+            .unwrap()
     else {
         panic!("not uploaded")
     };
@@ -266,7 +272,7 @@ async fn real_broker_refusals_are_permanent_and_reported() {
             wait_for_start: false,
             ..common::cfg(None)
         };
-        let err = worker::run(env.clone(), settings.clone(), cfg, src)
+        let err = worker::run(env.clone(), settings.clone(), cfg, Ok(src))
             .await
             .unwrap_err();
         assert!(matches!(err, Failure::Permanent(_)), "{err}");
@@ -275,4 +281,22 @@ async fn real_broker_refusals_are_permanent_and_reported() {
         let last = common::events(&settings, &env).await.pop().unwrap();
         assert_eq!(last.status, Some(EventStatus::Error));
     }
+    // A Queue whose source never reached the worker hears why too.
+    let env = common::env("manual_upload", None);
+    let cfg = GenericConfig {
+        wait_for_start: false,
+        ..common::cfg(None)
+    };
+    let err = worker::run(
+        env.clone(),
+        settings.clone(),
+        cfg,
+        Err(ConfigError::NoSource),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Failure::Permanent(_)), "{err}");
+    let last = common::events(&settings, &env).await.pop().unwrap();
+    assert_eq!(last.status, Some(EventStatus::Error));
+    assert!(last.message.unwrap().starts_with("SOURCE is not set"));
 }
