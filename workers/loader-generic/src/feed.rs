@@ -367,7 +367,7 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, (Option<u16
         .get(url)
         .send()
         .await
-        .map_err(|e| (None, e.to_string()))?;
+        .map_err(|e| (None, crate::fetch::chain(&e)))?;
     let status = resp.status();
     if !status.is_success() {
         return Err((Some(status.as_u16()), format!("HTTP {status}")));
@@ -375,7 +375,7 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, (Option<u16
     resp.bytes()
         .await
         .map(|b| b.to_vec())
-        .map_err(|e| (None, e.to_string()))
+        .map_err(|e| (None, crate::fetch::chain(&e)))
 }
 
 /// The messages of an HTTP answer: each element of a JSON array as written, else the whole

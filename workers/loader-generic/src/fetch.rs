@@ -96,6 +96,21 @@ pub async fn fetch(
     }
 }
 
+/// An error with its sources (`error sending request` alone does not say what failed).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 fn too_large(url: &str, size: u64, max: u64) -> FetchError {
     FetchError::Refused {
         url: url.to_owned(),
@@ -112,12 +127,12 @@ async fn http(url: &str, max_bytes: u64) -> Result<Bytes, FetchError> {
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(60))
         .build()
-        .map_err(|e| unavailable(e.to_string()))?;
+        .map_err(|e| unavailable(chain(&e)))?;
     let resp = client
         .get(url)
         .send()
         .await
-        .map_err(|e| unavailable(e.to_string()))?;
+        .map_err(|e| unavailable(chain(&e)))?;
     let status = resp.status();
     if !status.is_success() {
         let reason = format!("HTTP {status}");
@@ -136,7 +151,7 @@ async fn http(url: &str, max_bytes: u64) -> Result<Bytes, FetchError> {
     }
     let mut resp = resp;
     let mut body = BytesMut::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| unavailable(e.to_string()))? {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| unavailable(chain(&e)))? {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > max_bytes {
             return Err(too_large(url, body.len() as u64, max_bytes));
