@@ -5,8 +5,9 @@
 //! ```text
 //!  queue-control ─start─► worker ─► config (validate SOURCE: pure)
 //!   manual_upload: fetch (S3 | HTTP) ─► rows (CSV | JSONL | Parquet, a blocking thread)
-//!                    ─► mapping (row → CandleRecord | TradeRecord) ─► range, duplicates
-//!                    ─► data topic (keyed, the loader's sink) ─► completeness ─► finished
+//!                    ─► mapping (row → CandleRecord | TradeRecord) ─► range, duplicates,
+//!                       keys the topic already holds (resume) ─► data topic (keyed, the
+//!                       loader's sink) ─► completeness ─► finished
 //!   json_feed:     feed (WebSocket | polled HTTP) ─► keypath (key of each message)
 //!                    ─► data topic as it came ─► until stop, SIGTERM or TIME_RANGE's end
 //!   bad rows and messages ─► dlq (`<topic>-dlq`, Connect's headers and ours)
@@ -21,6 +22,7 @@ pub mod keypath;
 pub mod mapping;
 pub mod metrics;
 pub mod progress;
+pub mod resume;
 pub mod rows;
 pub mod upload;
 pub mod worker;

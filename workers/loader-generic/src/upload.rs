@@ -1,6 +1,7 @@
 //! `manual_upload`: a user's file into the data topic. The file is decoded and mapped on a
 //! blocking thread that hands batches over a bounded channel (backpressure, not memory); this
-//! side skips rows outside TIME_RANGE and rows already loaded, writes the rest with the
+//! side skips rows outside TIME_RANGE, rows already loaded and keys the topic already holds
+//! (a retried upload), writes the rest with the
 //! loader's keys, dead-letters bad rows, and reports completeness once everything written is
 //! acknowledged.
 //!
@@ -10,6 +11,8 @@
 //!                                                             ├ out of range / duplicate: counted
 //!                                                             └ record ─► sink ─► Tracker
 //! ```
+
+use std::collections::HashSet;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -56,6 +59,8 @@ pub struct UploadReport {
     pub out_of_range: u64,
     /// Series checked (symbol and interval, or symbol).
     pub series: usize,
+    /// Records the data topic held already (a retried upload): counted, not sent again.
+    pub already_stored: u64,
 }
 
 impl UploadReport {
@@ -134,17 +139,30 @@ fn decode_into(
     }
 }
 
-/// Write what `decoded` brings into `sink`. `source` is the file's URL (for dead letters),
+/// Where an upload's records go, and what is there already.
+pub struct Target<'a> {
+    pub sink: &'a mut dyn RecordSink,
+    pub letters: &'a mut dyn DeadLetterSink,
+    /// Keys the data topic holds already ([`crate::resume`]): counted as loaded, not sent.
+    pub stored: HashSet<String>,
+    pub progress: &'a watch::Sender<Progress>,
+}
+
+/// Write what `decoded` brings into `to`. `source` is the file's URL (for dead letters),
 /// `range` TIME_RANGE as `[start, end)` ms, `now` bounds the candles expected.
 pub async fn load(
     source: &str,
     mut decoded: mpsc::Receiver<Result<Vec<Decoded>, DecodeError>>,
     range: Option<(i64, i64)>,
     now: i64,
-    sink: &mut dyn RecordSink,
-    letters: &mut dyn DeadLetterSink,
-    progress: &watch::Sender<Progress>,
+    to: Target<'_>,
 ) -> Result<UploadReport, UploadError> {
+    let Target {
+        sink,
+        letters,
+        stored,
+        progress,
+    } = to;
     let mut report = UploadReport::default();
     let mut tracker = Tracker::default();
     let mut position = None;
@@ -180,7 +198,12 @@ pub async fn load(
                 crate::metrics::skipped("duplicate");
                 continue;
             }
-            sink.write(record.key(), record.payload()).await?;
+            let key = record.key();
+            if stored.contains(&key) {
+                report.already_stored += 1;
+                continue;
+            }
+            sink.write(key, record.payload()).await?;
             crate::metrics::record(match record {
                 Mapped::Candle(_) => "candle",
                 Mapped::Trade(_) => "trade",
@@ -230,17 +253,16 @@ mod tests {
         let (tx, _) = watch::channel(Progress::default());
         let mut sink = MemorySink::default();
         let mut letters = MemoryDeadLetters::default();
-        let report = load(
-            "s3://b/k.csv",
-            rx,
-            range,
-            T0 + 1000 * M,
-            &mut sink,
-            &mut letters,
-            &tx,
-        )
-        .await
-        .unwrap();
+        let to = Target {
+            sink: &mut sink,
+            letters: &mut letters,
+            // As if a failed run had stored the candle at minute 3.
+            stored: HashSet::from([format!("BTCUSDT|1m|{}", T0 + 3 * M)]),
+            progress: &tx,
+        };
+        let report = load("s3://b/k.csv", rx, range, T0 + 1000 * M, to)
+            .await
+            .unwrap();
         (report, sink, letters)
     }
 
@@ -266,10 +288,12 @@ mod tests {
             .collect();
         let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
         let (r, sink, letters) = run(&csv(&refs), None).await;
-        assert_eq!(sink.records.len(), 3);
+        // Minute 3 was stored already: counted, not sent again.
+        assert_eq!(sink.records.len(), 2);
+        assert_eq!(r.already_stored, 1);
         assert_eq!(sink.records[0].0, format!("BTCUSDT|1m|{T0}"));
-        let c: CandleRecord = serde_json::from_slice(&sink.records[2].1).unwrap();
-        assert_eq!(c.open_time, T0 + 3 * M);
+        let c: CandleRecord = serde_json::from_slice(&sink.records[1].1).unwrap();
+        assert_eq!(c.open_time, T0 + M);
         assert_eq!((r.rows, r.dead_letters), (6, 2));
         assert_eq!(r.completeness.duplicates_skipped, 1);
         assert_eq!((r.completeness.expected, r.completeness.missing), (4, 1));
@@ -306,17 +330,13 @@ mod tests {
             mapping,
         );
         let (tx, _) = watch::channel(Progress::default());
-        let err = load(
-            "x",
-            rx,
-            None,
-            0,
-            &mut MemorySink::default(),
-            &mut MemoryDeadLetters::default(),
-            &tx,
-        )
-        .await
-        .unwrap_err();
+        let to = Target {
+            sink: &mut MemorySink::default(),
+            letters: &mut MemoryDeadLetters::default(),
+            stored: HashSet::new(),
+            progress: &tx,
+        };
+        let err = load("x", rx, None, 0, to).await.unwrap_err();
         assert!(
             matches!(err, UploadError::Decode(DecodeError::MissingColumns(_))),
             "{err}"

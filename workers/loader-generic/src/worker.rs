@@ -7,8 +7,10 @@
 //!
 //! On `stop` what was sent is flushed (within [`FLUSH_GRACE`]) and the run ends `stopped`. On
 //! SIGTERM without a `stop` the pod is going, not the Queue: a passing failure, and the Job's
-//! next pod starts over (an upload is sent again whole; its keys make that harmless for the
-//! stores that upsert).
+//! next pod starts over: an upload first reads the keys its topic holds and sends only the
+//! rest ([`crate::resume`]).
+
+use std::time::Duration;
 
 use serde_json::json;
 use streamforge_api::exit::EXIT_OK;
@@ -29,7 +31,11 @@ use crate::config::{self, ConfigError, GenericConfig, Plan, UploadPlan};
 use crate::dlq::{self, KafkaDeadLetters};
 use crate::feed::{Feed, FeedError, FeedReport};
 use crate::fetch::{self, FetchError};
+use crate::resume;
 use crate::upload::{self, UploadError, UploadReport};
+
+/// Longest the read-back of what the data topic holds may take.
+pub const RESUME_READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why a run ended on SIGTERM without a `stop`.
 pub const TERMINATED: &str = "terminated by SIGTERM before the end; what was sent is flushed and the Job's next pod starts again";
@@ -171,6 +177,7 @@ fn upload_ending(url: &str, r: &UploadReport) -> Ending {
             "dead_letters": r.dead_letters,
             "out_of_range": r.out_of_range,
             "series": r.series,
+            "already_stored": r.already_stored,
         })),
     }
 }
@@ -249,7 +256,20 @@ async fn work(
         .time_range
         .map(|r| (r.start.timestamp_millis(), r.end.timestamp_millis()));
     let outcome = match &plan {
-        Plan::Upload(up) => upload(up, cfg, range, &mut sink, &mut letters, &tx, control).await,
+        Plan::Upload(up) => {
+            upload(
+                up,
+                cfg,
+                kafka,
+                &env.kafka_topic,
+                range,
+                &mut sink,
+                &mut letters,
+                &tx,
+                control,
+            )
+            .await
+        }
         Plan::Feed(feed_plan) => {
             let (stop_tx, stop_rx) = watch::channel(false);
             let job = Feed {
@@ -305,9 +325,12 @@ async fn work(
 }
 
 /// Fetch, decode and load the file; a `stop` or SIGTERM ends it, after a flush.
+#[allow(clippy::too_many_arguments)]
 async fn upload(
     plan: &UploadPlan,
     cfg: &GenericConfig,
+    kafka: &KafkaSettings,
+    topic: &str,
     range: Option<(i64, i64)>,
     sink: &mut KafkaSink,
     letters: &mut KafkaDeadLetters,
@@ -323,8 +346,30 @@ async fn upload(
         )
         .await?;
         info!(url = %plan.url, bytes = bytes.len(), format = ?plan.format, "file fetched");
+        // What a failed earlier pod of this upload stored is not sent again.
+        let stored = {
+            let (kafka, topic) = (kafka.clone(), topic.to_owned());
+            tokio::task::spawn_blocking(move || {
+                resume::stored_keys(&kafka, &topic, RESUME_READ_TIMEOUT)
+            })
+            .await
+            .map_err(Failure::transient)?
+            .map_err(Failure::transient)?
+        };
+        if !stored.is_empty() {
+            info!(
+                keys = stored.len(),
+                "the data topic holds records already; they are not sent again"
+            );
+        }
         let decoded = upload::decode(plan.format, bytes, plan.mapping.clone());
-        upload::load(&plan.url, decoded, range, now_ms(), sink, letters, progress)
+        let to = upload::Target {
+            sink,
+            letters,
+            stored,
+            progress,
+        };
+        upload::load(&plan.url, decoded, range, now_ms(), to)
             .await
             .map_err(Failure::from)
     };

@@ -56,7 +56,7 @@ async fn real_broker_csv_candles_from_s3_with_a_gap_bad_rows_and_a_range() {
     let outcome = worker::run(
         env.clone(),
         settings.clone(),
-        common::cfg(Some(s3)),
+        common::cfg(Some(s3.clone())),
         Ok(src),
     )
     .await
@@ -133,6 +133,24 @@ async fn real_broker_csv_candles_from_s3_with_a_gap_bad_rows_and_a_range() {
         "{:?}",
         last.message
     );
+
+    // Run again into the same topic (a retried pod): what the topic holds is not sent twice.
+    let cfg = GenericConfig {
+        wait_for_start: false,
+        ..common::cfg(Some(s3))
+    };
+    let src = source(json!({"url": url, "records": "candles", "interval": "1m",
+        "columns": common::candle_columns()}));
+    let Outcome::Uploaded(again) = worker::run(env.clone(), settings.clone(), cfg, Ok(src))
+        .await
+        .unwrap()
+    else {
+        panic!("not uploaded")
+    };
+    assert_eq!(again.already_stored, 5, "{again:?}");
+    assert_eq!(again.completeness, r.completeness);
+    let data = common::read(&settings, &env.kafka_topic, 100, Duration::from_secs(3)).await;
+    assert_eq!(data.len(), 5, "nothing stored twice");
 }
 
 #[tokio::test]
