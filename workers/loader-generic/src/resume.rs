@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use streamforge_kit::KafkaSettings;
 use streamforge_loader::sink::SinkError;
@@ -27,7 +28,7 @@ pub fn stored_keys(
     let mut cfg = settings.client_config();
     cfg.set("group.id", "streamforge-loader-generic-resume")
         .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "true");
     let consumer: BaseConsumer = cfg.create().map_err(|e| err(e.to_string()))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), timeout)
@@ -74,6 +75,11 @@ pub fn stored_keys(
                 }
                 let (partition, offset) = (m.partition(), m.offset());
                 ends.retain(|&(p, high)| p != partition || offset + 1 < high);
+            }
+            // The end of a partition whose last offsets hold no message (a compacted tail, a
+            // transaction marker).
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                ends.retain(|&(p, _)| p != partition);
             }
             Some(Err(e)) => return Err(err(e.to_string())),
             None => {}
