@@ -385,6 +385,36 @@ if [[ -f "$policy" ]]; then
   fi
 fi
 
+# The chart's ServiceMonitor and PodMonitor (monitoring.enabled) against the Prometheus
+# Operator's own CRDs (prometheus-operator v0.88.0, from the Go module proxy): the API server
+# validates them with the CRDs' schemas, as a cluster with the Prometheus Operator would.
+prom_op="github.com/prometheus-operator/prometheus-operator@v0.88.0"
+if prom_dir="$(cd "$state" && go mod download -json "$prom_op" 2>/dev/null |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')" &&
+  helm="$(bash "$ROOT/scripts/install-helm.sh" 2>/dev/null | tail -n1)"; then
+  crds="$prom_dir/example/prometheus-operator-crd"
+  if kubectl apply --server-side -f "$crds/monitoring.coreos.com_servicemonitors.yaml" \
+    -f "$crds/monitoring.coreos.com_podmonitors.yaml" >/dev/null 2>&1 &&
+    kubectl wait --for=condition=Established --timeout=60s \
+      crd/servicemonitors.monitoring.coreos.com crd/podmonitors.monitoring.coreos.com >/dev/null 2>&1; then
+    kubectl create namespace streamforge --dry-run=client -o yaml | kubectl apply -f - >/dev/null 2>&1 || true
+    monitors="$state/monitors.yaml"
+    "$helm" template streamforge "$ROOT/charts/streamforge" -n streamforge --kube-version "${VERSION#v}" \
+      --set monitoring.enabled=true --set monitoring.labels.release=prometheus \
+      --show-only templates/monitoring.yaml >"$monitors"
+    count="$(grep -cE '^kind: (ServiceMonitor|PodMonitor)$' "$monitors" || true)"
+    if [[ "$count" -ge 2 ]] && out="$(kubectl apply --dry-run=server -f "$monitors" 2>&1)"; then
+      pass "the chart's $count Prometheus Operator monitors are valid ServiceMonitor/PodMonitor objects ($prom_op)"
+    else
+      fail "the chart's Prometheus Operator monitors" "${out:-$count monitors rendered}"
+    fi
+  else
+    fail "the Prometheus Operator's monitor CRDs apply ($prom_op)" "kubectl apply of $crds failed"
+  fi
+else
+  fail "the Prometheus Operator's CRDs ($prom_op) and helm are available" "go mod download or scripts/install-helm.sh failed"
+fi
+
 printf '== the Queue CRD on Kubernetes %s: %d passed, %d failed (%d s)\n' \
   "$server_version" "$passed" "$failed" "$((SECONDS - started))"
 if ((failed > 0)); then
