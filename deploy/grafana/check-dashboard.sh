@@ -22,7 +22,8 @@
 # Environment: CARGO_TARGET_DIR (the release binaries are built there, then copied; NO_BUILD=1
 # takes them as they are), KAFKA_BOOTSTRAP (default 127.0.0.1:19092; started with e2e/kafka/start.sh if it does
 # not answer), PLATFORM_KUBECONFIG (default ~/.cache/streamforge/state/platform/admin.kubeconfig),
-# OBS_NAMESPACE (default obs-check), SCRAPE_WAIT_S (the least wait for scrapes, default 20; the
+# OBS_NAMESPACE (default obs-check), OPERATOR_POD_TARGETS (host:port of the platform's operator
+# pods, e.g. their pod IPs and 8080, scraped too; e2e/run.sh passes them), SCRAPE_WAIT_S (the least wait for scrapes, default 20; the
 # check waits past the next clock minute too), KEEP=1 keeps the work directory.
 set -euo pipefail
 
@@ -145,6 +146,10 @@ worker_labels="namespace: $NS, queue: $ID, run: '1'"
     echo "  - job_name: streamforge-operator-metrics"
     echo "    static_configs:"
     echo "      - targets: ['127.0.0.1:$OPERATOR_PORT']"
+    for t in ${OPERATOR_POD_TARGETS:-}; do
+      echo "      - targets: ['$t']"
+      echo "        labels: {source: platform}"
+    done
   fi
 } >"$WORK/prometheus.yml"
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
@@ -252,6 +257,20 @@ import json, sys
 for p in json.load(open(sys.argv[1]))["panels"]:
     for t in p.get("targets", []):
         print(t["expr"])' "$DASHBOARD")
+
+# The platform's own operator pods, after the e2e scenarios: the leader has reconciled, and its
+# series carry the values of real work, not the zeros of the namespace of its own above.
+if [[ -n "${OPERATOR_POD_TARGETS:-}" ]]; then
+  real="$(curl -sf --data-urlencode 'query=sum(streamforge_reconciles_total{source="platform"})' "$API/query" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)')" || real=0
+  checked=$((checked + 1))
+  if [[ "$real" -gt 0 ]]; then
+    printf 'OK    the platform operator (%s): %s reconciles\n' "$OPERATOR_POD_TARGETS" "$real"
+  else
+    printf 'FAIL  the platform operator (%s): no reconciles scraped\n' "$OPERATOR_POD_TARGETS"
+    failed=$((failed + 1))
+  fi
+fi
 
 say "$checked queries checked, $failed without series, $skipped skipped"
 [[ $failed -eq 0 ]]
