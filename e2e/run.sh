@@ -86,21 +86,7 @@ if [[ $status -eq 0 ]]; then
 fi
 if [[ $status -eq 0 && -z "${E2E_FILTER:-}" ]]; then
   echo "== e2e: helm uninstall with a live Queue; the post-delete hook releases its finalizer"
-  # Without the hook the Queue's finalizer would hold its namespace's deletion for ever.
-  k create namespace e2e-uninstall --dry-run=client -o yaml | k apply -f - >/dev/null
-  printf '%s\n' 'apiVersion: streamforge.io/v1alpha1' 'kind: Queue' 'metadata: {name: live, namespace: e2e-uninstall}' \
-    'spec: {target: dummy-service, type: dummy_slow_ignorestop, symbol: BTCUSDT, timeRange: "2024-08-01:2024-08-02"}' |
-    k apply -f - >/dev/null
-  k -n e2e-uninstall wait queue/live --for=jsonpath='{.status.phase}'=Running --timeout=120s >/dev/null
-  h uninstall streamforge -n streamforge --wait --timeout 5m
-  left="$(k -n e2e-uninstall get queue live -o jsonpath='{.metadata.finalizers}')"
-  if [[ -n "$left" ]]; then
-    echo "e2e: the Queue still has finalizers after helm uninstall: $left" >&2; status=1
-  elif ! k delete namespace e2e-uninstall --timeout=120s >/dev/null; then
-    echo "e2e: the namespace of a live Queue was not deleted after helm uninstall" >&2; status=1
-  else
-    echo "e2e: uninstalled; the live Queue's finalizer was released and its namespace deleted"
-  fi
+  bash e2e/uninstall-check.sh || status=$?
 fi
 rm -f "$log"
 if [[ $status -ne 0 ]]; then

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use kube::api::Api;
 use serde_json::Value;
 use streamforge_api::{Phase, Queue, naming};
@@ -53,8 +53,21 @@ async fn e2e_f1_api_orderbook_takes_snapshots_on_its_grid_into_both_sinks() {
     let s = services(&symbol).await;
     let name = "f1-book-snapshots";
     env.delete_queue(name);
-    // Four grid points, far enough ahead for the Jobs to start before the first.
-    let start = Utc::now() + chrono::Duration::seconds(30);
+    // Four grid points (5 weight each) inside one clock minute that starts at least 30 s from
+    // now: the loader's exchangeInfo (20) falls in the minute before, and the weight budget of
+    // the e2e values (24 a minute) carries all four.
+    let now = Utc::now();
+    let next_minute = now
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap()
+        + chrono::Duration::minutes(1);
+    let next_minute = if next_minute - now < chrono::Duration::seconds(30) {
+        next_minute + chrono::Duration::minutes(1)
+    } else {
+        next_minute
+    };
+    let start = next_minute + chrono::Duration::seconds(2);
     let end = start + chrono::Duration::seconds(20);
     env.apply(&queue_yaml(
         name,
@@ -71,7 +84,7 @@ async fn e2e_f1_api_orderbook_takes_snapshots_on_its_grid_into_both_sinks() {
     let st = status_of(&q);
     assert_eq!(st.records_written, Some(4), "{st:?}");
     assert_eq!(
-        producer(&q, "loader-api-orderbook__").records_written,
+        producer(&q, "loader-producer__").records_written,
         4,
         "{st:?}"
     );
