@@ -257,17 +257,21 @@ async fn protocol_arango_graph_prep_writes_an_rsi_vol_named_graph() {
     let built = build(&cfg).await.unwrap();
     assert_eq!(built.graph.manifest.features, ["volatility", "rsi"]);
     assert_eq!(built.arango_graph.as_deref(), Some("prep"));
-    let st = state.lock().unwrap();
-    assert!(st.graphs.contains_key("prep"));
-    let nodes = &st.collections["prep_nodes"];
-    assert_eq!(nodes.docs.len(), built.graph.nodes.len());
-    for doc in nodes.docs.values() {
-        let rsi = doc["rsi"].as_f64().unwrap();
-        assert!((0.0..=100.0).contains(&rsi), "{doc}");
-        assert!(doc["volatility"].as_f64().unwrap() >= 0.0, "{doc}");
-        assert!(doc.get("vwap_gap").is_none(), "only the two features: {doc}");
+    {
+        let st = state.lock().unwrap();
+        assert!(st.graphs.contains_key("prep"));
+        let nodes = &st.collections["prep_nodes"];
+        assert_eq!(nodes.docs.len(), built.graph.nodes.len());
+        for doc in nodes.docs.values() {
+            let rsi = doc["rsi"].as_f64().unwrap();
+            assert!((0.0..=100.0).contains(&rsi), "{doc}");
+            assert!(doc["volatility"].as_f64().unwrap() >= 0.0, "{doc}");
+            assert!(
+                doc.get("vwap_gap").is_none(),
+                "only the two features: {doc}"
+            );
+        }
     }
-    drop(st);
     cfg.data_type = "graph_build".into();
     let full = build(&cfg).await.unwrap();
     assert_eq!(full.graph.nodes.len(), built.graph.nodes.len());
