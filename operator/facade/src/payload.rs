@@ -115,6 +115,12 @@ pub fn parse(body: &[u8]) -> Result<StartRequest, ApiError> {
             format!("{unknown} is not a field of a Queue (see GET /openapi.json)"),
         ));
     }
+    // The generic loader's `source` takes the seed's names too (`key_field`); the column mapping
+    // inside it is the user's own and stays as written.
+    if let Some(Value::Object(source)) = spec.get_mut("source") {
+        let fields = std::mem::take(source);
+        *source = fields.into_iter().map(|(k, v)| (camel(&k), v)).collect();
+    }
     // The seed's `time_range` is sometimes a list of two dates.
     if let Some(Value::Array(parts)) = spec.get("timeRange") {
         let parts: Vec<&str> = parts.iter().filter_map(Value::as_str).collect();
@@ -246,5 +252,19 @@ mod tests {
             "ttlSecondsAfterFinished"
         );
         assert_eq!(camel("type"), "type");
+    }
+
+    #[test]
+    fn a_generic_source_takes_the_seed_names_and_keeps_its_columns() {
+        let r = parse(
+            br#"{"queue_id": "g1", "target": "loader-generic", "type": "json_feed", "symbol": "BTCUSDT",
+                 "source": {"url": "wss://x/ws", "key_field": "data.id", "poll_seconds": 5,
+                            "columns": {"open_time": "open_time"}}}"#,
+        )
+        .unwrap();
+        let source = r.spec.source.unwrap();
+        assert_eq!(source.key_field.as_deref(), Some("data.id"));
+        assert_eq!(source.poll_seconds, Some(5));
+        assert_eq!(source.columns["open_time"], "open_time");
     }
 }
