@@ -253,7 +253,13 @@ fn an_rsi_vol_graph_keeps_the_same_nodes_and_edges_with_two_features() {
     assert_eq!(g.edges.len(), full.edges.len());
     for name in ["volatility", "rsi"] {
         let kept = &g.nodes.features.iter().find(|(n, _)| n == name).unwrap().1;
-        let all = &full.nodes.features.iter().find(|(n, _)| n == name).unwrap().1;
+        let all = &full
+            .nodes
+            .features
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1;
         assert_eq!(kept, all, "{name}");
     }
     assert_eq!(g.nodes.labels, full.nodes.labels);
