@@ -48,6 +48,21 @@ pub enum Verdict {
     },
 }
 
+/// Windows of [`WeightMeter::history`] kept (the oldest are dropped).
+pub const HISTORY_WINDOWS: usize = 120;
+
+/// One minute window as the meter counted it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct WindowUse {
+    /// Start of the window, ms since the epoch.
+    pub start_ms: i64,
+    /// The weight counted, as `X-MBX-USED-WEIGHT-1M` reported it (refused requests count too).
+    pub used: u32,
+    pub requests: u64,
+    pub throttled_429: u64,
+    pub banned_418: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct WeightMeter {
     pub limit: u32,
@@ -58,6 +73,7 @@ pub struct WeightMeter {
     pub total_429: u64,
     pub total_418: u64,
     pub total_requests: u64,
+    history: std::collections::VecDeque<WindowUse>,
 }
 
 impl WeightMeter {
@@ -68,14 +84,50 @@ impl WeightMeter {
         }
     }
 
+    /// The windows that saw requests, oldest first (at most [`HISTORY_WINDOWS`]).
+    pub fn history(&self) -> impl Iterator<Item = &WindowUse> {
+        self.history.iter()
+    }
+
+    /// The history entry of the current window.
+    fn current(&mut self) -> Option<&mut WindowUse> {
+        self.history.back_mut()
+    }
+
     /// Charge `weight` for a request at `now_ms`.
     pub fn charge(&mut self, weight: u32, now_ms: i64) -> Verdict {
+        let verdict = self.judge(weight, now_ms);
+        if let Some(w) = self.current() {
+            w.requests += 1;
+            match verdict {
+                Verdict::Ok { used } => w.used = used,
+                Verdict::TooMany { used, .. } => {
+                    w.used = used;
+                    w.throttled_429 += 1;
+                }
+                Verdict::Banned { used, .. } => {
+                    w.used = used;
+                    w.banned_418 += 1;
+                }
+            }
+        }
+        verdict
+    }
+
+    fn judge(&mut self, weight: u32, now_ms: i64) -> Verdict {
         self.total_requests += 1;
         let window = now_ms.div_euclid(60_000);
-        if window != self.window {
+        if window != self.window || self.history.is_empty() {
             self.window = window;
             self.used = 0;
             self.violations = 0;
+            if self.history.len() >= HISTORY_WINDOWS {
+                self.history.pop_front();
+            }
+            self.history.push_back(WindowUse {
+                start_ms: window.saturating_mul(60_000),
+                ..WindowUse::default()
+            });
         }
         if now_ms < self.banned_until {
             self.total_418 += 1;
@@ -138,6 +190,44 @@ mod tests {
             Verdict::Ok { used: 1 }
         );
         assert_eq!(depth_weight(1000), 50);
+    }
+
+    #[test]
+    fn each_window_keeps_its_weight_and_refusals() {
+        let mut m = WeightMeter::new(10);
+        let t = 60_000 * 200;
+        m.charge(6, t + 1);
+        m.charge(4, t + 2);
+        assert!(matches!(m.charge(2, t + 3), Verdict::TooMany { .. }));
+        m.charge(3, t + 60_000);
+        let h: Vec<WindowUse> = m.history().copied().collect();
+        assert_eq!(
+            h,
+            [
+                WindowUse {
+                    start_ms: t,
+                    used: 12,
+                    requests: 3,
+                    throttled_429: 1,
+                    banned_418: 0
+                },
+                WindowUse {
+                    start_ms: t + 60_000,
+                    used: 3,
+                    requests: 1,
+                    throttled_429: 0,
+                    banned_418: 0
+                },
+            ]
+        );
+        for i in 0..(HISTORY_WINDOWS as i64 + 5) {
+            m.charge(1, t + (i + 2) * 60_000);
+        }
+        assert_eq!(m.history().count(), HISTORY_WINDOWS);
+        assert_eq!(
+            m.history().last().map(|w| w.start_ms),
+            Some(t + (HISTORY_WINDOWS as i64 + 6) * 60_000)
+        );
     }
 
     #[test]

@@ -136,6 +136,8 @@ pub fn stats(state: &Shared) -> Value {
             "requests": s.meter.total_requests,
             "throttled_429": s.meter.total_429,
             "banned_418": s.meter.total_418,
+            "weight_limit": s.meter.limit,
+            "windows": s.meter.history().collect::<Vec<_>>(),
             "pongs": s.pongs.load(std::sync::atomic::Ordering::Relaxed),
         })
     });
