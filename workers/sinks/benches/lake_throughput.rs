@@ -1,6 +1,7 @@
 //! Kafka → lake throughput on a real broker and a real S3 server: candle records produced to a
 //! fresh topic, then (1) read by a plain consumer, the raw rate of the topic, and (2) stored by
-//! the lake connector's loop as Parquet files in MinIO, both in records per second.
+//! the lake connector's loop as Parquet files in MinIO (or a local directory, `BENCH_LAKE_DIR`),
+//! both in records per second.
 //!
 //! Run: `e2e/bench-lake.sh` (starts Kafka and MinIO), or with both running:
 //! `KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 S3_ENDPOINT=http://127.0.0.1:9000 \
@@ -157,13 +158,16 @@ async fn main() {
         );
     }
 
-    // 3. The lake connector's loop into MinIO.
-    let location = LakeLocation::S3 {
-        endpoint,
-        bucket: env_or("S3_BUCKET", "streamforge-bench"),
-        region: "us-east-1".into(),
-        access_key: env_or("S3_ACCESS_KEY", "streamforge"),
-        secret_key: env_or("S3_SECRET_KEY", "streamforge-secret"),
+    // 3. The lake connector's loop into MinIO, or into a local directory (`BENCH_LAKE_DIR`).
+    let location = match std::env::var("BENCH_LAKE_DIR") {
+        Ok(dir) if !dir.is_empty() => LakeLocation::Local { dir: dir.into() },
+        _ => LakeLocation::S3 {
+            endpoint,
+            bucket: env_or("S3_BUCKET", "streamforge-bench"),
+            region: "us-east-1".into(),
+            access_key: env_or("S3_ACCESS_KEY", "streamforge"),
+            secret_key: env_or("S3_SECRET_KEY", "streamforge-secret"),
+        },
     };
     let mut storage = LakeSink::new(location, &topic, &topic, "api_candles_1m", "BTCUSDT").unwrap();
     storage.concurrency = env_or("LAKE_CONCURRENCY", "8").parse().unwrap();
