@@ -80,8 +80,14 @@ impl WeightBudget {
         Err(Duration::from_millis((next - now_ms).max(1) as u64))
     }
 
-    /// The exchange says `used` weight is spent in the window of `now_ms`.
-    pub fn observe(&mut self, used: u32, now_ms: i64) {
+    /// The exchange says `used` weight is spent, in an answer to a request sent at `sent_ms` and
+    /// read at `now_ms`. An answer that crossed a window boundary is ignored: the count may be of
+    /// the window the request was sent in, and booking it to the new one would leave that window
+    /// idle for nothing; the loader's own count stands.
+    pub fn observe(&mut self, used: u32, sent_ms: i64, now_ms: i64) {
+        if sent_ms.div_euclid(60_000) != now_ms.div_euclid(60_000) {
+            return;
+        }
         self.roll(now_ms);
         self.used = self.used.max(used);
     }
@@ -166,10 +172,10 @@ mod tests {
         let mut b = WeightBudget::new(100);
         let t = 60_000 * 7;
         b.try_take(2, t).unwrap();
-        b.observe(90, t + 1);
+        b.observe(90, t, t + 1);
         assert_eq!(b.used(), 90);
         assert!(b.try_take(20, t + 2).is_err());
-        b.observe(5, t + 3);
+        b.observe(5, t + 2, t + 3);
         assert_eq!(
             b.used(),
             90,
@@ -183,7 +189,7 @@ mod tests {
         // with the next request's weight must not wrap to a small number and let it through.
         let mut b = WeightBudget::new(6000);
         let t = 60_000 * 9;
-        b.observe(u32::MAX, t);
+        b.observe(u32::MAX, t, t);
         assert!(b.try_take(1, t + 1).is_err());
         assert!(b.try_take(u32::MAX, t + 2).is_err());
         // The next window starts afresh.
@@ -208,11 +214,23 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_that_crossed_a_window_boundary_does_not_spend_the_new_window() {
+        let mut b = WeightBudget::new(5_400);
+        // Sent late in minute 0, answered early in minute 1 with minute 0's count.
+        b.try_take(WEIGHT_KLINES, 59_900).unwrap();
+        b.observe(5_300, 59_900, 60_100);
+        assert_eq!(b.try_take(1_000, 60_200), Ok(()), "minute 1 is not spent");
+        // An answer inside its own window still corrects the count.
+        b.observe(5_300, 60_300, 60_400);
+        assert!(b.try_take(1_000, 60_500).is_err());
+    }
+
+    #[test]
     fn the_gauges_show_budget_and_use() {
         let g = WeightGauges::new().unwrap();
         let mut b = WeightBudget::new(5_400);
         b.try_take(WEIGHT_KLINES, 60_000).unwrap();
-        b.observe(100, 60_001);
+        b.observe(100, 60_000, 60_001);
         g.show(&b);
         assert_eq!((g.used.get(), g.budget.get()), (100, 5_400));
         let r = streamforge_kit::metrics_server::registry();

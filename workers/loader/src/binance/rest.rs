@@ -116,6 +116,7 @@ impl RestClient {
         let mut failures = 0;
         loop {
             self.reserve(weight).await;
+            let sent_ms = now_ms();
             self.count(|s| {
                 s.requests += 1;
                 s.weight += u64::from(weight);
@@ -144,7 +145,7 @@ impl RestClient {
                 .and_then(|v| v.parse::<u32>().ok())
             {
                 let mut b = self.budget.lock().await;
-                b.observe(used, now_ms());
+                b.observe(used, sent_ms, now_ms());
                 if let Some(g) = WeightGauges::get() {
                     g.show(&b);
                 }
