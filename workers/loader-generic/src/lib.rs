@@ -21,7 +21,6 @@ pub mod fetch;
 pub mod keypath;
 pub mod mapping;
 pub mod metrics;
-pub mod progress;
 pub mod resume;
 pub mod rows;
 pub mod upload;

@@ -246,7 +246,7 @@ async fn work(
     let mut letters = KafkaDeadLetters::new(dlq_producer, dlq_topic, env.telemetry_id.clone());
 
     let (tx, rx) = watch::channel(Progress::default());
-    let ticker = tokio::spawn(crate::progress::report(
+    let ticker = tokio::spawn(streamforge_loader::progress::report(
         reporter.clone(),
         rx,
         cfg.telemetry_every,

@@ -15,6 +15,7 @@ pub mod book;
 pub mod datatype;
 pub mod historical;
 pub mod live;
+pub mod progress;
 pub mod records;
 pub mod sink;
 pub mod snapshots;

@@ -5,9 +5,9 @@
 //! as `retrying` and exits 1 for the Job to retry; a permanent one (bad input, banned) as `error`
 //! with exit 2; the closing event is sent until acknowledged.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use streamforge_api::env;
 use streamforge_api::exit::EXIT_OK;
 use streamforge_api::{Command, EventStatus};
@@ -342,7 +342,7 @@ async fn load(
     };
 
     let (tx, rx) = watch::channel(Progress::default());
-    let ticker = tokio::spawn(progress_reports(
+    let ticker = tokio::spawn(crate::progress::report(
         reporter.clone(),
         rx,
         cfg.telemetry_every,
@@ -505,41 +505,4 @@ async fn terminated() {
         return;
     }
     std::future::pending::<()>().await
-}
-
-/// Send `loading` events every `every` or every `every_records` records, whichever comes first.
-async fn progress_reports(
-    reporter: Reporter,
-    mut rx: watch::Receiver<Progress>,
-    every: Duration,
-    every_records: u64,
-) {
-    let mut last_sent = Instant::now();
-    let mut last_records = 0;
-    loop {
-        let changed = tokio::time::timeout(every, rx.changed()).await;
-        if matches!(changed, Ok(Err(_))) {
-            return;
-        }
-        let p = *rx.borrow();
-        if p.records == last_records
-            || (p.records - last_records < every_records && last_sent.elapsed() < every)
-        {
-            continue;
-        }
-        let mut e = reporter.event(
-            EventStatus::Loading,
-            format!("{} records written", p.records),
-        );
-        e.records_written = Some(p.records);
-        e.progress = Some(p.fraction);
-        if let Some(pos) = p.position {
-            e.extra.insert("position".into(), Value::from(pos));
-        }
-        if let Err(err) = reporter.send(e).await {
-            warn!(error = %err, "progress telemetry not delivered");
-        }
-        last_sent = Instant::now();
-        last_records = p.records;
-    }
 }

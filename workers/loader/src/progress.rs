@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::historical::Progress;
 use serde_json::Value;
 use streamforge_api::EventStatus;
 use streamforge_kit::telemetry::Reporter;
-use streamforge_loader::historical::Progress;
 use tokio::sync::watch;
 use tracing::warn;
 
