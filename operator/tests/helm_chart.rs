@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +18,8 @@ use serde::Deserialize;
 use serde_yaml::Value;
 use streamforge_api::env;
 use streamforge_operator::config::Config;
+
+use common::grants;
 
 const HELM_VAR: &str = "STREAMFORGE_TEST_HELM";
 
@@ -124,25 +128,6 @@ fn kustomize_objects() -> Vec<Value> {
         .iter()
         .flat_map(|f| docs(&std::fs::read_to_string(dir.join(f.as_str().unwrap())).unwrap()))
         .collect()
-}
-
-/// (apiGroup, resource, verb) triples of a Role or ClusterRole.
-fn grants(role: &Value) -> BTreeSet<(String, String, String)> {
-    let mut out = BTreeSet::new();
-    for rule in role["rules"].as_sequence().unwrap() {
-        for g in rule["apiGroups"].as_sequence().unwrap() {
-            for r in rule["resources"].as_sequence().unwrap() {
-                for v in rule["verbs"].as_sequence().unwrap() {
-                    out.insert((
-                        g.as_str().unwrap().to_owned(),
-                        r.as_str().unwrap().to_owned(),
-                        v.as_str().unwrap().to_owned(),
-                    ));
-                }
-            }
-        }
-    }
-    out
 }
 
 fn config_map_data(cm: &Value) -> BTreeMap<String, String> {

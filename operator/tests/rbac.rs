@@ -5,29 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::Deserialize;
 use serde_yaml::Value;
 
-fn grants(role: &Value) -> BTreeSet<(String, String, String)> {
-    let mut out = BTreeSet::new();
-    for rule in role["rules"].as_sequence().unwrap() {
-        for g in rule["apiGroups"].as_sequence().unwrap() {
-            for r in rule["resources"].as_sequence().unwrap() {
-                for v in rule["verbs"].as_sequence().unwrap() {
-                    out.insert((
-                        g.as_str().unwrap().to_owned(),
-                        r.as_str().unwrap().to_owned(),
-                        v.as_str().unwrap().to_owned(),
-                    ));
-                }
-            }
-        }
-    }
-    out
-}
+use common::grants;
 
 #[test]
 fn the_operator_is_granted_only_the_verbs_it_uses() {
