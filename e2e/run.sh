@@ -80,9 +80,11 @@ if [[ $status -eq 0 ]]; then
   echo "== e2e: every query of the Grafana dashboard against a real Prometheus (deploy/grafana/check-dashboard.sh)"
   # The release binaries images/build.sh built; the platform's API server for the operator's.
   # The platform's operator pods too (pod IPs on the bridge this host is on).
+  # The workers are pods of a Queue there, found through the chart's PodMonitor.
   OPERATOR_POD_TARGETS="$(k -n streamforge get pods -l app.kubernetes.io/name=streamforge-operator \
     -o jsonpath='{range .items[*]}{.status.podIP}:8080 {end}')" \
-    NO_BUILD=1 bash deploy/grafana/check-dashboard.sh || status=$?
+    WORKER_PODS=1 HELM="$helm" PYTHON="$STREAMFORGE_E2E_PYTHON" WORKERS_KAFKA="$host_ip:29092" \
+    SIM_ADDR="0.0.0.0:29400" NO_BUILD=1 bash deploy/grafana/check-dashboard.sh || status=$?
 fi
 if [[ $status -eq 0 && -z "${E2E_FILTER:-}" ]]; then
   echo "== e2e: helm uninstall with a live Queue; the post-delete hook releases its finalizer"

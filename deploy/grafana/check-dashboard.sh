@@ -15,9 +15,19 @@
 #     platform's own operator watches every namespace and would reconcile it too): the
 #     operator's series are there with the values of an empty namespace (0 Queues, 0 errors).
 #     Without the platform the operator's queries are skipped, and said so;
-#   * Debian's prometheus (installed if missing, its service kept from running) with a static
-#     scrape configuration of those ports, scraping every second. Worker targets get the labels
+#   * Prometheus (scripts/install-prometheus.sh builds it from its Go module, once; PROMETHEUS
+#     names another) with a static scrape configuration of those ports, scraping every second. Worker targets get the labels
 #     the chart's PodMonitor puts on them from pod labels (queue, run, role, family, namespace).
+#
+# With WORKER_PODS=1 (e2e/run.sh, after its scenarios) the workers are pods of the platform
+# instead of host processes: the simulator listens on SIM_ADDR (where the chart's values send
+# the loaders), a Queue (a loader of three years of 1m candles and its lake sink) runs in a
+# namespace of its own (WORKERS_NAMESPACE, default obs-workers, enforcing the `restricted` Pod
+# Security Standard), reconciled by the platform's operator, and Prometheus finds its pods
+# through the Kubernetes API with the scrape job the Prometheus Operator makes of the chart's
+# PodMonitor (podmonitor_scrape.py on `helm template` of the chart with VALUES). The worker
+# queries are then answered by those pods alone. Needs HELM, PYTHON (with PyYAML; e2e/lake/setup.sh
+# makes one) and WORKERS_KAFKA (the broker the pods write to, for the dead-letter records).
 #
 # Environment: CARGO_TARGET_DIR (the release binaries are built there, then copied; NO_BUILD=1
 # takes them as they are), KAFKA_BOOTSTRAP (default 127.0.0.1:19092; started with e2e/kafka/start.sh if it does
@@ -36,12 +46,20 @@ KUBECONFIG_FILE="${PLATFORM_KUBECONFIG:-$HOME/.cache/streamforge/state/platform/
 NS="${OBS_NAMESPACE:-obs-check}"
 SCRAPE_WAIT_S="${SCRAPE_WAIT_S:-20}"
 ID="obs-check-$(date +%s)"
+WORKER_PODS="${WORKER_PODS:-0}"
+WNS="${WORKERS_NAMESPACE:-obs-workers}"
 WORK="$(mktemp -d /tmp/obs-check.XXXXXX)"
 
 pids=()
 made_namespace=""
+made_workers_namespace=""
 cleanup() {
   local rc=$?
+  if [[ -n "$made_workers_namespace" ]]; then
+    # The Queue first, while the simulator still answers its loader: the operator stops it.
+    kubectl --kubeconfig "$KUBECONFIG_FILE" -n "$WNS" delete queues --all --timeout=90s >/dev/null 2>&1 || true
+    kubectl --kubeconfig "$KUBECONFIG_FILE" delete namespace "$WNS" --wait=false >/dev/null 2>&1 || true
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [[ -n "$made_namespace" ]]; then
@@ -64,30 +82,9 @@ free_port() {
 
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 
-# --- Prometheus (Debian's package), never as a service --------------------------------------
-if ! command -v prometheus >/dev/null; then
-  say "installing Debian's prometheus"
-  before="$(pgrep -x prometheus || true)"
-  # No service start during the installation: policy-rc.d says no to invoke-rc.d. An existing
-  # policy file is left as it is.
-  own_policy=""
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    own_policy=1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >"$WORK/apt.log" 2>&1 \
-    || { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >"$WORK/apt.log" 2>&1; }
-  [[ -n "$own_policy" ]] && rm -f /usr/sbin/policy-rc.d
-  if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-    systemctl disable --now prometheus >/dev/null 2>&1 || true
-  fi
-  # A server the package started anyway (not one that ran before): stopped.
-  for p in $(pgrep -x prometheus || true); do
-    grep -qx "$p" <<<"$before" || kill "$p" 2>/dev/null || true
-  done
-fi
-say "$(prometheus --version 2>&1 | head -1)"
+# --- Prometheus, built from its Go module with Kubernetes discovery ----------------------------
+PROMETHEUS="${PROMETHEUS:-$(bash "$ROOT/scripts/install-prometheus.sh")}"
+say "$("$PROMETHEUS" --version 2>&1 | head -1)"
 
 # --- binaries ----------------------------------------------------------------------------------
 # Built from this tree (a no-op when they are up to date) and copied at once: another checkout
@@ -133,15 +130,31 @@ else
   say "the platform's API server does not answer ($KUBECONFIG_FILE): no operator; its queries are skipped"
 fi
 worker_labels="namespace: $NS, queue: $ID, run: '1'"
+if [[ "$WORKER_PODS" == 1 ]]; then
+  [[ -n "$operator" ]] || { echo "WORKER_PODS=1 needs the platform's API server" >&2; exit 1; }
+  : "${HELM:?WORKER_PODS=1 needs HELM}" "${PYTHON:?WORKER_PODS=1 needs PYTHON}" "${WORKERS_KAFKA:?WORKER_PODS=1 needs WORKERS_KAFKA}"
+  kube_version="$(kubectl --kubeconfig "$KUBECONFIG_FILE" version -o json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')"
+  # The chart's PodMonitor as the install renders it, as the Prometheus Operator would scrape it.
+  "$HELM" template streamforge "$ROOT/charts/streamforge" -n streamforge --kube-version "$kube_version" \
+    -f "${VALUES:-$ROOT/e2e/helm-values.yaml}" --set monitoring.enabled=true \
+    --show-only templates/monitoring.yaml >"$WORK/monitoring.yaml"
+  "$PYTHON" "$ROOT/deploy/grafana/podmonitor_scrape.py" "$KUBECONFIG_FILE" 1s \
+    <"$WORK/monitoring.yaml" >"$WORK/podmonitor-jobs.yaml"
+fi
 {
   echo "global: {scrape_interval: 1s, evaluation_interval: 1s}"
   echo "scrape_configs:"
-  echo "  - job_name: streamforge/streamforge-workers"
-  echo "    static_configs:"
-  echo "      - targets: ['127.0.0.1:$LOADER_PORT']"
-  echo "        labels: {$worker_labels, role: main, family: loader-api-candles}"
-  echo "      - targets: ['127.0.0.1:$SINK_PORT']"
-  echo "        labels: {$worker_labels, role: sink, family: lake-connector}"
+  if [[ "$WORKER_PODS" == 1 ]]; then
+    sed 's/^/  /' "$WORK/podmonitor-jobs.yaml"
+  else
+    echo "  - job_name: streamforge/streamforge-workers"
+    echo "    static_configs:"
+    echo "      - targets: ['127.0.0.1:$LOADER_PORT']"
+    echo "        labels: {$worker_labels, role: main, family: loader-api-candles}"
+    echo "      - targets: ['127.0.0.1:$SINK_PORT']"
+    echo "        labels: {$worker_labels, role: sink, family: lake-connector}"
+  fi
   if [[ -n "$operator" ]]; then
     echo "  - job_name: streamforge-operator-metrics"
     echo "    static_configs:"
@@ -152,7 +165,7 @@ worker_labels="namespace: $NS, queue: $ID, run: '1'"
     done
   fi
 } >"$WORK/prometheus.yml"
-prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
+"$PROMETHEUS" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
   --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
 pids+=($!)
 API="http://127.0.0.1:$PROM_PORT/api/v1"
@@ -177,46 +190,91 @@ if [[ -n "$operator" ]]; then
 fi
 
 # --- the workers ---------------------------------------------------------------------------------
-"$BIN/binance-sim" --addr "127.0.0.1:$SIM_PORT" >"$WORK/binance-sim.log" 2>&1 &
-pids+=($!)
-# Telemetry ids of this check only: the sink's consumer group is its telemetry id, and a group
-# left by a killed sink of an earlier check would hold the partitions until its session expires.
-common_env=(
-  QUEUE_ID="$ID" SYMBOL=BTCUSDT TYPE=api_candles_1m TIME_RANGE=2021-01-01:2024-01-01
-  KAFKA_TOPIC="$DATA" KAFKA_BOOTSTRAP_SERVERS="$BROKER" QUEUE_CONTROL_TOPIC="$CONTROL"
-  QUEUE_EVENTS_TOPIC="$EVENTS" RUN=1 LOG_FORMAT=json RUST_LOG=info,rdkafka=warn
-)
-env "${common_env[@]}" TELEMETRY_PRODUCER_ID="lake-connector__$ID" \
-  PRODUCER_TELEMETRY_ID="loader-api-candles__$ID" LAKE_DIR="$WORK/lake" BATCH_WAIT_MS=1000 \
-  METRICS_ADDR="127.0.0.1:$SINK_PORT" "$BIN/lake-connector" >"$WORK/lake-connector.log" 2>&1 &
-pids+=($!)
-# A small weight budget: the loader spends it at the start of each minute, then waits.
-env "${common_env[@]}" TELEMETRY_PRODUCER_ID="loader-api-candles__$ID" \
-  BINANCE_BASE_URL="http://127.0.0.1:$SIM_PORT" WEIGHT_BUDGET=300 TELEMETRY_EVERY_SECS=1 \
-  METRICS_ADDR="127.0.0.1:$LOADER_PORT" "$BIN/loader" >"$WORK/loader.log" 2>&1 &
-pids+=($!)
-
-# A message the sink cannot store: dead-lettered with reason `json` (one before the start, one
-# well after, so that the rate sees the counter grow).
+# A message no sink can store, to <broker> <topic>: dead-lettered with reason `json`.
 bad_record() {
   printf 'obs-check-bad|this is not JSON\n' | kafka org.apache.kafka.tools.ConsoleProducer \
-    --bootstrap-server "$BROKER" --topic "$DATA" --reader-property parse.key=true --reader-property key.separator='|'
+    --bootstrap-server "$1" --topic "$2" --reader-property parse.key=true --reader-property key.separator='|'
 }
-bad_record
-# `start` for every worker of the run (an empty telemetry id), as the operator sends it.
-now="$(date +%s)"
-printf '%s|{"command":"start","queue_id":"%s","target":"","symbol":"BTCUSDT","type":"api_candles_1m","telemetry_id":"","timestamp":%s,"run":1,"command_id":"%s/1/start/all"}\n' \
-  "$ID" "$ID" "$now" "$ID" >"$WORK/start.txt"
-kafka org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$BROKER" --topic "$CONTROL" \
-  --reader-property parse.key=true --reader-property key.separator='|' <"$WORK/start.txt"
-# The second once the sink consumes (it joins its group and dead-letters the first meanwhile).
-sleep 10
-bad_record
+if [[ "$WORKER_PODS" == 1 ]]; then
+  k() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+  "$BIN/binance-sim" --addr "${SIM_ADDR:-0.0.0.0:29400}" >"$WORK/binance-sim.log" 2>&1 &
+  pids+=($!)
+  if ! k get namespace "$WNS" >/dev/null 2>&1; then
+    k create namespace "$WNS" >/dev/null
+  fi
+  made_workers_namespace=1
+  k label --overwrite namespace "$WNS" pod-security.kubernetes.io/enforce=restricted \
+    pod-security.kubernetes.io/enforce-version=latest >/dev/null
+  POD_DATA="$ID-pods-data"
+  # The lake sink's S3 keys (the test MinIO's), then a loader of three years of 1m candles: at
+  # the platform's weight budget it loads two pages a minute, still loading while scraped.
+  k -n "$WNS" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Secret
+metadata: {name: streamforge-minio}
+stringData: {accessKey: "${MINIO_ROOT_USER:-streamforge}", secretKey: "${MINIO_ROOT_PASSWORD:-streamforge-secret}"}
+---
+apiVersion: streamforge.io/v1alpha1
+kind: Queue
+metadata: {name: obs-candles}
+spec:
+  target: loader-producer
+  type: api_candles_1m
+  symbol: BTCUSDT
+  timeRange: "2021-01-01:2024-01-01"
+  kafkaTopic: $POD_DATA
+  sinks: [lake]
+YAML
+  say "Queue $WNS/obs-candles applied; waiting for its loader and lake sink pods"
+  running=0
+  for _ in $(seq 1 120); do
+    running="$(k -n "$WNS" get pods -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -cx Running || true)"
+    ((running >= 2)) && break
+    sleep 1
+  done
+  k -n "$WNS" get pods -o wide | sed 's/^/   /'
+  ((running >= 2)) || { echo "the Queue's two worker pods are not running" >&2; k -n "$WNS" get queue obs-candles -o yaml >&2; exit 1; }
+  bad_record "$WORKERS_KAFKA" "$POD_DATA"
+  sleep 10
+  bad_record "$WORKERS_KAFKA" "$POD_DATA"
+  say "worker pods running, two bad records sent to $POD_DATA"
+else
+  "$BIN/binance-sim" --addr "127.0.0.1:$SIM_PORT" >"$WORK/binance-sim.log" 2>&1 &
+  pids+=($!)
+  # Telemetry ids of this check only: the sink's consumer group is its telemetry id, and a group
+  # left by a killed sink of an earlier check would hold the partitions until its session expires.
+  common_env=(
+    QUEUE_ID="$ID" SYMBOL=BTCUSDT TYPE=api_candles_1m TIME_RANGE=2021-01-01:2024-01-01
+    KAFKA_TOPIC="$DATA" KAFKA_BOOTSTRAP_SERVERS="$BROKER" QUEUE_CONTROL_TOPIC="$CONTROL"
+    QUEUE_EVENTS_TOPIC="$EVENTS" RUN=1 LOG_FORMAT=json RUST_LOG=info,rdkafka=warn
+  )
+  env "${common_env[@]}" TELEMETRY_PRODUCER_ID="lake-connector__$ID" \
+    PRODUCER_TELEMETRY_ID="loader-api-candles__$ID" LAKE_DIR="$WORK/lake" BATCH_WAIT_MS=1000 \
+    METRICS_ADDR="127.0.0.1:$SINK_PORT" "$BIN/lake-connector" >"$WORK/lake-connector.log" 2>&1 &
+  pids+=($!)
+  # A small weight budget: the loader spends it at the start of each minute, then waits.
+  env "${common_env[@]}" TELEMETRY_PRODUCER_ID="loader-api-candles__$ID" \
+    BINANCE_BASE_URL="http://127.0.0.1:$SIM_PORT" WEIGHT_BUDGET=300 TELEMETRY_EVERY_SECS=1 \
+    METRICS_ADDR="127.0.0.1:$LOADER_PORT" "$BIN/loader" >"$WORK/loader.log" 2>&1 &
+  pids+=($!)
+
+  # Dead-lettered: one before the start, one well after, so that the rate sees the counter grow.
+  bad_record "$BROKER" "$DATA"
+  # `start` for every worker of the run (an empty telemetry id), as the operator sends it.
+  now="$(date +%s)"
+  printf '%s|{"command":"start","queue_id":"%s","target":"","symbol":"BTCUSDT","type":"api_candles_1m","telemetry_id":"","timestamp":%s,"run":1,"command_id":"%s/1/start/all"}\n' \
+    "$ID" "$ID" "$now" "$ID" >"$WORK/start.txt"
+  kafka org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$BROKER" --topic "$CONTROL" \
+    --reader-property parse.key=true --reader-property key.separator='|' <"$WORK/start.txt"
+  # The second once the sink consumes (it joins its group and dead-letters the first meanwhile).
+  sleep 10
+  bad_record "$BROKER" "$DATA"
+fi
 # The loader spends its budget at once and then waits for the next minute (Binance's windows
 # are clock minutes): wait past that boundary, so that Prometheus sees it load twice.
 wait_s=$((60 - $(date +%s) % 60 + 8))
 ((wait_s >= SCRAPE_WAIT_S)) || wait_s=$SCRAPE_WAIT_S
-say "loader :$LOADER_PORT and lake sink :$SINK_PORT started; start and two bad records sent; waiting ${wait_s}s"
+say "workers started; waiting ${wait_s}s"
 sleep "$wait_s"
 curl -sf "$API/targets" | python3 -c '
 import json, sys
@@ -270,6 +328,31 @@ if [[ -n "${OPERATOR_POD_TARGETS:-}" ]]; then
     printf 'FAIL  the platform operator (%s): no reconciles scraped\n' "$OPERATOR_POD_TARGETS"
     failed=$((failed + 1))
   fi
+fi
+
+# The worker pods, found through the chart's PodMonitor: the worker queries above had no other
+# source. Each of the Queue's two pods is up and reports what it did.
+if [[ "$WORKER_PODS" == 1 ]]; then
+  value() {
+    curl -sf --data-urlencode "query=$1" "$API/query" |
+      python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)'
+  }
+  sel="namespace=\"$WNS\",job=\"streamforge/streamforge-workers\""
+  for check in \
+    "pods up|count(up{$sel} == 1)|2" \
+    "records reported by the loader pod|sum(streamforge_worker_records_reported{$sel,role=\"main\"})|1" \
+    "records written by the lake sink pod|sum(streamforge_sink_records_written_total{$sel,family=\"lake-connector\"})|1" \
+    "dead letters of the lake sink pod|sum(streamforge_sink_dead_letters_total{$sel})|2"; do
+    IFS='|' read -r what expr least <<<"$check"
+    got="$(value "$expr")" || got=0
+    checked=$((checked + 1))
+    if [[ "$got" -ge "$least" ]]; then
+      printf 'OK    %s in %s: %s\n' "$what" "$WNS" "$got"
+    else
+      printf 'FAIL  %s in %s: %s, at least %s expected  (%s)\n' "$what" "$WNS" "$got" "$least" "$expr"
+      failed=$((failed + 1))
+    fi
+  done
 fi
 
 say "$checked queries checked, $failed without series, $skipped skipped"
