@@ -34,7 +34,12 @@ impl Env {
             "STREAMFORGE_E2E_KUBECONFIG",
             "the local platform (e2e/run.sh)",
         )?;
-        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        // `cargo test` says where the package is when it runs the test; the path it was built
+        // at is only a fallback (a checkout elsewhere that shares the build directory may have
+        // built this binary).
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+        let repo = PathBuf::from(manifest_dir).join("../..");
         Some(Env {
             kubeconfig: kubeconfig.into(),
             kubectl: std::env::var("STREAMFORGE_E2E_KUBECTL")

@@ -9,14 +9,13 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use kube::api::Api;
 use streamforge_api::{Phase, Queue, QueueEvent};
 use streamforge_e2e::{Env, eventually, fresh_tag, read_topic, wait_phase};
 
-use common::{ARANGO_PORT, SIM_PORT, s3};
+use common::s3;
 
 const NAMES: [&str; 6] = [
     "pipeline-btcusdt-candles",
@@ -43,23 +42,9 @@ async fn p1_the_sample_pipeline_loads_builds_a_graph_and_trains_in_order() {
     let tag = fresh_tag('P');
     let (a, b) = (format!("{tag}AUSDT"), format!("{tag}BUSDT"));
     let graph = format!("pipeline_{}", tag.to_lowercase());
-    let config = binance_sim::Config {
-        symbols: vec![a.clone(), b.clone()],
-        ..binance_sim::Config::default()
-    };
-    let (_, _sim, _task) = binance_sim::serve(SocketAddr::from(([0, 0, 0, 0], SIM_PORT)), config)
-        .await
-        .expect("the simulator's port is free");
     // graph-builder also writes the graph as an ArangoDB named graph when ARANGO_URL is set (the
     // helm values set it for every worker).
-    let (_, arango) = streamforge_arango::testserver::serve(
-        SocketAddr::from(([0, 0, 0, 0], ARANGO_PORT)),
-        "streamforge",
-        "root",
-        "",
-    )
-    .await
-    .expect("the ArangoDB protocol server's port is free");
+    let services = common::services(&[&a, &b]).await;
 
     let sample = std::fs::read_to_string(env.repo.join("samples/pipeline.yaml")).unwrap();
     let yaml = sample
@@ -125,7 +110,7 @@ async fn p1_the_sample_pipeline_loads_builds_a_graph_and_trains_in_order() {
     );
 
     {
-        let db = arango.lock().unwrap();
+        let db = services.arango.lock().unwrap();
         assert!(
             db.graphs.contains_key(&graph),
             "named graph {graph} in ArangoDB"

@@ -54,7 +54,7 @@ async fn e2e_r1_candles_with_both_sinks_are_stored_exactly_once() {
         return;
     };
     let symbol = fresh_symbol('A');
-    let s = services(&symbol).await;
+    let s = services(&[&symbol]).await;
     let name = "r1-candles";
     env.delete_queue(name);
     env.apply(&loader_queue(
@@ -119,7 +119,7 @@ async fn e2e_r2_suspend_mid_load_then_resume_does_the_rest_once() {
         return;
     };
     let symbol = fresh_symbol('B');
-    let _s = services(&symbol).await;
+    let _s = services(&[&symbol]).await;
     let name = "r2-resume";
     env.delete_queue(name);
     let api: Api<Queue> = Api::namespaced(client, &env.namespace);
@@ -188,7 +188,7 @@ async fn e2e_r3_a_passing_exchange_outage_is_retried_and_the_queue_succeeds() {
         return;
     };
     let symbol = fresh_symbol('C');
-    let s = services(&symbol).await;
+    let s = services(&[&symbol]).await;
     // After the symbol check, every answer is a 500 until the loader has given up once. (Failed
     // requests use weight as at Binance: with the e2e budget its retries take about a minute.)
     binance_sim::server::lock(&s.sim).config.faults.fail_after = Some(1);
@@ -413,7 +413,7 @@ async fn e2e_r6_a_loader_killed_mid_load_resumes_without_a_gap() {
         return;
     };
     let symbol = fresh_symbol('D');
-    let _s = services(&symbol).await;
+    let _s = services(&[&symbol]).await;
     let name = "r6-killed";
     env.delete_queue(name);
     let api: Api<Queue> = Api::namespaced(client.clone(), &env.namespace);

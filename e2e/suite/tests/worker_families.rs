@@ -50,7 +50,7 @@ async fn e2e_f1_api_orderbook_takes_snapshots_on_its_grid_into_both_sinks() {
         return;
     };
     let symbol = fresh_symbol('O');
-    let s = services(&symbol).await;
+    let s = services(&[&symbol]).await;
     let name = "f1-book-snapshots";
     env.delete_queue(name);
     // Four grid points (5 weight each) inside one clock minute that starts at least 30 s from
@@ -184,7 +184,7 @@ async fn e2e_f3_json_feed_follows_a_websocket_until_its_range_ends() {
         return;
     };
     let symbol = fresh_symbol('J');
-    let s = services(&symbol).await;
+    let s = services(&[&symbol]).await;
     let name = "f3-json-feed";
     env.delete_queue(name);
     let start = Utc::now();
@@ -222,7 +222,7 @@ async fn e2e_f4_arango_graph_prep_builds_an_rsi_vol_graph_from_stored_candles() 
         return;
     };
     let symbol = fresh_symbol('G');
-    let s = services(&symbol).await;
+    let s = services(&[&symbol]).await;
     let (loader, prep) = ("f4-candles", "f4-graph-prep");
     env.delete_queue(prep);
     env.delete_queue(loader);

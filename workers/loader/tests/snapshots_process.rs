@@ -7,7 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
+mod common;
+
 use std::process::{Child, Command};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -44,19 +45,9 @@ async fn setup() -> (
     KafkaSettings,
     String,
 ) {
-    let cluster = MockCluster::new(1).unwrap();
-    for t in ["queue-control", "queue-events"] {
-        cluster.create_topic(t, 1, 1).unwrap();
-    }
-    cluster.create_topic(&format!("{QID}-data"), 3, 1).unwrap();
-    let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
-    let (addr, _state, _task) = binance_sim::serve(
-        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-        binance_sim::Config::default(),
-    )
-    .await
-    .unwrap();
-    (cluster, settings, format!("http://{addr}"))
+    let (cluster, settings) = common::mock_cluster(QID);
+    let sim = common::simulator(binance_sim::Config::default()).await;
+    (cluster, settings, sim)
 }
 
 fn loader(settings: &KafkaSettings, sim: &str, range: &str, extra: &[(&str, &str)]) -> Child {

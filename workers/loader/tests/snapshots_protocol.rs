@@ -6,7 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use binance_sim::{Config, Faults};
@@ -27,14 +28,6 @@ use tokio::sync::watch;
 
 const QID: &str = "wf-btcusdt-api_orderbook-20240801-a1b2c3";
 const TID: &str = "loader-api-orderbook__a1b2c3";
-
-async fn sim(config: Config) -> String {
-    let (addr, _state, _task) =
-        binance_sim::serve("127.0.0.1:0".parse::<SocketAddr>().unwrap(), config)
-            .await
-            .unwrap();
-    format!("http://{addr}")
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -127,7 +120,7 @@ fn snapshots_of(records: &[(String, BookRecord)]) -> Vec<(String, i64, i64, usiz
 
 #[tokio::test]
 async fn protocol_snapshots_are_taken_on_the_grid_with_advancing_update_ids() {
-    let url = sim(Config::default()).await;
+    let url = common::simulator(Config::default()).await;
     let start = second_after(500);
     let run = take(&url, start, start + 4_000, "1", "5").await;
     let report = run.report.unwrap();
@@ -161,7 +154,7 @@ async fn protocol_snapshots_are_taken_on_the_grid_with_advancing_update_ids() {
 
 #[tokio::test]
 async fn protocol_snapshots_are_charged_the_weight_of_their_limit() {
-    let url = sim(Config::default()).await;
+    let url = common::simulator(Config::default()).await;
     for (limit, weight) in [("100", 5), ("500", 25), ("1000", 50), ("5000", 250)] {
         let start = now_ms() + 200;
         let run = take(&url, start, start + 1_000, "1", limit).await;
@@ -207,7 +200,7 @@ async fn protocol_a_429_is_waited_out_and_the_report_counts_the_point_it_cost() 
     // it is the 2 s snapshot, and the 1 s one is missing. (The simulator's injected 429 reports
     // the exchange's limit as used; a budget above it keeps the window open, so this is the
     // Retry-After wait alone.)
-    let url = sim(throttled_second_request()).await;
+    let url = common::simulator(throttled_second_request()).await;
     let start = second_after(500);
     let run = take_with_budget(&url, start, start + 4_000, "1", "5", 10_000).await;
     let report = run.report.unwrap();
@@ -230,7 +223,7 @@ async fn protocol_a_429_that_spends_the_window_costs_the_rest_of_the_range_and_e
     // With the default budget the 429's used-weight header closes the loader's window: nothing
     // more is asked before the next minute, so every point left in the range is missing, and
     // the run ends with the range instead of waiting for that minute.
-    let url = sim(throttled_second_request()).await;
+    let url = common::simulator(throttled_second_request()).await;
     let start = start_inside_one_window(500, 5_000).await;
     let run = take(&url, start, start + 4_000, "1", "5").await;
     let report = run.report.unwrap();
@@ -248,7 +241,7 @@ async fn protocol_a_429_that_spends_the_window_costs_the_rest_of_the_range_and_e
 #[tokio::test]
 async fn protocol_a_ban_loses_the_grid_points_until_it_ends_and_says_so() {
     // Banned for two minutes: every point of a 3 s range is lost, at once.
-    let url = sim(Config {
+    let url = common::simulator(Config {
         faults: Faults {
             banned: true,
             ..Faults::default()
@@ -272,7 +265,7 @@ async fn protocol_a_ban_loses_the_grid_points_until_it_ends_and_says_so() {
 
 #[tokio::test]
 async fn protocol_a_refused_request_ends_the_run() {
-    let url = sim(Config::default()).await;
+    let url = common::simulator(Config::default()).await;
     let rest = RestClient::new(&url, 5400).unwrap();
     let settings = Settings::parse(Some("1"), None).unwrap();
     let start = now_ms() + 100;
@@ -297,7 +290,7 @@ async fn protocol_a_refused_request_ends_the_run() {
 
 #[tokio::test]
 async fn protocol_stop_ends_the_series_and_flushes() {
-    let url = sim(Config::default()).await;
+    let url = common::simulator(Config::default()).await;
     let rest = RestClient::new(&url, 5400).unwrap();
     let settings = Settings::parse(Some("1"), Some("5")).unwrap();
     let start = second_after(200);
@@ -343,39 +336,14 @@ fn orderbook_env(range: TimeRange) -> WorkerEnv {
     }
 }
 
-async fn drain(
-    settings: &KafkaSettings,
-    topic: &str,
-    group: &str,
-    want: usize,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let c: StreamConsumer = settings.consumer("reader", group).unwrap();
-    c.subscribe(&[topic]).unwrap();
-    let mut out = vec![];
-    while out.len() < want {
-        match tokio::time::timeout(Duration::from_secs(20), c.recv()).await {
-            Ok(Ok(m)) => out.push((
-                m.key().unwrap_or_default().to_vec(),
-                m.payload().unwrap_or_default().to_vec(),
-            )),
-            _ => break,
-        }
-    }
-    out
-}
-
 async fn mock() -> (
     MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
     KafkaSettings,
     LoaderConfig,
 ) {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic("queue-control", 1, 1).unwrap();
-    cluster.create_topic("queue-events", 1, 1).unwrap();
-    cluster.create_topic(&format!("{QID}-data"), 3, 1).unwrap();
-    let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
+    let (cluster, settings) = common::mock_cluster(QID);
     let cfg = LoaderConfig {
-        binance_base_url: sim(Config::default()).await,
+        binance_base_url: common::simulator(Config::default()).await,
         wait_for_start: false,
         snapshot_interval_secs: Some("1".into()),
         depth_limit: Some("5".into()),
@@ -490,7 +458,7 @@ async fn protocol_worker_takes_snapshots_until_stop_and_reports_it() {
     let stopper = {
         let settings = settings.clone();
         tokio::spawn(async move {
-            let flowing = drain(&settings, &format!("{QID}-data"), "flowing", 2).await;
+            let flowing = common::drain(&settings, &format!("{QID}-data"), "flowing", 2).await;
             assert_eq!(flowing.len(), 2, "snapshots were written before the stop");
             let producer = settings.producer("operator").unwrap();
             let cmd = json!({"command": "stop", "queue_id": QID, "target": "loader-api-orderbook", "symbol": "BTCUSDT",
@@ -548,7 +516,7 @@ async fn real_broker_worker_writes_snapshot_records_and_a_true_report() {
     env.queue_id = queue_id.clone();
     env.kafka_topic = format!("{queue_id}-data");
     let cfg = LoaderConfig {
-        binance_base_url: sim(Config::default()).await,
+        binance_base_url: common::simulator(Config::default()).await,
         wait_for_start: false,
         snapshot_interval_secs: Some("1".into()),
         depth_limit: Some("10".into()),
@@ -567,7 +535,7 @@ async fn real_broker_worker_writes_snapshot_records_and_a_true_report() {
     );
 
     let mut records: Vec<(String, BookRecord)> =
-        drain(&settings, &env.kafka_topic, &unique("r"), 3)
+        common::drain(&settings, &env.kafka_topic, &unique("r"), 3)
             .await
             .into_iter()
             .map(|(k, p)| {

@@ -6,11 +6,8 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use rdkafka::Message;
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
@@ -53,46 +50,14 @@ async fn send_start(settings: &KafkaSettings) {
     }
 }
 
-async fn drain(
-    settings: &KafkaSettings,
-    topic: &str,
-    group: &str,
-    want: usize,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let c: StreamConsumer = settings.consumer("reader", group).unwrap();
-    c.subscribe(&[topic]).unwrap();
-    let mut out = vec![];
-    while out.len() < want {
-        match tokio::time::timeout(Duration::from_secs(20), c.recv()).await {
-            Ok(Ok(m)) => out.push((
-                m.key().unwrap_or_default().to_vec(),
-                m.payload().unwrap_or_default().to_vec(),
-            )),
-            _ => break,
-        }
-    }
-    out
-}
-
 async fn setup() -> (
     MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
     KafkaSettings,
     LoaderConfig,
 ) {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic("queue-control", 1, 1).unwrap();
-    cluster.create_topic("queue-events", 1, 1).unwrap();
-    // The mock cluster has no admin API; a real broker runs the create path (see e2e/).
-    cluster.create_topic(&format!("{QID}-data"), 3, 1).unwrap();
-    let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
-    let (addr, _state, _task) = binance_sim::serve(
-        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-        binance_sim::Config::default(),
-    )
-    .await
-    .unwrap();
+    let (cluster, settings) = common::mock_cluster(QID);
     let cfg = LoaderConfig {
-        binance_base_url: format!("http://{addr}"),
+        binance_base_url: common::simulator(binance_sim::Config::default()).await,
         start_timeout: Duration::from_secs(30),
         ..LoaderConfig::default()
     };
@@ -114,7 +79,7 @@ async fn protocol_worker_loads_reports_and_resumes() {
         (288, 288, 0)
     );
 
-    let records = drain(&settings, &format!("{QID}-data"), "r1", 288).await;
+    let records = common::drain(&settings, &format!("{QID}-data"), "r1", 288).await;
     assert_eq!(records.len(), 288);
     let mut keys: Vec<String> = records
         .iter()
@@ -124,7 +89,7 @@ async fn protocol_worker_loads_reports_and_resumes() {
     keys.dedup();
     assert_eq!(keys.len(), 288, "no duplicates");
 
-    let events: Vec<QueueEvent> = drain(&settings, "queue-events", "e1", 3)
+    let events: Vec<QueueEvent> = common::drain(&settings, "queue-events", "e1", 3)
         .await
         .iter()
         .map(|(_, p)| QueueEvent::from_json(p).unwrap())
@@ -181,7 +146,7 @@ async fn protocol_worker_refuses_an_unknown_symbol_and_says_why() {
     .unwrap_err();
     assert!(matches!(err, Failure::Permanent(_)));
     assert_eq!(err.exit_code(), 2);
-    let events = drain(&settings, "queue-events", "e2", 1).await;
+    let events = common::drain(&settings, "queue-events", "e2", 1).await;
     let ev = QueueEvent::from_json(&events[0].1).unwrap();
     assert_eq!(ev.status, Some(EventStatus::Error));
     assert_eq!(
@@ -190,7 +155,7 @@ async fn protocol_worker_refuses_an_unknown_symbol_and_says_why() {
     );
     // Nothing was produced.
     assert!(
-        drain(&settings, &format!("{QID}-data"), "r2", 1)
+        common::drain(&settings, &format!("{QID}-data"), "r2", 1)
             .await
             .is_empty()
     );
@@ -203,12 +168,7 @@ async fn real_broker_worker_creates_its_topic_loads_and_resumes() {
     ) else {
         return;
     };
-    let (addr, _state, _task) = binance_sim::serve(
-        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-        binance_sim::Config::default(),
-    )
-    .await
-    .unwrap();
+    let sim = common::simulator(binance_sim::Config::default()).await;
     let queue_id = streamforge_kit::testing::unique("wf-btcusdt-api_trades-20240801");
     let mut e = env("BTCUSDT");
     e.queue_id = queue_id.clone();
@@ -216,7 +176,7 @@ async fn real_broker_worker_creates_its_topic_loads_and_resumes() {
     e.time_range = Some(TimeRange::parse("2024-08-01T00:00:00Z/2024-08-01T00:20:00Z").unwrap());
     e.kafka_topic = format!("{queue_id}-data");
     let cfg = LoaderConfig {
-        binance_base_url: format!("http://{addr}"),
+        binance_base_url: sim,
         wait_for_start: false,
         ..LoaderConfig::default()
     };
@@ -228,7 +188,7 @@ async fn real_broker_worker_creates_its_topic_loads_and_resumes() {
     };
     assert_eq!(report.produced, 20 * 60 * 4, "one trade every 250 ms");
     assert!(report.is_complete(), "{report:?}");
-    let records = drain(
+    let records = common::drain(
         &settings,
         &e.kafka_topic,
         &streamforge_kit::testing::unique("r"),
@@ -251,21 +211,17 @@ async fn real_broker_worker_creates_its_topic_loads_and_resumes() {
 #[tokio::test]
 async fn protocol_worker_streams_until_stop_and_reports_it() {
     let (_cluster, settings, cfg) = setup().await;
-    let (addr, _state, _task) = binance_sim::serve(
-        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-        binance_sim::Config {
-            trade_step_ms: 20,
-            ..binance_sim::Config::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sim = common::simulator(binance_sim::Config {
+        trade_step_ms: 20,
+        ..binance_sim::Config::default()
+    })
+    .await;
     let mut e = env("BTCUSDT");
     e.data_type = "ws_trades".into();
     e.time_range = None;
     let cfg = LoaderConfig {
-        binance_base_url: format!("http://{addr}"),
-        binance_ws_url: format!("ws://{addr}"),
+        binance_ws_url: sim.replacen("http://", "ws://", 1),
+        binance_base_url: sim,
         ..cfg
     };
     send_start(&settings).await;
@@ -273,7 +229,7 @@ async fn protocol_worker_streams_until_stop_and_reports_it() {
         let settings = settings.clone();
         tokio::spawn(async move {
             // Stop once the stream is flowing into the topic.
-            let flowing = drain(&settings, &format!("{QID}-data"), "r3", 10).await;
+            let flowing = common::drain(&settings, &format!("{QID}-data"), "r3", 10).await;
             assert!(flowing.len() >= 10, "trades were written before the stop");
             let producer = settings.producer("operator").unwrap();
             let cmd = json!({"command": "stop", "queue_id": QID, "target": "loader-producer", "symbol": "BTCUSDT",
@@ -292,7 +248,7 @@ async fn protocol_worker_streams_until_stop_and_reports_it() {
     let outcome = worker::run(e, settings.clone(), cfg).await.unwrap();
     stopper.await.unwrap();
     assert_eq!(outcome, Outcome::Stopped);
-    let events: Vec<QueueEvent> = drain(&settings, "queue-events", "e3", 2)
+    let events: Vec<QueueEvent> = common::drain(&settings, "queue-events", "e3", 2)
         .await
         .iter()
         .map(|(_, p)| QueueEvent::from_json(p).unwrap())

@@ -20,11 +20,11 @@ pub struct Services {
     pub arango: streamforge_arango::testserver::Shared,
 }
 
-/// The simulator serving `symbol`, and the ArangoDB protocol server (database `streamforge`,
+/// The simulator serving `symbols`, and the ArangoDB protocol server (database `streamforge`,
 /// user `root` without a password: what a worker uses when no Secret names another).
-pub async fn services(symbol: &str) -> Services {
+pub async fn services(symbols: &[&str]) -> Services {
     let config = binance_sim::Config {
-        symbols: vec![symbol.to_owned()],
+        symbols: symbols.iter().map(|s| (*s).to_owned()).collect(),
         ..binance_sim::Config::default()
     };
     let (_, sim, _task) = binance_sim::serve(SocketAddr::from(([0, 0, 0, 0], SIM_PORT)), config)

@@ -24,3 +24,58 @@ pub fn stored(settings: &KafkaSettings, topic: &str, partitions: i32) -> i64 {
         })
         .sum()
 }
+
+/// librdkafka's mock cluster with the control and events topics (one partition each) and the
+/// data topic of `queue_id` (three partitions). The mock cluster has no admin API; a real broker
+/// runs the loader's create path (see e2e/).
+pub fn mock_cluster(
+    queue_id: &str,
+) -> (
+    rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    KafkaSettings,
+) {
+    let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+    for t in ["queue-control", "queue-events"] {
+        cluster.create_topic(t, 1, 1).unwrap();
+    }
+    cluster
+        .create_topic(&format!("{queue_id}-data"), 3, 1)
+        .unwrap();
+    let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
+    (cluster, settings)
+}
+
+/// The exchange simulator on a free port: its base URL.
+pub async fn simulator(config: binance_sim::Config) -> String {
+    let (addr, _state, _task) = binance_sim::serve(
+        "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
+        config,
+    )
+    .await
+    .unwrap();
+    format!("http://{addr}")
+}
+
+/// Up to `want` (key, payload) pairs from `topic`, read as consumer group `group`; fewer when
+/// nothing more comes for 20 s.
+pub async fn drain(
+    settings: &KafkaSettings,
+    topic: &str,
+    group: &str,
+    want: usize,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use rdkafka::Message;
+    let c: rdkafka::consumer::StreamConsumer = settings.consumer("reader", group).unwrap();
+    c.subscribe(&[topic]).unwrap();
+    let mut out = vec![];
+    while out.len() < want {
+        match tokio::time::timeout(Duration::from_secs(20), c.recv()).await {
+            Ok(Ok(m)) => out.push((
+                m.key().unwrap_or_default().to_vec(),
+                m.payload().unwrap_or_default().to_vec(),
+            )),
+            _ => break,
+        }
+    }
+    out
+}
