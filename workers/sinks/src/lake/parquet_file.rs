@@ -46,17 +46,44 @@ fn is_whole(raw: &[u8]) -> bool {
         && (digits.len() < 19 || json_i64(raw).is_some())
 }
 
+/// A whole JSON number as an INT64; digits are read directly when there are too few to
+/// overflow.
+fn whole(raw: &[u8]) -> Option<i64> {
+    let (negative, digits) = match raw.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, raw),
+    };
+    if digits.is_empty() || digits.len() >= 19 {
+        return json_i64(raw);
+    }
+    let mut v = 0i64;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + i64::from(d);
+    }
+    Some(if negative { -v } else { v })
+}
+
 impl Kind {
-    fn of(raw: &[u8]) -> Option<Kind> {
-        match RawKind::of(raw) {
+    /// The kind of a raw value (`None`: null) and, for a decimal, its value.
+    fn of(raw: &[u8]) -> (Option<Kind>, Option<i128>) {
+        let kind = match RawKind::of(raw) {
             RawKind::Null => None,
             RawKind::Bool => Some(Kind::Bool),
             RawKind::Number if is_whole(raw) => Some(Kind::Int),
             RawKind::Number => Some(Kind::Float),
-            RawKind::String if decimal::parse(raw).is_some() => Some(Kind::Decimal),
-            RawKind::String => Some(Kind::Str),
+            RawKind::String => {
+                return match decimal::parse(raw) {
+                    Some(v) => (Some(Kind::Decimal), Some(v)),
+                    None => (Some(Kind::Str), None),
+                };
+            }
             RawKind::Nested => Some(Kind::Json),
-        }
+        };
+        (kind, None)
     }
 
     fn merge(self, other: Kind) -> Kind {
@@ -75,6 +102,35 @@ struct Column<'r> {
     name: &'r [u8],
     kind: Option<Kind>,
     raws: Vec<Option<&'r [u8]>>,
+    /// While every value so far is a decimal (or null): the present values as stored, 16
+    /// big-endian bytes each, read in the same pass that finds the column's type.
+    decimals: Option<Vec<u8>>,
+    /// The row whose value ends `decimals`, if any.
+    last_decimal_row: Option<usize>,
+}
+
+impl Column<'_> {
+    fn keep_decimal(&mut self, row: usize, value: Option<i128>, rows: usize) {
+        if self.kind.is_some_and(|k| k != Kind::Decimal) {
+            self.decimals = None;
+            return;
+        }
+        let Some(buf) = &mut self.decimals else {
+            return;
+        };
+        // A name given twice in one record: the last value counts.
+        if self.last_decimal_row == Some(row) {
+            buf.truncate(buf.len() - decimal::WIDTH);
+            self.last_decimal_row = None;
+        }
+        if let Some(v) = value {
+            if buf.capacity() == 0 {
+                buf.reserve_exact((rows - row) * decimal::WIDTH);
+            }
+            buf.extend_from_slice(&v.to_be_bytes());
+            self.last_decimal_row = Some(row);
+        }
+    }
 }
 
 fn is_time(name: &str) -> bool {
@@ -104,6 +160,8 @@ fn columns<'r>(records: &[&'r Record], skip: &[&str]) -> Vec<Column<'r>> {
                             name,
                             kind: None,
                             raws: Vec::with_capacity(records.len()),
+                            decimals: Some(Vec::new()),
+                            last_decimal_row: None,
                         });
                         cols.len() - 1
                     });
@@ -118,11 +176,12 @@ fn columns<'r>(records: &[&'r Record], skip: &[&str]) -> Vec<Column<'r>> {
             let c = &mut cols[i];
             // A name given twice in one record: the last value counts.
             c.raws.resize(row + 1, None);
-            let kind = Kind::of(raw);
+            let (kind, value) = Kind::of(raw);
             c.raws[row] = kind.map(|_| raw);
             if let Some(k) = kind {
                 c.kind = Some(c.kind.map_or(k, |have| have.merge(k)));
             }
+            c.keep_decimal(row, value, records.len());
         }
     }
     for c in &mut cols {
@@ -204,7 +263,7 @@ fn properties(cols: &[Column<'_>]) -> WriterProperties {
 /// Encode `records` (already in the order they should be stored) as one Parquet file with one
 /// row group, snappy-compressed.
 pub fn encode(records: &[&Record], skip: &[&str]) -> Result<Bytes, ParquetError> {
-    let cols = columns(records, skip);
+    let mut cols = columns(records, skip);
     let mut fields = vec![
         field("_key", Kind::Str, Repetition::REQUIRED)?,
         Arc::new(
@@ -236,59 +295,48 @@ pub fn encode(records: &[&Record], skip: &[&str]) -> Result<Bytes, ParquetError>
     let mut writer = SerializedFileWriter::new(&mut out, schema, props)?;
     let mut rg = writer.next_row_group()?;
 
-    let keys: Vec<ByteArray> = records
-        .iter()
-        .map(|r| ByteArray::from(r.key.as_str()))
-        .collect();
-    write_required::<ByteArrayType>(&mut rg, &keys)?;
-    let parts: Vec<i32> = records.iter().map(|r| r.partition).collect();
-    write_required::<Int32Type>(&mut rg, &parts)?;
-    let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
-    write_required::<Int64Type>(&mut rg, &offsets)?;
+    // The keys in one buffer, each a slice of it.
+    let mut key_buf = Vec::with_capacity(records.iter().map(|r| r.key.len()).sum());
+    for r in records {
+        key_buf.extend_from_slice(r.key.as_bytes());
+    }
+    let key_buf = Bytes::from(key_buf);
+    let mut start = 0;
+    let keys = records.iter().map(|r| {
+        let end = start + r.key.len();
+        let key = ByteArray::from(key_buf.slice(start..end));
+        start = end;
+        key
+    });
+    write_required::<ByteArrayType>(&mut rg, keys)?;
+    write_required::<Int32Type>(&mut rg, records.iter().map(|r| r.partition))?;
+    write_required::<Int64Type>(&mut rg, records.iter().map(|r| r.offset))?;
 
-    for c in &cols {
-        let defs: Vec<i16> = c.raws.iter().map(|v| i16::from(v.is_some())).collect();
-        let present = || {
-            c.raws
-                .iter()
-                .zip(records)
-                .filter_map(|(v, r)| v.map(|raw| (*r, raw)))
-        };
+    for c in &mut cols {
+        let raws = &c.raws;
         match c.kind.unwrap_or(Kind::Str) {
-            Kind::Int => {
-                let v: Vec<i64> = present().filter_map(|(_, raw)| json_i64(raw)).collect();
-                write_optional::<Int64Type>(&mut rg, &v, &defs)?;
-            }
-            Kind::Float => {
-                let v: Vec<f64> = present().filter_map(|(_, raw)| json_f64(raw)).collect();
-                write_optional::<DoubleType>(&mut rg, &v, &defs)?;
-            }
-            Kind::Bool => {
-                let v: Vec<bool> = present().map(|(_, raw)| raw == b"true").collect();
-                write_optional::<BoolType>(&mut rg, &v, &defs)?;
-            }
+            Kind::Int => write_optional::<Int64Type>(&mut rg, raws, |_, raw| whole(raw))?,
+            Kind::Float => write_optional::<DoubleType>(&mut rg, raws, |_, raw| json_f64(raw))?,
+            Kind::Bool => write_optional::<BoolType>(&mut rg, raws, |_, raw| Some(raw == b"true"))?,
             Kind::Decimal => {
-                // One buffer for the column, each value a slice of it.
-                let mut buf = Vec::with_capacity(c.raws.len() * decimal::WIDTH);
-                for (_, raw) in present() {
-                    let v = decimal::parse(raw).ok_or_else(|| {
-                        ParquetError::General("a decimal column holds a non-decimal".into())
-                    })?;
-                    buf.extend_from_slice(&v.to_be_bytes());
+                // Read while the column's type was found: one buffer, each value a slice of it.
+                let buf = Bytes::from(c.decimals.take().unwrap_or_default());
+                if buf.len() != raws.iter().flatten().count() * decimal::WIDTH {
+                    return Err(ParquetError::General(
+                        "a decimal column holds a non-decimal".into(),
+                    ));
                 }
-                let buf = Bytes::from(buf);
-                let v: Vec<FixedLenByteArray> = (0..buf.len() / decimal::WIDTH)
-                    .map(|i| {
-                        FixedLenByteArray::from(ByteArray::from(
-                            buf.slice(i * decimal::WIDTH..(i + 1) * decimal::WIDTH),
-                        ))
-                    })
-                    .collect();
-                write_optional::<FixedLenByteArrayType>(&mut rg, &v, &defs)?;
+                let mut at = 0;
+                write_optional::<FixedLenByteArrayType>(&mut rg, raws, |_, _| {
+                    let v = buf.slice(at..at + decimal::WIDTH);
+                    at += decimal::WIDTH;
+                    Some(FixedLenByteArray::from(ByteArray::from(v)))
+                })?;
             }
             Kind::Str | Kind::Json => {
-                let v: Vec<ByteArray> = present().map(|(r, raw)| string(r, raw)).collect();
-                write_optional::<ByteArrayType>(&mut rg, &v, &defs)?;
+                write_optional::<ByteArrayType>(&mut rg, raws, |row, raw| {
+                    records.get(row).map(|r| string(r, raw))
+                })?
             }
         }
     }
@@ -296,6 +344,11 @@ pub fn encode(records: &[&Record], skip: &[&str]) -> Result<Bytes, ParquetError>
     writer.close()?;
     Ok(Bytes::from(out))
 }
+
+/// Rows handed to a column writer at a time: a multiple of its mini-batch (1,024 rows), so pages
+/// are cut where one call with the whole column would cut them, while the values built for a
+/// call stay small enough to be reused from cache.
+const CHUNK: usize = 8 * 1024;
 
 fn next_column<'a, 'b, W: std::io::Write + Send>(
     rg: &'a mut parquet::file::writer::SerializedRowGroupWriter<'b, W>,
@@ -306,20 +359,44 @@ fn next_column<'a, 'b, W: std::io::Write + Send>(
 
 fn write_required<T: parquet::data_type::DataType>(
     rg: &mut parquet::file::writer::SerializedRowGroupWriter<'_, impl std::io::Write + Send>,
-    values: &[T::T],
+    mut values: impl Iterator<Item = T::T>,
 ) -> Result<(), ParquetError> {
     let mut col = next_column(rg)?;
-    col.typed::<T>().write_batch(values, None, None)?;
+    let writer = col.typed::<T>();
+    let mut chunk = Vec::with_capacity(CHUNK.min(values.size_hint().0));
+    loop {
+        chunk.clear();
+        chunk.extend(values.by_ref().take(CHUNK));
+        if chunk.is_empty() {
+            break;
+        }
+        writer.write_batch(&chunk, None, None)?;
+    }
     col.close()
 }
 
+/// An optional column from each row's raw value (`None`: null); `value` gives the stored value
+/// of a present one from its row and raw JSON.
 fn write_optional<T: parquet::data_type::DataType>(
     rg: &mut parquet::file::writer::SerializedRowGroupWriter<'_, impl std::io::Write + Send>,
-    values: &[T::T],
-    defs: &[i16],
+    raws: &[Option<&[u8]>],
+    mut value: impl FnMut(usize, &[u8]) -> Option<T::T>,
 ) -> Result<(), ParquetError> {
     let mut col = next_column(rg)?;
-    col.typed::<T>().write_batch(values, Some(defs), None)?;
+    let writer = col.typed::<T>();
+    let mut defs = Vec::with_capacity(CHUNK.min(raws.len()));
+    let mut values = Vec::with_capacity(CHUNK.min(raws.len()));
+    for (n, chunk) in raws.chunks(CHUNK).enumerate() {
+        defs.clear();
+        values.clear();
+        for (i, raw) in chunk.iter().enumerate() {
+            defs.push(i16::from(raw.is_some()));
+            if let Some(raw) = raw {
+                values.extend(value(n * CHUNK + i, raw));
+            }
+        }
+        writer.write_batch(&values, Some(&defs), None)?;
+    }
     col.close()
 }
 
@@ -494,6 +571,64 @@ mod tests {
             key.is_none() || key == Some((None, None)),
             "_key has min/max: {key:?}"
         );
+    }
+
+    #[test]
+    fn a_decimal_given_twice_in_a_record_keeps_its_last_value() {
+        let records = [
+            rec("k|1", 1, r#"{"p":"1.5","q":"1","p":"2.5"}"#),
+            rec("k|2", 2, r#"{"p":"3.5","q":"2","p":null}"#),
+            rec("k|3", 3, r#"{"p":null,"q":"3","p":"4.5"}"#),
+            rec("k|4", 4, r#"{"q":"4"}"#),
+            rec("k|5", 5, r#"{"p":"-6","q":"5"}"#),
+        ];
+        let refs: Vec<_> = records.iter().collect();
+        let reader = SerializedFileReader::new(encode(&refs, &[]).unwrap()).unwrap();
+        let values: Vec<_> = reader
+            .get_row_iter(None)
+            .unwrap()
+            .map(|r| {
+                let r = r.unwrap();
+                let cells: Vec<_> = r.get_column_iter().map(|(_, f)| f.clone()).collect();
+                match &cells[3] {
+                    Field::Decimal(d) => Some(i128::from_be_bytes(d.data().try_into().unwrap())),
+                    Field::Null => None,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(
+            values,
+            [
+                Some(250_000_000),
+                None,
+                Some(450_000_000),
+                None,
+                Some(-600_000_000)
+            ]
+        );
+    }
+
+    #[test]
+    fn whole_numbers_read_as_the_standard_parser_reads_them() {
+        for text in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "123456789012345678",
+            "-123456789012345678",
+            "999999999999999999",
+            "1234567890123456789",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "12a",
+            "-",
+            "",
+        ] {
+            assert_eq!(whole(text.as_bytes()), text.parse::<i64>().ok(), "{text:?}");
+        }
     }
 
     #[test]
