@@ -11,8 +11,8 @@ use std::time::Duration;
 use clap::Parser;
 use streamforge_gnn_trainer::config::TrainConfig;
 use streamforge_gnn_trainer::worker;
-use streamforge_kit::lifecycle::{Failure, exit_before_run};
-use streamforge_kit::{KafkaSettings, WorkerEnv, logging, metrics_server};
+use streamforge_kit::lifecycle::{Failure, prepare};
+use streamforge_kit::logging;
 use streamforge_sinks::lake::store::LakeLocation;
 
 fn start_timeout() -> Result<Duration, Failure> {
@@ -39,22 +39,17 @@ async fn main() -> ExitCode {
         };
     }
     logging::init();
-    if let Err(e) = metrics_server::serve_worker_metrics() {
-        return exit_before_run(&Failure::permanent(e));
-    }
-    let setup = (|| {
-        let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
-        let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
+    let setup = prepare(|_| {
         let config =
             TrainConfig::from_lookup(|k| std::env::var(k).ok()).map_err(Failure::permanent)?;
         let lake =
             LakeLocation::from_lookup(|k| std::env::var(k).ok()).map_err(Failure::permanent)?;
-        Ok::<_, Failure>((env, kafka, config, lake, start_timeout()?))
-    })();
+        Ok((config, lake, start_timeout()?))
+    });
     match setup {
-        Ok((env, kafka, config, lake, timeout)) => {
+        Ok((env, kafka, (config, lake, timeout))) => {
             ExitCode::from(worker::run(env, kafka, config, lake, timeout).await)
         }
-        Err(f) => exit_before_run(&f),
+        Err(code) => code,
     }
 }

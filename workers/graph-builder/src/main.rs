@@ -6,23 +6,14 @@ use std::process::ExitCode;
 
 use streamforge_graph_builder::config::BuilderConfig;
 use streamforge_graph_builder::worker::run;
-use streamforge_kit::lifecycle::{Failure, exit_before_run};
-use streamforge_kit::{KafkaSettings, WorkerEnv, logging, metrics_server};
+use streamforge_kit::lifecycle::{Failure, prepare};
+use streamforge_kit::logging;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
-    if let Err(e) = metrics_server::serve_worker_metrics() {
-        return exit_before_run(&Failure::permanent(e));
-    }
-    let setup = (|| {
-        let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
-        let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
-        let cfg = BuilderConfig::from_env().map_err(Failure::permanent)?;
-        Ok::<_, Failure>((env, kafka, cfg))
-    })();
-    match setup {
+    match prepare(|_| BuilderConfig::from_env().map_err(Failure::permanent)) {
         Ok((env, kafka, cfg)) => ExitCode::from(run(env, kafka, cfg).await),
-        Err(f) => exit_before_run(&f),
+        Err(code) => code,
     }
 }

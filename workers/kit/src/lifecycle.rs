@@ -201,6 +201,23 @@ pub fn exit_before_run(f: &Failure) -> ExitCode {
     ExitCode::from(f.exit_code())
 }
 
+/// What every worker binary does before its run: serve its metrics, then read the environment
+/// the operator sets, the Kafka settings and the worker's own settings (`settings`, which sees
+/// the environment). A failure here has no run to be reported on: it is logged and returned as
+/// the exit code ([`exit_before_run`]).
+pub fn prepare<T>(
+    settings: impl FnOnce(&WorkerEnv) -> Result<T, Failure>,
+) -> Result<(WorkerEnv, KafkaSettings, T), ExitCode> {
+    let setup = || {
+        crate::metrics_server::serve_worker_metrics().map_err(Failure::permanent)?;
+        let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
+        let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
+        let own = settings(&env)?;
+        Ok((env, kafka, own))
+    };
+    setup().map_err(|f| exit_before_run(&f))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,32 +4,22 @@
 
 use std::process::ExitCode;
 
-use streamforge_kit::lifecycle::exit_before_run;
-use streamforge_kit::{KafkaSettings, WorkerEnv, logging, metrics_server};
+use streamforge_kit::lifecycle::prepare;
+use streamforge_kit::logging;
 use streamforge_loader_generic::config::{self, GenericConfig};
 use streamforge_loader_generic::worker::{self, Failure, Outcome};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
-    if let Err(e) = metrics_server::serve_worker_metrics() {
-        return exit_before_run(&Failure::permanent(e));
-    }
-    let setup = (|| {
-        let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
-        let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
-        let cfg = GenericConfig::from_env().map_err(Failure::permanent)?;
-        Ok::<_, Failure>((env, kafka, cfg))
-    })();
-    let result = match setup {
-        Ok((env, kafka, cfg)) => {
-            // A missing or malformed source is the Queue's mistake: reported on queue-events.
-            let source = config::source_from_lookup(|k| std::env::var(k).ok());
-            worker::run(env, kafka, cfg, source).await
-        }
-        Err(e) => return exit_before_run(&e),
+    let (env, kafka, cfg) = match prepare(|_| GenericConfig::from_env().map_err(Failure::permanent))
+    {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
-    match result {
+    // A missing or malformed source is the Queue's mistake: reported on queue-events.
+    let source = config::source_from_lookup(|k| std::env::var(k).ok());
+    match worker::run(env, kafka, cfg, source).await {
         Ok(Outcome::Uploaded(r)) => {
             tracing::info!(
                 produced = r.completeness.produced,

@@ -4,27 +4,18 @@
 
 use std::process::ExitCode;
 
-use streamforge_kit::lifecycle::exit_before_run;
-use streamforge_kit::{KafkaSettings, WorkerEnv, logging, metrics_server};
-use streamforge_loader::worker::{self, Failure, LoaderConfig, Outcome};
+use streamforge_kit::lifecycle::prepare;
+use streamforge_kit::logging;
+use streamforge_loader::worker::{self, LoaderConfig, Outcome};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
-    if let Err(e) = metrics_server::serve_worker_metrics() {
-        return exit_before_run(&Failure::permanent(e));
-    }
-    let setup = (|| {
-        let env = WorkerEnv::from_env().map_err(|e| Failure::Permanent(e.to_string()))?;
-        let kafka = KafkaSettings::from_env().map_err(|e| Failure::Permanent(e.to_string()))?;
-        let cfg = LoaderConfig::from_env()?;
-        Ok::<_, Failure>((env, kafka, cfg))
-    })();
-    let result = match setup {
-        Ok((env, kafka, cfg)) => worker::run(env, kafka, cfg).await,
-        Err(e) => return exit_before_run(&e),
+    let (env, kafka, cfg) = match prepare(|_| LoaderConfig::from_env()) {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
-    match result {
+    match worker::run(env, kafka, cfg).await {
         Ok(Outcome::Finished(c)) => {
             tracing::info!(produced = c.produced, missing = c.missing, "finished");
             ExitCode::SUCCESS

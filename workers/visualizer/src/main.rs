@@ -4,8 +4,8 @@
 
 use std::process::ExitCode;
 
-use streamforge_kit::lifecycle::{Failure, exit_before_run};
-use streamforge_kit::{KafkaSettings, WorkerEnv, logging, metrics_server};
+use streamforge_kit::lifecycle::{Failure, prepare};
+use streamforge_kit::{KafkaSettings, logging};
 use streamforge_visualizer::config::VisualizerConfig;
 use streamforge_visualizer::run::{ReportConfig, run};
 use streamforge_visualizer::server::serve;
@@ -39,19 +39,13 @@ async fn main() -> ExitCode {
             }
         }
         "report" => {
-            if let Err(e) = metrics_server::serve_worker_metrics() {
-                return exit_before_run(&Failure::permanent(e));
-            }
-            let setup = (|| {
-                let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
-                let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
-                let cfg = ReportConfig::from_lookup(&env, |k| std::env::var(k).ok())
-                    .map_err(Failure::Permanent)?;
-                Ok::<_, Failure>((env, kafka, cfg))
-            })();
+            let setup = prepare(|env| {
+                ReportConfig::from_lookup(env, |k| std::env::var(k).ok())
+                    .map_err(Failure::Permanent)
+            });
             match setup {
                 Ok((env, kafka, cfg)) => ExitCode::from(run(env, kafka, cfg).await),
-                Err(f) => exit_before_run(&f),
+                Err(code) => code,
             }
         }
         other => {

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use streamforge_dummy::run::run;
-use streamforge_kit::lifecycle::{Failure, exit_before_run};
-use streamforge_kit::{KafkaSettings, WorkerEnv, logging, metrics_server};
+use streamforge_kit::lifecycle::{Failure, prepare};
+use streamforge_kit::logging;
 
 fn number(name: &str) -> Result<Option<u64>, Failure> {
     match std::env::var(name) {
@@ -24,20 +24,15 @@ fn number(name: &str) -> Result<Option<u64>, Failure> {
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
-    if let Err(e) = metrics_server::serve_worker_metrics() {
-        return exit_before_run(&Failure::permanent(e));
-    }
-    let setup = (|| {
-        let env = WorkerEnv::from_env().map_err(Failure::permanent)?;
-        let kafka = KafkaSettings::from_env().map_err(Failure::permanent)?;
+    let setup = prepare(|_| {
         let records = number("DUMMY_RECORDS")?;
         let timeout = Duration::from_secs(number("START_TIMEOUT_SECS")?.unwrap_or(600));
-        Ok::<_, Failure>((env, kafka, records, timeout))
-    })();
+        Ok((records, timeout))
+    });
     match setup {
-        Ok((env, kafka, records, timeout)) => {
+        Ok((env, kafka, (records, timeout))) => {
             ExitCode::from(run(env, kafka, records, timeout).await)
         }
-        Err(f) => exit_before_run(&f),
+        Err(code) => code,
     }
 }
