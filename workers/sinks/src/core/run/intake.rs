@@ -185,6 +185,13 @@ impl<'r> Intake<'r> {
                         lag_checked = Instant::now();
                         finished = self.lag() == Some(0);
                     }
+                    // The writer runs in this task: while messages keep arriving the consumer is
+                    // always ready, so without a yield the writer would not be polled (its
+                    // finished encodes not uploaded, its next files not started) until the
+                    // intake caught up with the topic.
+                    if handled >= DRAIN_AT_ONCE {
+                        tokio::task::yield_now().await;
+                    }
                 }
                 _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending::<()>().await } } => {
                     if let Some(b) = flow.batcher.due(Instant::now())
