@@ -25,6 +25,9 @@ use crate::core::record;
 /// Messages the intake takes from librdkafka's queue in one go, at most.
 const DRAIN_AT_ONCE: usize = 1024;
 
+/// Partitions whose watermarks are asked for at once (one thread each) in a lag check.
+const WATERMARKS_AT_ONCE: usize = 16;
+
 /// How often the lag metric is refreshed while records flow.
 const LAG_METRIC_EVERY: Duration = Duration::from_secs(5);
 
@@ -66,14 +69,36 @@ impl<'r> Intake<'r> {
             .consumer
             .committed_offsets(assignment.clone(), Duration::from_secs(5))
             .ok()?;
+        let parts: Vec<(String, i32)> = assignment
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        // Each query waits on the broker's connection behind the consumer's own fetch, which at
+        // the end of a partition is held for `fetch.wait.max.ms` (500 ms): asked together, the
+        // partitions cost one such wait instead of one each.
+        let consumer = self.consumer;
+        let mut watermarks = Vec::with_capacity(parts.len());
+        for group in parts.chunks(WATERMARKS_AT_ONCE) {
+            std::thread::scope(|s| {
+                let asks: Vec<_> = group
+                    .iter()
+                    .map(|(topic, partition)| {
+                        s.spawn(move || {
+                            consumer
+                                .fetch_watermarks(topic, *partition, Duration::from_secs(5))
+                                .ok()
+                        })
+                    })
+                    .collect();
+                watermarks.extend(asks.into_iter().map(|a| a.join().ok().flatten()));
+            });
+        }
         let mut lag = 0;
-        for e in assignment.elements() {
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
-                .ok()?;
+        for ((topic, partition), marks) in parts.iter().zip(watermarks) {
+            let (low, high) = marks?;
             let valid = |tpl: &TopicPartitionList| {
-                tpl.find_partition(e.topic(), e.partition())
+                tpl.find_partition(topic, *partition)
                     .and_then(|p| p.offset().to_raw())
                     .filter(|o| *o >= 0)
             };
