@@ -52,8 +52,8 @@ pub struct LakeSink {
     requests: AtomicU64,
     bytes: AtomicU64,
     /// Highest position written per partition and key prefix in this run; see
-    /// [`Planner::is_repeat`].
-    written_up_to: Positions,
+    /// [`Planner::is_repeat`]. Shared with the planning thread while a batch is planned.
+    written_up_to: Arc<Positions>,
     /// Records dropped as re-deliveries of a key already stored in this run.
     pub duplicates: u64,
 }
@@ -81,7 +81,7 @@ impl LakeSink {
             ),
             requests: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
-            written_up_to: Positions::new(),
+            written_up_to: Arc::default(),
             duplicates: 0,
         })
     }
@@ -117,17 +117,30 @@ impl LakeSink {
         Ok(())
     }
 
-    /// The plan for `batch` (see [`Planner::plan`]).
-    fn plan(&self, batch: &Batch) -> Plan {
-        Planner {
-            prefix: &self.prefix,
-            topic: &self.topic,
-            kind: &self.kind,
-            symbol: &self.symbol,
-            max_file_rows: self.max_file_rows,
-            written_up_to: &self.written_up_to,
-        }
-        .plan(batch)
+    /// The plan for `batch` (see [`Planner::plan`]), made on a blocking thread: it sorts and
+    /// reads every record (tens of milliseconds for a large batch), and the intake, polled in
+    /// the same task as the writer, keeps reading meanwhile.
+    async fn plan(&self, batch: &Arc<Batch>) -> Result<Plan, StorageError> {
+        let prefix = self.prefix.clone();
+        let topic = self.topic.clone();
+        let kind = self.kind.clone();
+        let symbol = self.symbol.clone();
+        let max_file_rows = self.max_file_rows;
+        let written_up_to = self.written_up_to.clone();
+        let batch = batch.clone();
+        tokio::task::spawn_blocking(move || {
+            Planner {
+                prefix: &prefix,
+                topic: &topic,
+                kind: &kind,
+                symbol: &symbol,
+                max_file_rows,
+                written_up_to: &written_up_to,
+            }
+            .plan(&batch)
+        })
+        .await
+        .map_err(|e| StorageError::Refused(format!("planning a batch: {e}")))
     }
 
     /// Delete an object; one already gone is fine.
@@ -238,7 +251,7 @@ impl Storage for LakeSink {
     ) -> BoxFuture<'a, Result<u64, StorageError>> {
         Box::pin(async move {
             // Consumption starts over from `resume`: what this run stored before does not count.
-            self.written_up_to.clear();
+            self.written_up_to = Arc::default();
             let mut undone = 0;
             for (&partition, &from) in resume {
                 let intents = self.intents_from(partition, from).await?;
@@ -288,7 +301,7 @@ impl Storage for LakeSink {
                 files,
                 positions,
                 repeats,
-            } = self.plan(&batch);
+            } = self.plan(&batch).await?;
             let plan_ms = planning.elapsed().as_millis() as u64;
             let this = &*self;
             let limit = this.concurrency.max(1);
@@ -314,7 +327,7 @@ impl Storage for LakeSink {
                     .try_collect::<Vec<()>>()
             )?;
             self.duplicates += repeats;
-            mark_written(&mut self.written_up_to, positions);
+            mark_written(Arc::make_mut(&mut self.written_up_to), positions);
             let (req1, bytes1) = self.counters();
             tracing::debug!(
                 plan_ms,
