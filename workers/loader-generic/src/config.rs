@@ -208,6 +208,9 @@ pub fn plan(data_type: &str, source: &GenericSource, symbol: &str) -> Result<Pla
     }
 }
 
+/// Default of [`GenericConfig::feed_keepalive`], in seconds.
+pub const DEFAULT_FEED_KEEPALIVE_SECS: u64 = 30;
+
 /// The worker's own settings.
 #[derive(Clone, Debug)]
 pub struct GenericConfig {
@@ -220,6 +223,9 @@ pub struct GenericConfig {
     pub topic_replication: i32,
     pub topic_retention_ms: Option<i64>,
     pub max_upload_bytes: u64,
+    /// A WebSocket feed silent this long is pinged; silent (no pong either) twice this long,
+    /// it is dropped and replaced: a connection that stays open but carries nothing.
+    pub feed_keepalive: Duration,
     /// The S3 endpoint `s3://` URLs are read from (`MINIO_*`); `None` without one.
     pub s3: Option<LakeLocation>,
 }
@@ -235,6 +241,7 @@ impl Default for GenericConfig {
             topic_replication: 1,
             topic_retention_ms: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            feed_keepalive: Duration::from_secs(DEFAULT_FEED_KEEPALIVE_SECS),
             s3: None,
         }
     }
@@ -247,7 +254,7 @@ impl GenericConfig {
 
     /// Defaults overridden by `WAIT_FOR_START`, `START_TIMEOUT_SECS`, `TELEMETRY_EVERY_RECORDS`,
     /// `TELEMETRY_EVERY_SECS`, `TOPIC_PARTITIONS`, `TOPIC_REPLICATION`, `TOPIC_RETENTION_MS`,
-    /// `MAX_UPLOAD_BYTES`; the S3 endpoint from `MINIO_ENDPOINT`, `MINIO_ACCESS_KEY`,
+    /// `MAX_UPLOAD_BYTES`, `FEED_KEEPALIVE_SECS`; the S3 endpoint from `MINIO_ENDPOINT`, `MINIO_ACCESS_KEY`,
     /// `MINIO_SECRET_KEY` (both keys unset: the AWS credential chain) and `S3_REGION`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
@@ -296,6 +303,14 @@ impl GenericConfig {
                 get("TOPIC_REPLICATION"),
                 d.topic_replication,
             )?,
+            feed_keepalive: Duration::from_secs(
+                num(
+                    "FEED_KEEPALIVE_SECS",
+                    get("FEED_KEEPALIVE_SECS"),
+                    DEFAULT_FEED_KEEPALIVE_SECS,
+                )?
+                .max(1),
+            ),
             topic_retention_ms: get("TOPIC_RETENTION_MS")
                 .map(|v| num("TOPIC_RETENTION_MS", Some(v), 0i64))
                 .transpose()?,
@@ -420,14 +435,20 @@ mod tests {
             ("MINIO_ACCESS_KEY", "a"),
             ("MINIO_SECRET_KEY", "b"),
             ("MAX_UPLOAD_BYTES", "1000"),
+            ("FEED_KEEPALIVE_SECS", "5"),
         ]))
         .unwrap();
         assert_eq!(c.max_upload_bytes, 1000);
+        assert_eq!(c.feed_keepalive, Duration::from_secs(5));
         assert!(
             matches!(c.s3, Some(LakeLocation::S3 { ref endpoint, .. }) if endpoint == "http://minio:9000")
         );
         let none = GenericConfig::from_lookup(streamforge_kit::testing::env_lookup(&[])).unwrap();
         assert_eq!(none.s3, None);
+        assert_eq!(
+            none.feed_keepalive,
+            Duration::from_secs(DEFAULT_FEED_KEEPALIVE_SECS)
+        );
         assert!(
             GenericConfig::from_lookup(streamforge_kit::testing::env_lookup(&[(
                 "MAX_UPLOAD_BYTES",

@@ -1,7 +1,9 @@
 //! `json_feed`: follow a JSON feed and write every message as it came to the data topic, keyed
 //! by the value at the source's key path. Over WebSocket each text (or binary) frame is a
 //! message; the connection is replaced when it drops, after a capped, doubling backoff, and
-//! each drop and reconnect is reported on queue-events. Over HTTP the endpoint is polled every
+//! each drop and reconnect is reported on queue-events. A connection that stays open but falls
+//! silent is pinged after a keepalive interval and replaced when not even a pong comes back
+//! within a second one. Over HTTP the endpoint is polled every
 //! `pollSeconds`: an array answer is one message per element (each as written), any other
 //! answer one message; a message repeated byte for byte from the previous answer is not
 //! written (or dead-lettered) again. Messages that are not JSON or have no key go to the
@@ -76,13 +78,22 @@ pub struct Feed<'a> {
     pub range: Option<(i64, i64)>,
     /// Where drops and reconnects are reported; none in tests that have no telemetry.
     pub reporter: Option<&'a Reporter>,
+    /// WebSocket: silent this long, the server is pinged; silent twice this long (no pong
+    /// either), the connection is replaced.
+    pub keepalive: Duration,
 }
 
 enum Step {
     Message(Vec<u8>),
     Ping(tungstenite::Bytes),
+    /// A frame that carries no message (a pong): the connection is alive.
+    Heard,
+    /// Nothing heard for a keepalive interval.
+    Quiet,
     Dropped(String),
-    End { reached: bool },
+    End {
+        reached: bool,
+    },
 }
 
 fn now_ms() -> i64 {
@@ -185,24 +196,45 @@ impl Feed<'_> {
                     }
                     connected_once = true;
                     let since = Instant::now();
+                    // When a frame last came, and whether the server was pinged since.
+                    let mut heard = since;
+                    let mut pinged = false;
                     let why = loop {
+                        let quiet_at = heard + self.keepalive * if pinged { 2 } else { 1 };
                         let step = tokio::select! {
                             m = ws.next() => match m {
                                 Some(Ok(Message::Text(t))) => Step::Message(t.as_bytes().to_vec()),
                                 Some(Ok(Message::Binary(b))) => Step::Message(b.to_vec()),
                                 Some(Ok(Message::Ping(p))) => Step::Ping(p),
                                 Some(Ok(Message::Close(f))) => Step::Dropped(format!("closed by the server: {f:?}")),
-                                Some(Ok(_)) => continue,
+                                Some(Ok(_)) => Step::Heard,
                                 Some(Err(e)) => Step::Dropped(e.to_string()),
                                 None => Step::Dropped("the connection ended".into()),
+                            },
+                            () = tokio::time::sleep_until(quiet_at) => if pinged {
+                                Step::Dropped(format!(
+                                    "nothing heard for {}s, not even a pong",
+                                    (self.keepalive * 2).as_secs_f64()
+                                ))
+                            } else {
+                                Step::Quiet
                             },
                             () = stopped(&mut self.stop) => Step::End { reached: false },
                             () = until(end) => Step::End { reached: true },
                         };
+                        if matches!(step, Step::Message(_) | Step::Ping(_) | Step::Heard) {
+                            heard = Instant::now();
+                            pinged = false;
+                        }
                         match step {
                             Step::Message(m) => self.accept(&m, None, report).await?,
                             Step::Ping(p) => {
                                 let _ = ws.send(Message::Pong(p)).await;
+                            }
+                            Step::Heard => {}
+                            Step::Quiet => {
+                                pinged = true;
+                                let _ = ws.send(Message::Ping(tungstenite::Bytes::new())).await;
                             }
                             Step::Dropped(why) => break why,
                             Step::End { reached } => {

@@ -280,6 +280,7 @@ async fn work(
                 stop: stop_rx,
                 range,
                 reporter: Some(reporter),
+                keepalive: cfg.feed_keepalive,
             }
             .follow();
             tokio::pin!(job);

@@ -150,6 +150,95 @@ async fn real_broker_websocket_feed_reconnects_dead_letters_and_stops_on_stop() 
     assert_eq!(last.records_written, Some(3));
 }
 
+/// A WebSocket server whose first connection sends one message and then falls silent: it is
+/// held open but never read, so pings go unanswered. Later connections send one message each
+/// and keep reading (tungstenite answers pings while it reads). Counts the connections.
+async fn silent_then_quiet_ws_server(connections: Arc<AtomicUsize>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let n = connections.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                let m = format!(r#"{{"data":{{"id":{n}}}}}"#);
+                ws.send(Message::text(m)).await.unwrap();
+                if n == 0 {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    drop(ws);
+                } else {
+                    while let Some(Ok(_)) = ws.next().await {}
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn real_broker_a_websocket_that_falls_silent_is_replaced_and_a_quiet_one_is_kept() {
+    let Some(settings) =
+        real_kafka("real_broker_a_websocket_that_falls_silent_is_replaced_and_a_quiet_one_is_kept")
+    else {
+        return;
+    };
+    let connections = Arc::new(AtomicUsize::new(0));
+    let addr = silent_then_quiet_ws_server(connections.clone()).await;
+    let env = common::env("json_feed", None);
+    let src = source(json!({"url": format!("ws://{addr}/stream"), "keyField": "data.id"}));
+    let cfg = streamforge_loader_generic::config::GenericConfig {
+        feed_keepalive: Duration::from_secs(1),
+        ..common::cfg(None)
+    };
+    common::command(&settings, &env, "start").await;
+    let stopper = {
+        let (settings, env, connections) = (settings.clone(), env.clone(), connections.clone());
+        tokio::spawn(async move {
+            // The silent connection is given up after 2 s of silence (a ping, then nothing).
+            for _ in 0..100 {
+                if connections.load(Ordering::SeqCst) >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let replaced = connections.load(Ordering::SeqCst);
+            // The second connection carries nothing more but answers pings: three keepalive
+            // intervals later it is still the one in use.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            common::command(&settings, &env, "stop").await;
+            replaced
+        })
+    };
+    let outcome = worker::run(env.clone(), settings.clone(), cfg, Ok(src))
+        .await
+        .unwrap();
+    assert_eq!(
+        stopper.await.unwrap(),
+        2,
+        "the silent connection was replaced"
+    );
+    assert_eq!(outcome, Outcome::Stopped(Some(2)));
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "the quiet connection was kept"
+    );
+    let events = common::events(&settings, &env).await;
+    let said = |needle: &str| {
+        events
+            .iter()
+            .any(|e| e.message.as_deref().is_some_and(|m| m.contains(needle)))
+    };
+    assert!(
+        said("feed connection dropped (nothing heard for 2s, not even a pong)"),
+        "{events:?}"
+    );
+    assert!(said("feed reconnected (reconnect 1)"), "{events:?}");
+    assert!(!said("reconnect 2"), "{events:?}");
+}
+
 #[tokio::test]
 async fn real_broker_http_feed_is_polled_until_the_range_ends() {
     let Some(settings) = real_kafka("real_broker_http_feed_is_polled_until_the_range_ends") else {
