@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics_server;
+pub mod shutdown;
 pub mod telemetry;
 pub mod testing;
 pub mod topics;

@@ -17,6 +17,7 @@ use streamforge_api::exit::EXIT_OK;
 use streamforge_api::{Command, EventStatus, GenericSource};
 use streamforge_kit::control::ControlListener;
 use streamforge_kit::lifecycle::{self, Ending, Start, WorkerRun};
+use streamforge_kit::shutdown::{EndedBy, terminated, until_stopped};
 use streamforge_kit::telemetry::Reporter;
 use streamforge_kit::{KafkaSettings, WorkerEnv};
 use streamforge_loader::historical::Progress;
@@ -194,18 +195,6 @@ async fn stop_command(control: &mut ControlListener) -> bool {
     }
 }
 
-/// Resolves when the process is asked to terminate (SIGTERM); never where there is no such
-/// signal.
-async fn terminated() {
-    #[cfg(unix)]
-    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
-        term.recv().await;
-        return;
-    }
-    std::future::pending::<()>().await
-}
-
 async fn work(
     env: &WorkerEnv,
     kafka: &KafkaSettings,
@@ -283,32 +272,15 @@ async fn work(
                 keepalive: cfg.feed_keepalive,
             }
             .follow();
-            tokio::pin!(job);
-            let term = terminated();
-            tokio::pin!(term);
-            let mut stopped = false;
-            let mut by_signal = false;
-            let result = loop {
-                tokio::select! {
-                    r = &mut job => break r,
-                    cmd = stop_command(control), if !stopped => {
-                        stopped = true;
-                        let _ = stop_tx.send(true);
-                        if !cmd {
-                            warn!("queue-control consumer ended; stopping the feed");
-                        }
-                    }
-                    () = &mut term, if !stopped => {
-                        info!("SIGTERM: ending the feed and flushing");
-                        stopped = true;
-                        by_signal = true;
-                        let _ = stop_tx.send(true);
-                    }
-                }
-            };
+            let (result, ended_by) = until_stopped(job, stop_command(control), &stop_tx).await;
+            match ended_by {
+                EndedBy::ControlLost => warn!("queue-control consumer ended; the feed stopped"),
+                EndedBy::Signal => info!("SIGTERM: the feed ended and flushed"),
+                EndedBy::Stop | EndedBy::Itself => {}
+            }
             match result {
-                Ok(_) if by_signal => Err(Failure::Transient(TERMINATED.into())),
-                Ok(r) if stopped => {
+                Ok(_) if ended_by == EndedBy::Signal => Err(Failure::Transient(TERMINATED.into())),
+                Ok(r) if ended_by != EndedBy::Itself => {
                     info!(
                         messages = r.messages,
                         dead_letters = r.dead_letters,

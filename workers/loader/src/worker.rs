@@ -13,6 +13,7 @@ use streamforge_api::exit::EXIT_OK;
 use streamforge_api::{Command, EventStatus};
 use streamforge_kit::control::ControlListener;
 use streamforge_kit::lifecycle::{self, Ending, Start, WorkerRun};
+use streamforge_kit::shutdown::{EndedBy, terminated, until_stopped};
 use streamforge_kit::telemetry::Reporter;
 use streamforge_kit::{KafkaSettings, WorkerEnv};
 
@@ -443,33 +444,16 @@ async fn load(
                     .map(|(r, _)| r),
             }
         };
-        tokio::pin!(job);
-        // One listener for the whole stream, so a signal between two turns is not missed.
-        let term = terminated();
-        tokio::pin!(term);
-        let mut stopped = false;
-        let mut terminated_by_signal = false;
-        let result = loop {
-            tokio::select! {
-                r = &mut job => break r,
-                cmd = control.wait_for(Command::Stop), if !stopped => {
-                    stopped = true;
-                    let _ = stop_tx.send(true);
-                    if cmd.is_none() {
-                        warn!("queue-control consumer ended; stopping the stream");
-                    }
-                }
-                () = &mut term, if !stopped => {
-                    info!("SIGTERM: ending the stream and flushing");
-                    stopped = true;
-                    terminated_by_signal = true;
-                    let _ = stop_tx.send(true);
-                }
-            }
-        };
+        let stop = async { control.wait_for(Command::Stop).await.is_some() };
+        let (result, ended_by) = until_stopped(job, stop, &stop_tx).await;
+        match ended_by {
+            EndedBy::ControlLost => warn!("queue-control consumer ended; the stream stopped"),
+            EndedBy::Signal => info!("SIGTERM: the stream ended and flushed"),
+            EndedBy::Stop | EndedBy::Itself => {}
+        }
         match result {
-            Ok(_) if terminated_by_signal => Err(Failure::Transient(TERMINATED.into())),
-            Ok(_) if stopped => Ok(Outcome::Stopped),
+            Ok(_) if ended_by == EndedBy::Signal => Err(Failure::Transient(TERMINATED.into())),
+            Ok(_) if ended_by != EndedBy::Itself => Ok(Outcome::Stopped),
             Ok(r) => Ok(Outcome::Finished(r)),
             Err(e) => Err(Failure::from(e)),
         }
@@ -494,15 +478,3 @@ pub const TERMINATED: &str = "terminated by SIGTERM before the end; what was sen
 /// Longest a stopped historical load waits for its sends to be acknowledged: within the
 /// pod's termination grace period (30 s by default), with room to report.
 pub const FLUSH_GRACE: Duration = Duration::from_secs(20);
-
-/// Resolves when the process is asked to terminate (SIGTERM: the pod is being deleted, as on
-/// suspend); never where there is no such signal.
-async fn terminated() {
-    #[cfg(unix)]
-    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
-        term.recv().await;
-        return;
-    }
-    std::future::pending::<()>().await
-}
