@@ -94,6 +94,7 @@ async fn main() {
             sink.write(batch(symbol, from, to)).await.unwrap();
             from = to;
         }
+        sink.flush_held().await.unwrap();
         let (r, b) = sink.counters();
         requests += r;
         bytes += b;

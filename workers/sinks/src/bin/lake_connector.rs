@@ -8,7 +8,9 @@
 //! `S3_REGION`; without `MINIO_ENDPOINT` the directory `LAKE_DIR` (default `./lake`). Optional:
 //! `LAKE_PREFIX` (a path inside the bucket), `BATCH_RECORDS` (default 200000), `BATCH_WAIT_MS`
 //! (default 5000), `LAKE_CONCURRENCY` (files stored at once, default 8), `LAKE_FILE_ROWS` (the
-//! most rows in one file, default 1000000), `METRICS_ADDR`.
+//! most rows in one file, default 1000000), `LAKE_HOLD_RECORDS` (records of a directory whose
+//! period is still open held back across batches, at most; default 500000, 0 for none),
+//! `LAKE_HOLD_SECS` (how long at most; default 600), `METRICS_ADDR`.
 //! Exit codes: 0 done or stopped, 1 transient failure, 2 refused (retrying cannot help).
 
 use std::process::ExitCode;
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 use streamforge_kit::lifecycle::{Failure, exit_before_run};
 use streamforge_kit::{KafkaSettings, WorkerEnv, logging};
 use streamforge_sinks::connector::{self, Defaults, number, var};
-use streamforge_sinks::lake::sink::{BATCH_RECORDS, MAX_FILE_ROWS};
+use streamforge_sinks::lake::sink::{BATCH_RECORDS, HOLD_FOR, HOLD_RECORDS, MAX_FILE_ROWS};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
 
 #[global_allocator]
@@ -41,6 +43,9 @@ async fn main() -> ExitCode {
         .map_err(Failure::permanent)?;
         storage.concurrency = number("LAKE_CONCURRENCY", 8)?;
         storage.max_file_rows = number("LAKE_FILE_ROWS", MAX_FILE_ROWS)?.max(1);
+        storage.hold_records = number("LAKE_HOLD_RECORDS", HOLD_RECORDS)?;
+        storage.hold_for =
+            std::time::Duration::from_secs(number("LAKE_HOLD_SECS", HOLD_FOR.as_secs())?);
         Ok::<_, Failure>((env, kafka, storage, target))
     })();
     let defaults = Defaults {

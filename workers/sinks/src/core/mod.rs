@@ -10,4 +10,4 @@ pub mod storage;
 
 pub use batch::{Batch, Batcher};
 pub use record::{Malformed, Record};
-pub use storage::{Rejected, Storage, StorageError, WriteStats};
+pub use storage::{CommitPoint, Rejected, Resume, Storage, StorageError, WriteStats};

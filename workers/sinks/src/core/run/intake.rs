@@ -21,6 +21,7 @@ use tracing::{info, warn};
 use super::{RunConfig, RunError, Signals, SinkMetrics, dead_letter, kafka};
 use crate::core::batch::{Batch, Batcher};
 use crate::core::record;
+use crate::core::storage::Resume;
 
 /// Messages the intake takes from librdkafka's queue in one go, at most.
 const DRAIN_AT_ONCE: usize = 1024;
@@ -113,7 +114,7 @@ impl<'r> Intake<'r> {
     /// The offset each partition of the topic will be consumed from: the group's committed
     /// offset, or the partition's start when nothing was committed. Empty while the topic does
     /// not exist yet.
-    pub(super) fn resume_positions(&self) -> Result<HashMap<i32, i64>, RunError> {
+    pub(super) fn resume_positions(&self) -> Result<HashMap<i32, Resume>, RunError> {
         let topic = self.cfg.topic.as_str();
         let md = self
             .consumer
@@ -135,16 +136,23 @@ impl<'r> Intake<'r> {
             .map_err(kafka("committed offsets"))?;
         let mut out = HashMap::new();
         for e in committed.elements() {
-            let from = match e.offset() {
-                Offset::Offset(o) if o >= 0 => o,
-                _ => {
-                    self.consumer
+            let resume = match e.offset() {
+                Offset::Offset(o) if o >= 0 => Resume {
+                    offset: o,
+                    metadata: Some(e.metadata())
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_owned),
+                },
+                _ => Resume {
+                    offset: self
+                        .consumer
                         .fetch_watermarks(topic, e.partition(), Duration::from_secs(10))
                         .map_err(kafka("watermarks"))?
-                        .0
-                }
+                        .0,
+                    metadata: None,
+                },
             };
-            out.insert(e.partition(), from);
+            out.insert(e.partition(), resume);
         }
         Ok(out)
     }

@@ -33,7 +33,7 @@ use tracing::{info, warn};
 
 use self::intake::Intake;
 use self::writer::Writer;
-use super::storage::{Storage, StorageError};
+use super::storage::{Resume, Storage, StorageError};
 
 pub use self::metrics::SinkMetrics;
 
@@ -152,7 +152,7 @@ impl Runner<'_> {
 /// Let the storage undo uncommitted work of a previous run, retrying outages.
 async fn recover(
     storage: &mut dyn Storage,
-    resume: &HashMap<i32, i64>,
+    resume: &HashMap<i32, Resume>,
     cfg: &RunConfig,
 ) -> Result<(), RunError> {
     let mut retry = Retry::new(cfg);

@@ -1,6 +1,8 @@
-//! The writing stage: store each batch (retrying outages with backoff), then commit its
-//! offsets, in the order the intake closed the batches.
+//! The writing stage: store each batch (retrying outages with backoff), then commit what the
+//! store says is safe (its [`Storage::commit_points`]), in the order the intake closed the
+//! batches. Records a store holds back are stored when it says they are due, and at the end.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +17,14 @@ use super::dead_letter::{Letter, send_letter};
 use super::{RunConfig, RunError, RunReport, SinkMetrics, kafka};
 use crate::core::batch::Batch;
 use crate::core::storage::Storage;
+
+/// Sleep until `due`; never, for `None`.
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// The writing stage: store each batch (retrying outages), then commit its offsets.
 pub(super) struct Writer<'r> {
@@ -32,10 +42,66 @@ impl Writer<'_> {
         mut batches: mpsc::Receiver<Batch>,
     ) -> Result<RunReport, RunError> {
         let mut report = RunReport::default();
-        while let Some(batch) = batches.recv().await {
-            self.flush(batch, &mut report).await?;
+        loop {
+            let due = self.storage.held_until();
+            let next = tokio::select! {
+                b = batches.recv() => b,
+                () = sleep_until(due), if due.is_some() => {
+                    self.flush_held(&mut report).await?;
+                    continue;
+                }
+            };
+            match next {
+                Some(batch) => self.flush(batch, &mut report).await?,
+                None => break,
+            }
         }
+        self.flush_held(&mut report).await?;
         Ok(report)
+    }
+
+    /// Store what the store holds back (retrying outages), then commit.
+    async fn flush_held(&mut self, report: &mut RunReport) -> Result<(), RunError> {
+        if self.storage.held_until().is_none() {
+            return Ok(());
+        }
+        let mut retry = super::Retry::new(self.cfg);
+        let stats = loop {
+            match self.storage.flush_held().await {
+                Ok(stats) => break stats,
+                Err(e) if e.is_transient() => {
+                    let wait = retry.next(&e)?;
+                    warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt = retry.attempts, "storage unavailable; retrying the held records");
+                    report.storage_retries += 1;
+                    self.metrics.storage_retries.inc();
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        report.written += stats.records;
+        self.metrics.records_written.inc_by(stats.records);
+        self.commit(&HashMap::new())
+    }
+
+    /// Commit what the store says is safe after everything up to `consumed` was handed to it.
+    fn commit(&mut self, consumed: &HashMap<i32, i64>) -> Result<(), RunError> {
+        let points = self.storage.commit_points(consumed);
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (p, point) in points {
+            let mut e = tpl.add_partition(&self.cfg.topic, p);
+            e.set_offset(Offset::Offset(point.offset))
+                .map_err(kafka("commit"))?;
+            if let Some(m) = point.metadata {
+                e.set_metadata(m);
+            }
+        }
+        self.consumer
+            .commit(&tpl, CommitMode::Sync)
+            .map_err(kafka("commit"))
     }
 
     /// Store `batch` (retrying outages) and commit its offsets.
@@ -104,14 +170,7 @@ impl Writer<'_> {
             }
         }
         let written_in = started.elapsed();
-        let mut tpl = TopicPartitionList::new();
-        for (p, o) in &batch.commit {
-            tpl.add_partition_offset(&self.cfg.topic, *p, Offset::Offset(*o))
-                .map_err(kafka("commit"))?;
-        }
-        self.consumer
-            .commit(&tpl, CommitMode::Sync)
-            .map_err(kafka("commit"))?;
+        self.commit(&batch.commit)?;
         tracing::debug!(
             records = batch.records.len(),
             write_ms = written_in.as_millis() as u64,
