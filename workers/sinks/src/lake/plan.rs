@@ -510,14 +510,15 @@ mod tests {
         assert!(plan.intents[0].files.len() == 3);
     }
 
-    /// 1m candles of `symbols`, interleaved minute by minute from `from_minute`, in partition
-    /// `i % 3` as the symbols hash, at offsets from `offset`.
+    /// 1m candles of `symbols`, interleaved minute by minute from `from_minute`, at offsets
+    /// from `offset`; a key's partition is its minute modulo 3, so every symbol spreads over
+    /// three partitions as keys hash.
     fn candles(symbols: &[&str], from_minute: i64, minutes: i64, offset: i64) -> Vec<Record> {
         // 1722470400000 is 2024-08-01 00:00 UTC.
         let mut out = vec![];
         let mut o = offset;
         for m in from_minute..from_minute + minutes {
-            for (i, sym) in symbols.iter().enumerate() {
+            for sym in symbols {
                 let t = 1_722_470_400_000 + m * 60_000;
                 let key = format!("{sym}|1m|{t}");
                 let payload = format!(r#"{{"symbol":"{sym}","open_time":{t}}}"#);
@@ -525,7 +526,7 @@ mod tests {
                     record::parse(
                         Some(key.as_bytes()),
                         Some(payload.as_bytes()),
-                        i as i32 % 3,
+                        m.rem_euclid(3) as i32,
                         o,
                         None,
                     )
@@ -572,20 +573,24 @@ mod tests {
         assert_eq!(plan.held.len(), 20, "August is held");
         assert_eq!(
             plan.intents.len(),
-            2,
+            3,
             "one intent per partition of the batch"
         );
         // What counts as written is July alone.
-        let top = plan.positions[&0]["BTCUSDT|1m"];
-        assert_eq!(top, 1_722_470_400_000 - 60_000);
+        let top = (0..3).map(|p| plan.positions[&p]["BTCUSDT|1m"]).max();
+        assert_eq!(top, Some(1_722_470_400_000 - 60_000));
 
-        // The next batch: the rest of August, then September's first minute.
+        // The next batch: the rest of August, then September's first minutes, one in each
+        // partition (until then a partition may still bring August).
         let mut written = Positions::new();
         mark_written(&mut written, plan.positions);
         let aug_minutes = 31 * 1440;
-        let next = candles(&["BTCUSDT", "ETHUSDT"], 10, aug_minutes - 10 + 1, 100_000);
+        let next = candles(&["BTCUSDT", "ETHUSDT"], 10, aug_minutes - 10 + 3, 100_000);
         let held = plan.held;
-        let plan = holding(&written, 1_000_000).plan(&rows_of(held, next));
+        let mut p = holding(&written, 1_000_000);
+        let latest = plan.latest;
+        p.latest = &latest;
+        let plan = p.plan(&rows_of(held, next));
         assert_eq!(
             months(&plan),
             ["month=2024-08", "month=2024-08"],
@@ -596,8 +601,37 @@ mod tests {
                 .iter()
                 .all(|f| f.rows.len() == aug_minutes as usize)
         );
-        assert_eq!(plan.held.len(), 2, "September's first minutes are held");
+        assert_eq!(plan.held.len(), 6, "September's first minutes are held");
         assert_eq!(plan.repeats, 0);
+    }
+
+    #[test]
+    fn a_period_is_complete_only_once_every_partition_reached_a_later_one() {
+        let none = Positions::new();
+        // August's last minutes in every partition, then September's first in partition 0
+        // alone: partitions 1 and 2 may still bring August.
+        let aug_minutes = 31 * 1440;
+        let mut batch = candles(&["BTCUSDT"], aug_minutes - 6, 6, 0);
+        batch.extend(candles(&["BTCUSDT"], aug_minutes, 1, 6));
+        let plan = holding(&none, 1_000).plan(&rows_of(vec![], batch));
+        assert!(plan.files.is_empty(), "August is not complete yet");
+        assert_eq!(plan.held.len(), 7);
+        // The topic has a fourth partition that has not been read yet: it counts too.
+        let mut p = holding(&none, 1_000);
+        let four = [0, 1, 2, 3];
+        p.partitions = &four;
+        let september = candles(&["BTCUSDT"], aug_minutes + 1, 2, 7);
+        let plan = p.plan(&rows_of(plan.held, september.clone()));
+        assert!(
+            plan.files.is_empty(),
+            "partition 3 has not reached September"
+        );
+        let plan = holding(&none, 1_000).plan(&rows_of(plan.held, september));
+        assert_eq!(
+            months(&plan),
+            ["month=2024-08"],
+            "every partition is in September"
+        );
     }
 
     #[test]
@@ -619,7 +653,7 @@ mod tests {
     fn flushing_stores_everything_held_under_empty_ranges_at_the_consumed_offsets() {
         let none = Positions::new();
         let held = candles(&["BTCUSDT", "ETHUSDT"], 0, 5, 0);
-        let consumed = HashMap::from([(0, 10), (1, 10), (2, 10)]);
+        let consumed = HashMap::from([(0, 10), (1, 10), (2, 10), (3, 10)]);
         let mut p = holding(&none, 1_000);
         p.flush = true;
         p.consumed = &consumed;
@@ -631,17 +665,25 @@ mod tests {
             .iter()
             .map(|i| (i.partition, i.start, i.end))
             .collect();
-        assert_eq!(ranges, [(0, 10, 9), (1, 10, 9)]);
+        assert_eq!(
+            ranges,
+            [(0, 10, 9), (1, 10, 9), (2, 10, 9)],
+            "partitions held"
+        );
         assert!(
             plan.files[0]
                 .path
-                .ends_with("q-data-p0-10-9_p1-10-9.parquet"),
+                .ends_with("q-data-p0-10-9_p1-10-9_p2-10-9.parquet"),
             "{}",
             plan.files[0].path
         );
         assert_eq!(
             plan.positions[&1]["ETHUSDT|1m"],
             1_722_470_400_000 + 4 * 60_000
+        );
+        assert_eq!(
+            plan.positions[&2]["ETHUSDT|1m"],
+            1_722_470_400_000 + 2 * 60_000
         );
     }
 
