@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/put_hook.rs"]
+mod put_hook;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -13,10 +15,6 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{
-    GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
@@ -28,6 +26,8 @@ use streamforge_sinks::core::run::{RunConfig, RunReport, Runner, Signals, SinkMe
 use streamforge_sinks::core::{Batch, Storage};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
 use tokio::sync::watch;
+
+use put_hook::{BeforePut, PutHook};
 
 const START: i64 = 1_722_553_200_000; // 2024-08-01 23:00 UTC
 
@@ -282,29 +282,17 @@ fn two_symbols() -> Arc<Batch> {
 /// An intent is held until another upload arrives (files stored before their intents: the test
 /// fails at once) or for `HOLD`, hundreds of times what encoding the batch takes, so that every
 /// file of the batch is encoded and ready while the intents are outstanding.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct FailingIntents {
-    inner: Arc<dyn ObjectStore>,
     other_puts: std::sync::Mutex<Vec<String>>,
     other_put_arrived: tokio::sync::Notify,
 }
 
 const HOLD: Duration = Duration::from_secs(2);
 
-impl std::fmt::Display for FailingIntents {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FailingIntents({})", self.inner)
-    }
-}
-
 #[async_trait::async_trait]
-impl ObjectStore for FailingIntents {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
+impl BeforePut for FailingIntents {
+    async fn before_put(&self, location: &Path) -> object_store::Result<()> {
         if location.as_ref().contains("_streamforge/intents/") {
             let _ = tokio::time::timeout(HOLD, self.other_put_arrived.notified()).await;
             return Err(object_store::Error::Generic {
@@ -314,39 +302,7 @@ impl ObjectStore for FailingIntents {
         }
         self.other_puts.lock().unwrap().push(location.to_string());
         self.other_put_arrived.notify_one();
-        self.inner.put_opts(location, payload, opts).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-    async fn delete(&self, location: &Path) -> object_store::Result<()> {
-        self.inner.delete(location).await
-    }
-    fn list(
-        &self,
-        prefix: Option<&Path>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy(&self, from: &Path, to: &Path) -> object_store::Result<()> {
-        self.inner.copy(from, to).await
-    }
-    async fn copy_if_not_exists(&self, from: &Path, to: &Path) -> object_store::Result<()> {
-        self.inner.copy_if_not_exists(from, to).await
+        Ok(())
     }
 }
 
@@ -361,17 +317,16 @@ async fn no_data_file_is_stored_before_the_intents_that_name_it() {
         "BTCUSDT",
     )
     .unwrap();
-    let store = Arc::new(FailingIntents {
+    let store = Arc::new(PutHook {
         inner: sink.store(),
-        other_puts: Default::default(),
-        other_put_arrived: Default::default(),
+        hook: FailingIntents::default(),
     });
     let mut sink = sink.with_store(store.clone());
     sink.hold_records = 0;
     let err = sink.write(two_symbols()).await.unwrap_err();
     assert!(err.is_transient(), "{err}");
     assert_eq!(
-        *store.other_puts.lock().unwrap(),
+        *store.hook.other_puts.lock().unwrap(),
         Vec::<String>::new(),
         "files were encoded meanwhile, but none stored"
     );

@@ -7,18 +7,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/put_hook.rs"]
+mod put_hook;
+
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::stream::BoxStream;
 use object_store::path::Path;
-use object_store::{
-    GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
@@ -29,6 +27,8 @@ use streamforge_sinks::core::Storage;
 use streamforge_sinks::core::run::{RunConfig, RunError, RunReport, Runner, Signals, SinkMetrics};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
 use tokio::sync::watch;
+
+use put_hook::{BeforePut, PutHook};
 
 const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
 const JAN_31_22H: i64 = 1_706_738_400_000; // 2024-01-31 22:00 UTC
@@ -60,29 +60,17 @@ async fn produce(settings: &KafkaSettings, topic: &str, minutes: i64) -> Vec<Str
     keys
 }
 
-/// A store that fails every upload from the `fail_at`-th (counting from 1) with a permanent
-/// error, as a process killed there would stop storing; 0 never fails.
+/// Fails every upload from the `fail_at`-th (counting from 1) with a permanent error, as a
+/// process killed there would stop storing; 0 never fails.
 #[derive(Debug)]
 struct DiesAt {
-    inner: Arc<dyn ObjectStore>,
     fail_at: usize,
     puts: AtomicUsize,
 }
 
-impl std::fmt::Display for DiesAt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DiesAt({})", self.inner)
-    }
-}
-
 #[async_trait::async_trait]
-impl ObjectStore for DiesAt {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
+impl BeforePut for DiesAt {
+    async fn before_put(&self, location: &Path) -> object_store::Result<()> {
         let n = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
         if self.fail_at > 0 && n >= self.fail_at {
             return Err(object_store::Error::PermissionDenied {
@@ -90,48 +78,12 @@ impl ObjectStore for DiesAt {
                 source: "the process died here".into(),
             });
         }
-        self.inner.put_opts(location, payload, opts).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-    async fn delete(&self, location: &Path) -> object_store::Result<()> {
-        self.inner.delete(location).await
-    }
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-    fn list_with_offset(
-        &self,
-        prefix: Option<&Path>,
-        offset: &Path,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list_with_offset(prefix, offset)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy(&self, from: &Path, to: &Path) -> object_store::Result<()> {
-        self.inner.copy(from, to).await
-    }
-    async fn copy_if_not_exists(&self, from: &Path, to: &Path) -> object_store::Result<()> {
-        self.inner.copy_if_not_exists(from, to).await
+        Ok(())
     }
 }
 
 /// A lake sink over `dir` whose store dies at the `fail_at`-th upload (0: never).
-fn sink(dir: &FsPath, topic: &str, fail_at: usize) -> (LakeSink, Arc<DiesAt>) {
+fn sink(dir: &FsPath, topic: &str, fail_at: usize) -> (LakeSink, Arc<PutHook<DiesAt>>) {
     let sink = LakeSink::new(
         LakeLocation::Local {
             dir: dir.to_path_buf(),
@@ -142,12 +94,18 @@ fn sink(dir: &FsPath, topic: &str, fail_at: usize) -> (LakeSink, Arc<DiesAt>) {
         "BTCUSDT",
     )
     .unwrap();
-    let store = Arc::new(DiesAt {
+    let store = Arc::new(PutHook {
         inner: sink.store(),
-        fail_at,
-        puts: AtomicUsize::new(0),
+        hook: DiesAt {
+            fail_at,
+            puts: AtomicUsize::new(0),
+        },
     });
-    (sink.with_store(store.clone()), store)
+    let mut sink = sink.with_store(store.clone());
+    // Small enough that complete months (120 to 180 candles each) are stored before the end
+    // (two of them pass a quarter of this), large enough to hold what is open (at most 450).
+    sink.hold_records = 600;
+    (sink, store)
 }
 
 /// One run of the lake connector's loop in group `group`, batches of 50.
@@ -280,7 +238,7 @@ async fn dies_anywhere_and_resumes_exactly_once(settings: KafkaSettings, topic: 
         "one file per symbol and month, over {} batches: {dirs:?}",
         report.batches
     );
-    let uploads = store.puts.load(Ordering::SeqCst);
+    let uploads = store.hook.puts.load(Ordering::SeqCst);
     std::fs::remove_dir_all(&dir).unwrap();
     if !sweep {
         return;
@@ -317,7 +275,7 @@ async fn dies_anywhere_and_resumes_exactly_once(settings: KafkaSettings, topic: 
             .unwrap();
         assert_eq!(report.written, 0, "after upload {fail_at}");
         assert_eq!(
-            store.puts.load(Ordering::SeqCst),
+            store.hook.puts.load(Ordering::SeqCst),
             0,
             "after upload {fail_at}"
         );

@@ -6,7 +6,7 @@
 //! `KAFKA_TOPIC`, `TELEMETRY_PRODUCER_ID`, Kafka settings); S3 with `MINIO_ENDPOINT`,
 //! `MINIO_BUCKET` (default `streamforge-lake`), `MINIO_ACCESS_KEY`, `MINIO_SECRET_KEY`,
 //! `S3_REGION`; without `MINIO_ENDPOINT` the directory `LAKE_DIR` (default `./lake`). Optional:
-//! `LAKE_PREFIX` (a path inside the bucket), `BATCH_RECORDS` (default 200000), `BATCH_WAIT_MS`
+//! `LAKE_PREFIX` (a path inside the bucket), `BATCH_RECORDS` (default 100000), `BATCH_WAIT_MS`
 //! (default 5000), `LAKE_CONCURRENCY` (files stored at once, default 8), `LAKE_FILE_ROWS` (the
 //! most rows in one file, default 1000000), `LAKE_HOLD_RECORDS` (records of a directory whose
 //! period is still open held back across batches, at most; default 500000, 0 for none),

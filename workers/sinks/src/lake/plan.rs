@@ -128,7 +128,9 @@ impl Planner<'_> {
     /// of every partition in (partition, offset) order. A directory is complete once every
     /// partition of the topic (`partitions`, and any seen) has reached a later period of its
     /// symbol: a symbol's keys spread over the partitions, which are read at different paces,
-    /// one after another at times. Complete directories are stored. The others are held back for the next write unless: `hold_records` is 0 or
+    /// one after another at times. Complete directories are stored once they hold a quarter of
+    /// `hold_records` together (each write costs an intent per partition). The others are held
+    /// back for the next write unless: `hold_records` is 0 or
     /// `flush` is set; their rows fill a file; their period is unknown; a partition has written
     /// more than [`MAX_PREFIXES_HELD`] key prefixes; or, to keep at most `hold_records` held,
     /// they are among the largest. One intent per partition of the batch lists the
@@ -311,15 +313,29 @@ impl Planner<'_> {
         known.extend(latest.values().flat_map(|parts| parts.keys().copied()));
         known.sort_unstable();
         known.dedup();
+        let complete = |dir: &PartitionDir| {
+            dir.period.is_some_and(|period| {
+                latest.get(&dir.symbol).is_some_and(|parts| {
+                    known
+                        .iter()
+                        .all(|p| parts.get(p).is_some_and(|&top| top > period))
+                })
+            })
+        };
+        // Complete directories wait too while they are few (a write costs an intent per
+        // partition): they go once they hold a quarter of `hold_records`.
+        let complete_rows: usize = by_dir
+            .iter()
+            .filter(|(dir, _)| complete(dir))
+            .map(|(_, rows_of)| rows_of.len())
+            .sum();
+        let hold_complete = complete_rows < self.hold_records / 4;
         let mut open: Vec<(&PartitionDir, usize)> = vec![];
         for (dir, rows_of) in by_dir {
-            let Some(period) = dir.period else { continue };
-            let complete = latest.get(&dir.symbol).is_some_and(|parts| {
-                known
-                    .iter()
-                    .all(|p| parts.get(p).is_some_and(|&top| top > period))
-            });
-            if !complete && rows_of.len() < self.max_file_rows {
+            if dir.period.is_none() || rows_of.len() >= self.max_file_rows {
+                continue;
+            }
+            if hold_complete || !complete(dir) {
                 open.push((dir, rows_of.len()));
             }
         }
@@ -567,7 +583,7 @@ mod tests {
         let none = Positions::new();
         // July 31st's last 10 minutes and August's first 10 of two symbols.
         let first = candles(&["BTCUSDT", "ETHUSDT"], -10, 20, 0);
-        let plan = holding(&none, 1_000).plan(&rows_of(vec![], first));
+        let plan = holding(&none, 40).plan(&rows_of(vec![], first));
         assert_eq!(months(&plan), ["month=2024-07", "month=2024-07"]);
         assert!(plan.files.iter().all(|f| f.rows.len() == 10));
         assert_eq!(plan.held.len(), 20, "August is held");
@@ -587,7 +603,7 @@ mod tests {
         let aug_minutes = 31 * 1440;
         let next = candles(&["BTCUSDT", "ETHUSDT"], 10, aug_minutes - 10 + 3, 100_000);
         let held = plan.held;
-        let mut p = holding(&written, 1_000_000);
+        let mut p = holding(&written, 100_000);
         let latest = plan.latest;
         p.latest = &latest;
         let plan = p.plan(&rows_of(held, next));
@@ -613,11 +629,11 @@ mod tests {
         let aug_minutes = 31 * 1440;
         let mut batch = candles(&["BTCUSDT"], aug_minutes - 6, 6, 0);
         batch.extend(candles(&["BTCUSDT"], aug_minutes, 1, 6));
-        let plan = holding(&none, 1_000).plan(&rows_of(vec![], batch));
+        let plan = holding(&none, 20).plan(&rows_of(vec![], batch));
         assert!(plan.files.is_empty(), "August is not complete yet");
         assert_eq!(plan.held.len(), 7);
         // The topic has a fourth partition that has not been read yet: it counts too.
-        let mut p = holding(&none, 1_000);
+        let mut p = holding(&none, 20);
         let four = [0, 1, 2, 3];
         p.partitions = &four;
         let september = candles(&["BTCUSDT"], aug_minutes + 1, 2, 7);
@@ -626,12 +642,25 @@ mod tests {
             plan.files.is_empty(),
             "partition 3 has not reached September"
         );
-        let plan = holding(&none, 1_000).plan(&rows_of(plan.held, september));
+        let plan = holding(&none, 20).plan(&rows_of(plan.held, september));
         assert_eq!(
             months(&plan),
             ["month=2024-08"],
             "every partition is in September"
         );
+    }
+
+    #[test]
+    fn complete_directories_wait_until_they_hold_a_quarter_of_the_limit() {
+        let none = Positions::new();
+        // July's last 3 minutes (complete) and August's first 3 of one symbol.
+        let batch = candles(&["BTCUSDT"], -3, 6, 0);
+        let plan = holding(&none, 100).plan(&rows_of(vec![], batch.clone()));
+        assert!(plan.files.is_empty(), "3 complete rows < 100 / 4");
+        assert_eq!(plan.held.len(), 6);
+        let plan = holding(&none, 12).plan(&rows_of(vec![], batch));
+        assert_eq!(months(&plan), ["month=2024-07"], "3 complete rows = 12 / 4");
+        assert_eq!(plan.held.len(), 3);
     }
 
     #[test]

@@ -28,11 +28,11 @@ use crate::core::{Batch, CommitPoint, Record, Resume, Storage, StorageError, Wri
 /// trades. Files are otherwise as large as a batch's rows of one directory.
 pub const MAX_FILE_ROWS: usize = 1_000_000;
 
-/// The lake connector's batch by default (`BATCH_RECORDS`). Files are as large as a batch's
-/// rows of one directory, and every batch costs an intent per Kafka partition: 200,000 records
-/// (a writer peak of about 425 MB for 1m candles, docs/sinks.md) keep a million 1m candles of
-/// one symbol under 50 S3 requests (`tests/lake_requests.rs`).
-pub const BATCH_RECORDS: usize = 200_000;
+/// The lake connector's batch by default (`BATCH_RECORDS`). Files do not follow batches
+/// (directories still open are held back, [`HOLD_RECORDS`]): the batch sets the memory of the
+/// loop (two batches, one read while the other is stored) and how often complete directories
+/// can be stored.
+pub const BATCH_RECORDS: usize = 100_000;
 
 /// The most records held back across batches by default (`LAKE_HOLD_RECORDS`): a month of
 /// 1m candles of ten symbols (446,400) fits, so a topic of ten symbols gets one file per
