@@ -260,11 +260,14 @@ async fn real_broker_http_feed_is_polled_until_the_range_ends() {
     let server = warp::serve(route).incoming(listener);
     tokio::spawn(async move { server.run().await });
 
+    // Four polls a second apart must fit in the range after the worker has opened its run
+    // (producer, topics), which took over 2 s on a loaded two-core machine: a range ending
+    // 4.5 s from now then saw three polls. Ending 9 s from now leaves 5 s for the opening.
     let now = Utc::now();
     let range = format!(
         "{}/{}",
         (now - chrono::Duration::seconds(1)).to_rfc3339_opts(SecondsFormat::Millis, true),
-        (now + chrono::Duration::milliseconds(4500)).to_rfc3339_opts(SecondsFormat::Millis, true)
+        (now + chrono::Duration::seconds(9)).to_rfc3339_opts(SecondsFormat::Millis, true)
     );
     let env = common::env("json_feed", Some(&range));
     let src = source(
