@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/topics.rs"]
+mod topics;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +21,8 @@ use streamforge_kit::testing::{real_kafka, unique};
 use streamforge_sinks::core::run::{RunConfig, RunError, RunReport, Runner, Signals, SinkMetrics};
 use streamforge_sinks::core::{Batch, Storage, StorageError, WriteStats};
 use tokio::sync::watch;
+
+use topics::real_topic;
 
 /// What the store double saw: how often each key was written.
 #[derive(Default)]
@@ -109,13 +114,11 @@ fn keys(n: usize) -> impl Iterator<Item = String> {
 /// group, every record is stored once, the run ends well and every offset is committed.
 #[tokio::test]
 async fn real_broker_sink_stays_in_its_group_through_an_outage_longer_than_the_poll_interval() {
-    let Some(settings) = real_kafka("real_broker_sink_stays_in_its_group") else {
+    let Some((settings, topic)) =
+        real_topic("real_broker_sink_stays_in_its_group", "wf-long-outage", 3).await
+    else {
         return;
     };
-    let topic = unique("wf-long-outage");
-    streamforge_kit::topics::ensure_topic(&settings, &topic, 3, 1, None)
-        .await
-        .unwrap();
     const RECORDS: usize = 600;
     produce(&settings, &topic, keys(RECORDS)).await;
 

@@ -8,6 +8,8 @@
 mod common;
 #[path = "common/put_hook.rs"]
 mod put_hook;
+#[path = "common/topics.rs"]
+mod topics;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -16,7 +18,6 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use rdkafka::consumer::StreamConsumer;
-use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use streamforge_sinks::lake::{LakeLocation, LakeSink};
 use tokio::sync::watch;
 
 use put_hook::{BeforePut, PutHook};
+use topics::mock_topic;
 
 const START: i64 = 1_722_553_200_000; // 2024-08-01 23:00 UTC
 
@@ -198,17 +200,10 @@ async fn scenario(settings: KafkaSettings, topic: &str, location: LakeLocation) 
 
 #[tokio::test]
 async fn lake_in_a_local_directory_from_the_mock_cluster() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic("wf-lake", 3, 1).unwrap();
-    cluster.create_topic("wf-lake-dlq", 1, 1).unwrap();
+    let (_cluster, settings) = mock_topic("wf-lake", 3);
     let dir = std::env::temp_dir().join(unique("streamforge-lake"));
     let location = LakeLocation::Local { dir: dir.clone() };
-    scenario(
-        KafkaSettings::plaintext(cluster.bootstrap_servers()),
-        "wf-lake",
-        location,
-    )
-    .await;
+    scenario(settings, "wf-lake", location).await;
     if let Some(v) = read_back(&["dir", dir.join("market").to_str().unwrap()], &[]) {
         check_read_back(&v);
     }

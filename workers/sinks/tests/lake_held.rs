@@ -9,6 +9,8 @@
 
 #[path = "common/put_hook.rs"]
 mod put_hook;
+#[path = "common/topics.rs"]
+mod topics;
 
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
@@ -18,17 +20,17 @@ use std::time::Duration;
 
 use object_store::path::Path;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use streamforge_kit::KafkaSettings;
-use streamforge_kit::testing::{real_kafka, unique};
+use streamforge_kit::testing::unique;
 use streamforge_sinks::core::Storage;
 use streamforge_sinks::core::run::{RunConfig, RunError, RunReport, Runner, Signals, SinkMetrics};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
 use tokio::sync::watch;
 
 use put_hook::{BeforePut, PutHook};
+use topics::{mock_topic, real_topic};
 
 const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
 const JAN_31_22H: i64 = 1_706_738_400_000; // 2024-01-31 22:00 UTC
@@ -291,26 +293,16 @@ async fn dies_anywhere_and_resumes_exactly_once(settings: KafkaSettings, topic: 
 /// session timeout, a minute per point of the sweep.
 #[tokio::test]
 async fn held_directories_make_one_file_per_symbol_and_month_on_the_mock_cluster() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic("wf-held", 3, 1).unwrap();
-    cluster.create_topic("wf-held-dlq", 1, 1).unwrap();
-    dies_anywhere_and_resumes_exactly_once(
-        KafkaSettings::plaintext(cluster.bootstrap_servers()),
-        "wf-held",
-        false,
-    )
-    .await;
+    let (_cluster, settings) = mock_topic("wf-held", 3);
+    dies_anywhere_and_resumes_exactly_once(settings, "wf-held", false).await;
 }
 
 #[tokio::test]
 async fn real_broker_held_directories_survive_a_run_dying_at_any_upload() {
-    let Some(settings) = real_kafka("real_broker_held_directories") else {
+    let Some((settings, topic)) = real_topic("real_broker_held_directories", "wf-held", 3).await
+    else {
         return;
     };
-    let topic = unique("wf-held");
-    streamforge_kit::topics::ensure_topic(&settings, &topic, 3, 1, None)
-        .await
-        .unwrap();
     dies_anywhere_and_resumes_exactly_once(settings, &topic, true).await;
 }
 
@@ -318,11 +310,8 @@ async fn real_broker_held_directories_survive_a_run_dying_at_any_upload() {
 /// `hold_for` has passed, with no new batch and no end of input, and committed.
 #[tokio::test]
 async fn held_records_are_stored_after_hold_for_while_the_topic_is_quiet() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic("wf-held-quiet", 3, 1).unwrap();
-    cluster.create_topic("wf-held-quiet-dlq", 1, 1).unwrap();
-    let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
     let topic = "wf-held-quiet";
+    let (_cluster, settings) = mock_topic(topic, 3);
     let keys = produce(&settings, topic, 10).await;
     let dir = std::env::temp_dir().join(unique("streamforge-lake-quiet"));
     let (mut storage, _) = sink(&dir, topic, 0);

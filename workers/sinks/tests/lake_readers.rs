@@ -6,12 +6,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/topics.rs"]
+mod topics;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use rdkafka::consumer::StreamConsumer;
-use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
 use serde_json::Value;
 use streamforge_kit::KafkaSettings;
@@ -20,6 +22,8 @@ use streamforge_sinks::core::Storage;
 use streamforge_sinks::core::run::{RunConfig, Runner, Signals, SinkMetrics};
 use streamforge_sinks::lake::{LakeLocation, LakeSink};
 use tokio::sync::watch;
+
+use topics::mock_topic;
 
 const START: i64 = 1_722_384_000_000; // 2024-07-31 00:00 UTC: the days cross a month.
 const DAYS: i64 = 3;
@@ -104,11 +108,8 @@ async fn duckdb_and_polars_read_the_daily_vwap_of_the_records_produced() {
     let Some(python) = required_env("lake readers", TEST_PYTHON, "duckdb and polars") else {
         return;
     };
-    let cluster = MockCluster::new(1).unwrap();
     let topic = "wf-readers";
-    cluster.create_topic(topic, 3, 1).unwrap();
-    cluster.create_topic("wf-readers-dlq", 1, 1).unwrap();
-    let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
+    let (_cluster, settings) = mock_topic(topic, 3);
     let expected = produce(&settings, topic).await;
 
     let dir = std::env::temp_dir().join(unique("streamforge-lake-readers"));

@@ -4,13 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/topics.rs"]
+mod topics;
+
 use std::time::Duration;
 
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::mocking::MockCluster;
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
 use streamforge_arango::testserver;
@@ -19,6 +21,8 @@ use streamforge_sinks::arango::{ArangoClient, ArangoSink, WriteMode};
 use streamforge_sinks::core::Storage;
 use streamforge_sinks::core::run::{RunConfig, RunError, RunReport, Runner, Signals, SinkMetrics};
 use tokio::sync::watch;
+
+use topics::{mock_topic, real_topic};
 
 /// The connector core over `cfg.topic` into `storage` with the loader already finished, until
 /// the end of input: its report, its metrics and its consumer (for the commits).
@@ -209,14 +213,8 @@ async fn scenario(settings: KafkaSettings, topic: &str) {
 
 #[tokio::test]
 async fn protocol_sink_stores_everything_once_through_an_outage() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic("wf-data", 3, 1).unwrap();
-    cluster.create_topic("wf-data-dlq", 1, 1).unwrap();
-    scenario(
-        KafkaSettings::plaintext(cluster.bootstrap_servers()),
-        "wf-data",
-    )
-    .await;
+    let (_cluster, settings) = mock_topic("wf-data", 3);
+    scenario(settings, "wf-data").await;
 }
 
 #[tokio::test]
@@ -230,14 +228,11 @@ async fn real_broker_sink_stores_everything_once_through_an_outage() {
 
 #[tokio::test]
 async fn the_dead_letter_topic_is_made_with_the_data_topics_partitions() {
-    let Some(settings) = streamforge_kit::testing::real_kafka("the_dead_letter_topic_is_made")
+    let Some((settings, topic)) =
+        real_topic("the_dead_letter_topic_is_made", "wf-dlq-made", 3).await
     else {
         return;
     };
-    let topic = streamforge_kit::testing::unique("wf-dlq-made");
-    streamforge_kit::topics::ensure_topic(&settings, &topic, 3, 1, None)
-        .await
-        .unwrap();
     let dlq = format!("{topic}-dlq");
     assert!(!streamforge_kit::topics::topic_exists(&settings, &dlq).unwrap());
     streamforge_sinks::core::run::dead_letter::ensure_topic(&settings, &topic, &dlq)
@@ -264,10 +259,7 @@ async fn the_dead_letter_topic_is_made_with_the_data_topics_partitions() {
 /// of their batch is stored and the run goes on.
 #[tokio::test]
 async fn records_the_store_refuses_go_to_the_dead_letters_and_the_rest_is_stored() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic("wf-refused", 1, 1).unwrap();
-    cluster.create_topic("wf-refused-dlq", 1, 1).unwrap();
-    let settings = KafkaSettings::plaintext(cluster.bootstrap_servers());
+    let (_cluster, settings) = mock_topic("wf-refused", 1);
     let producer = settings.producer("loader").unwrap();
     let long_key = format!("BTCUSDT|1m|{}", "9".repeat(300));
     for i in 0..20 {

@@ -8,7 +8,7 @@
 //! batches cut it; see [`Planner::plan`] for what stores it anyway.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::layout::{self, Grain, OffsetRange, PartitionDir};
@@ -64,6 +64,8 @@ pub(super) struct Plan {
     pub(super) held: Vec<Record>,
     /// The latest period per symbol and partition, with this write's records.
     pub(super) latest: Latest,
+    /// Every partition with rows in this write, held or new, in order.
+    pub(super) partitions: Vec<i32>,
 }
 
 /// One file to store: its path and the rows (of [`Rows`]) in it, in offset order.
@@ -113,12 +115,9 @@ impl Planner<'_> {
     /// duplicate (a producer retry, or a loader that sent it again). Files are immutable, so it
     /// is dropped rather than overwritten. Repeats within one batch are already merged by the
     /// batcher.
-    fn is_repeat(&self, r: &Record, held_tops: &Positions) -> bool {
-        let Some((prefix, pos)) = key_position(r) else {
-            return false;
-        };
+    fn is_repeat(&self, partition: i32, prefix: &str, pos: i64, held_tops: &Positions) -> bool {
         [self.written_up_to, held_tops].iter().any(|tops| {
-            tops.get(&r.partition)
+            tops.get(&partition)
                 .and_then(|m| m.get(prefix))
                 .is_some_and(|top| pos <= *top)
         })
@@ -148,8 +147,19 @@ impl Planner<'_> {
         let grain = Grain::of(self.kind);
         let mut dirs: Vec<(PartitionDir, Vec<usize>)> = vec![];
         let mut dir_of: HashMap<DirKey<'_>, usize, ahash::RandomState> = HashMap::default();
+        let mut partitions: Vec<i32> = vec![];
+        // The key prefixes per partition, which decide whether anything may be held.
+        let holding = !self.flush && self.hold_records > 0;
+        let mut prefixes: HashMap<i32, HashSet<&str>> = HashMap::new();
         for i in order {
             let r = rows.get(i);
+            if partitions.last() != Some(&r.partition) {
+                partitions.push(r.partition);
+            }
+            let key = key_position(r);
+            if let (true, Some((prefix, _))) = (holding, key) {
+                prefixes.entry(r.partition).or_default().insert(prefix);
+            }
             let held = i < rows.held.len();
             if !held {
                 match ranges.last_mut() {
@@ -160,11 +170,13 @@ impl Planner<'_> {
                         end: r.offset,
                     }),
                 }
-                if self.is_repeat(r, &held_tops) {
+                if key.is_some_and(|(prefix, pos)| {
+                    self.is_repeat(r.partition, prefix, pos, &held_tops)
+                }) {
                     repeats += 1;
                     continue;
                 }
-            } else if let Some((prefix, pos)) = key_position(r) {
+            } else if let Some((prefix, pos)) = key {
                 raise(&mut held_tops, r.partition, prefix, pos);
             }
             let (symbol, time) = PartitionDir::symbol_and_time(r);
@@ -203,7 +215,11 @@ impl Planner<'_> {
                 *top = (*top).max(period);
             }
         }
-        let hold = self.held_back(rows, &by_dir, &latest);
+        let hold = if holding {
+            self.held_back(&prefixes, &by_dir, &latest)
+        } else {
+            vec![]
+        };
         let mut positions = Positions::new();
         let mut held = vec![];
         let mut stored: Vec<(&PartitionDir, &Vec<usize>)> = vec![];
@@ -276,26 +292,18 @@ impl Planner<'_> {
             repeats,
             held,
             latest,
+            partitions,
         }
     }
 
-    /// The directories to hold back (see [`Planner::plan`]).
+    /// The directories to hold back (see [`Planner::plan`]), given the key prefixes of every
+    /// row per partition.
     fn held_back<'d>(
         &self,
-        rows: &Rows,
+        prefixes: &HashMap<i32, HashSet<&str>>,
         by_dir: &'d BTreeMap<PartitionDir, Vec<usize>>,
         latest: &Latest,
     ) -> Vec<&'d PartitionDir> {
-        if self.flush || self.hold_records == 0 {
-            return vec![];
-        }
-        let mut prefixes: HashMap<i32, std::collections::HashSet<&str>> = HashMap::new();
-        for i in 0..rows.len() {
-            let r = rows.get(i);
-            if let Some((prefix, _)) = key_position(r) {
-                prefixes.entry(r.partition).or_default().insert(prefix);
-            }
-        }
         let too_many = prefixes.iter().any(|(p, new)| {
             let known = self.written_up_to.get(p);
             let more = new

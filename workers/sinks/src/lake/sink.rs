@@ -443,6 +443,7 @@ impl LakeSink {
             repeats,
             held,
             latest,
+            partitions,
         } = self.plan(&rows, flush).await?;
         let plan_ms = planning.elapsed().as_millis() as u64;
         let this = &*self;
@@ -470,11 +471,7 @@ impl LakeSink {
         )?;
         self.duplicates += repeats;
         // Every partition with records stored or held, before or now, commits anew.
-        self.touched.extend(
-            (0..rows.len())
-                .map(|i| rows.get(i).partition)
-                .chain(held.iter().map(|r| r.partition)),
-        );
+        self.touched.extend(partitions);
         mark_written(Arc::make_mut(&mut self.written_up_to), positions);
         self.held_since = match (held.is_empty(), self.held_since) {
             (true, _) => None,

@@ -16,7 +16,8 @@ use rdkafka::producer::FutureProducer;
 use super::dead_letter::{Letter, send_letter};
 use super::{RunConfig, RunError, RunReport, SinkMetrics, kafka};
 use crate::core::batch::Batch;
-use crate::core::storage::Storage;
+use crate::core::storage::{Storage, StorageError, WriteStats};
+use futures::future::BoxFuture;
 
 /// Sleep until `due`; never, for `None`.
 async fn sleep_until(due: Option<Instant>) {
@@ -65,23 +66,38 @@ impl Writer<'_> {
         if self.storage.held_until().is_none() {
             return Ok(());
         }
+        let stats = self
+            .retrying("the held records", report, |s| s.flush_held())
+            .await?;
+        report.written += stats.records;
+        self.metrics.records_written.inc_by(stats.records);
+        self.commit(&HashMap::new())
+    }
+
+    /// Call the store until it answers, retrying outages with backoff until the run's
+    /// give-up time; `what` names the records in the log.
+    async fn retrying(
+        &mut self,
+        what: &str,
+        report: &mut RunReport,
+        mut call: impl for<'s> FnMut(
+            &'s mut dyn Storage,
+        ) -> BoxFuture<'s, Result<WriteStats, StorageError>>,
+    ) -> Result<WriteStats, RunError> {
         let mut retry = super::Retry::new(self.cfg);
-        let stats = loop {
-            match self.storage.flush_held().await {
-                Ok(stats) => break stats,
+        loop {
+            match call(&mut *self.storage).await {
+                Ok(stats) => return Ok(stats),
                 Err(e) if e.is_transient() => {
                     let wait = retry.next(&e)?;
-                    warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt = retry.attempts, "storage unavailable; retrying the held records");
+                    warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt = retry.attempts, "storage unavailable; retrying {what}");
                     report.storage_retries += 1;
                     self.metrics.storage_retries.inc();
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => return Err(e.into()),
             }
-        };
-        report.written += stats.records;
-        self.metrics.records_written.inc_by(stats.records);
-        self.commit(&HashMap::new())
+        }
     }
 
     /// Commit what the store says is safe after everything up to `consumed` was handed to it.
@@ -108,52 +124,39 @@ impl Writer<'_> {
     async fn flush(&mut self, batch: Batch, report: &mut RunReport) -> Result<(), RunError> {
         let started = Instant::now();
         let batch = Arc::new(batch);
-        let mut retry = super::Retry::new(self.cfg);
         if !batch.records.is_empty() {
-            loop {
-                match self.storage.write(batch.clone()).await {
-                    Ok(stats) => {
-                        report.written += stats.records;
-                        self.metrics.records_written.inc_by(stats.records);
-                        // Before the commit: a refused record is in the dead-letter topic
-                        // before its offset is passed.
-                        for r in &stats.rejected {
-                            let Some(record) = batch.records.get(r.index) else {
-                                continue;
-                            };
-                            warn!(key = %record.key, reason = %r.reason, "the store refused a record; dead-lettered");
-                            let letter = Letter {
-                                topic: &self.cfg.topic,
-                                partition: record.partition,
-                                offset: record.offset,
-                                key: Some(record.key.as_bytes()),
-                                payload: Some(record.payload()),
-                                headers: None,
-                                reason: r.reason.clone(),
-                                category: "store",
-                                stage: "TASK_PUT",
-                            };
-                            send_letter(
-                                self.dlq,
-                                &self.cfg.dlq_topic,
-                                &self.cfg.connector_name,
-                                letter,
-                                self.metrics,
-                            )
-                            .await?;
-                            report.dead_letters += 1;
-                        }
-                        break;
-                    }
-                    Err(e) if e.is_transient() => {
-                        let wait = retry.next(&e)?;
-                        warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt = retry.attempts, "storage unavailable; retrying the batch");
-                        report.storage_retries += 1;
-                        self.metrics.storage_retries.inc();
-                        tokio::time::sleep(wait).await;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+            let stats = self
+                .retrying("the batch", report, |s| s.write(batch.clone()))
+                .await?;
+            report.written += stats.records;
+            self.metrics.records_written.inc_by(stats.records);
+            // Before the commit: a refused record is in the dead-letter topic before its
+            // offset is passed.
+            for r in &stats.rejected {
+                let Some(record) = batch.records.get(r.index) else {
+                    continue;
+                };
+                warn!(key = %record.key, reason = %r.reason, "the store refused a record; dead-lettered");
+                let letter = Letter {
+                    topic: &self.cfg.topic,
+                    partition: record.partition,
+                    offset: record.offset,
+                    key: Some(record.key.as_bytes()),
+                    payload: Some(record.payload()),
+                    headers: None,
+                    reason: r.reason.clone(),
+                    category: "store",
+                    stage: "TASK_PUT",
+                };
+                send_letter(
+                    self.dlq,
+                    &self.cfg.dlq_topic,
+                    &self.cfg.connector_name,
+                    letter,
+                    self.metrics,
+                )
+                .await?;
+                report.dead_letters += 1;
             }
             report.batches += 1;
             self.metrics.batches.inc();
