@@ -21,36 +21,43 @@ pub const TOPIC_LOOK_EVERY: Duration = Duration::from_secs(1);
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Send `loading` with the records stored so far every `every` while the count moves, as the
-/// seeds' telemetry has it, and say so while the store is away and writes are being retried;
+/// seeds' telemetry has it, with the records held back (`held`, the lake's open directories)
+/// while there are any, and say so while the store is away and writes are being retried;
 /// never returns (the caller drops it when the run ends). A report that cannot be delivered is
 /// logged and the next one tries again.
 pub async fn report_progress(
     reporter: &Reporter,
     stored: &prometheus::IntCounter,
     retries: &prometheus::IntCounter,
+    held: &prometheus::IntGauge,
     target: &str,
     every: Duration,
 ) -> std::convert::Infallible {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (mut last, mut last_retries) = (0, 0);
+    let mut last = (0, 0, 0);
     loop {
         tick.tick().await;
-        let (n, r) = (stored.get(), retries.get());
-        if n == last && r == last_retries {
+        let now = (stored.get(), retries.get(), held.get());
+        if now == last {
             continue;
         }
-        let message = if r > last_retries {
-            format!(
-                "{n} records stored in {target}; {target} is unavailable, retrying ({r} retries so far)"
-            )
-        } else {
-            format!("{n} records stored in {target}")
-        };
+        let (n, r, h) = now;
+        let mut message = format!("{n} records stored in {target}");
+        if h > 0 {
+            message.push_str(&format!(
+                ", {h} held back until their directory is complete"
+            ));
+        }
+        if r > last.1 {
+            message.push_str(&format!(
+                "; {target} is unavailable, retrying ({r} retries so far)"
+            ));
+        }
         let mut e = reporter.event(EventStatus::Loading, message);
         e.records_written = Some(n);
         match reporter.send(e).await {
-            Ok(()) => (last, last_retries) = (n, r),
+            Ok(()) => last = now,
             Err(err) => tracing::warn!(error = %err, "progress not delivered"),
         }
     }
@@ -193,9 +200,10 @@ async fn store(
     let dlq = kafka
         .producer(&format!("{}-dlq", env.telemetry_id))
         .map_err(Failure::permanent)?;
-    let (stored, retries) = (
+    let (stored, retries, held) = (
         metrics.records_written.clone(),
         metrics.storage_retries.clone(),
+        metrics.held.clone(),
     );
     let mut runner = Runner {
         consumer: &consumer,
@@ -206,7 +214,7 @@ async fn store(
     };
     let report = tokio::select! {
         r = runner.run(signals) => r.map_err(|e| run_failure(&e))?,
-        never = report_progress(reporter, &stored, &retries, target, PROGRESS_EVERY) => match never {},
+        never = report_progress(reporter, &stored, &retries, &held, target, PROGRESS_EVERY) => match never {},
     };
     let message = format!(
         "stored {} records in {} batches; {} dead letters",

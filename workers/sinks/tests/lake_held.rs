@@ -118,6 +118,19 @@ async fn run(
     storage: &mut LakeSink,
     signals: watch::Receiver<Signals>,
 ) -> Result<RunReport, RunError> {
+    let metrics = SinkMetrics::new(&prometheus::Registry::new()).unwrap();
+    run_with(settings, topic, group, storage, signals, metrics).await
+}
+
+/// [`run`] with `metrics` the test reads.
+async fn run_with(
+    settings: &KafkaSettings,
+    topic: &str,
+    group: &str,
+    storage: &mut LakeSink,
+    signals: watch::Receiver<Signals>,
+    metrics: SinkMetrics,
+) -> Result<RunReport, RunError> {
     storage.prepare().await.unwrap();
     let consumer: StreamConsumer = settings.consumer("lake", group).unwrap();
     let dlq = settings.producer("lake-dlq").unwrap();
@@ -129,7 +142,7 @@ async fn run(
         storage,
         dlq: &dlq,
         cfg,
-        metrics: SinkMetrics::new(&prometheus::Registry::new()).unwrap(),
+        metrics,
     };
     tokio::time::timeout(Duration::from_secs(90), runner.run(signals))
         .await
@@ -318,14 +331,19 @@ async fn held_records_are_stored_after_hold_for_while_the_topic_is_quiet() {
     storage.hold_for = Duration::from_millis(500);
     let (tx, rx) = watch::channel(Signals::default());
     let group = unique("held-quiet");
-    let (report, ()) = tokio::join!(run(&settings, topic, &group, &mut storage, rx), async {
+    let metrics = SinkMetrics::new(&prometheus::Registry::new()).unwrap();
+    let held = metrics.held.clone();
+    let mut most_held = 0;
+    let running = run_with(&settings, topic, &group, &mut storage, rx, metrics);
+    let (report, ()) = tokio::join!(running, async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while lake_keys(&dir).0.len() < keys.len() {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the held records were not stored while the topic was quiet"
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            most_held = most_held.max(held.get());
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Stored before any stop; the commit follows the store.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -345,5 +363,11 @@ async fn held_records_are_stored_after_hold_for_while_the_topic_is_quiet() {
     let report = report.unwrap();
     assert_eq!(report.written, keys.len() as u64);
     assert_exactly_once(&dir, &keys, "quiet topic");
+    // The gauge showed them while they were held, and nothing once they were stored.
+    assert!(
+        (1..=keys.len() as i64).contains(&most_held),
+        "{most_held} held"
+    );
+    assert_eq!(held.get(), 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }

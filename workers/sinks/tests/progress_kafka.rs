@@ -34,6 +34,7 @@ async fn a_sink_reports_what_it_stored_while_it_stores() {
     let reporter = Reporter::new(kafka.producer("progress-test").unwrap(), &events, env);
     let stored = prometheus::IntCounter::new("stored", "stored").unwrap();
     let retries = prometheus::IntCounter::new("retries", "retries").unwrap();
+    let held = prometheus::IntGauge::new("held", "held").unwrap();
     let reader: StreamConsumer = kafka
         .consumer("progress-reader", &unique("progress"))
         .unwrap();
@@ -57,6 +58,22 @@ async fn a_sink_reports_what_it_stored_while_it_stores() {
                 "the report of {total}"
             );
         }
+        // Records held back (the lake's open directories) are said, with the count.
+        held.set(700);
+        let (n, message) = next().await.unwrap();
+        assert_eq!(n, total);
+        assert!(
+            message.ends_with(
+                "3200 records stored in ArangoDB, 700 held back until their directory is complete"
+            ),
+            "{message}"
+        );
+        held.set(0);
+        let (n, message) = next().await.unwrap();
+        assert_eq!(
+            (n, message.as_str()),
+            (total, "3200 records stored in ArangoDB")
+        );
         // The store goes away: the retries are reported, with the count.
         retries.inc_by(3);
         let (n, message) = next().await.unwrap();
@@ -71,6 +88,6 @@ async fn a_sink_reports_what_it_stored_while_it_stores() {
     };
     tokio::select! {
         () = checking => {}
-        never = report_progress(&reporter, &stored, &retries, "ArangoDB", Duration::from_millis(200)) => match never {},
+        never = report_progress(&reporter, &stored, &retries, &held, "ArangoDB", Duration::from_millis(200)) => match never {},
     }
 }

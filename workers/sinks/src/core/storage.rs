@@ -106,4 +106,8 @@ pub trait Storage: Send {
     fn held_until(&self) -> Option<Instant> {
         None
     }
+    /// How many records are held back now.
+    fn held_records(&self) -> usize {
+        0
+    }
 }

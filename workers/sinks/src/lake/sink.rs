@@ -396,6 +396,10 @@ impl Storage for LakeSink {
         self.held_since.map(|t| t + self.hold_for)
     }
 
+    fn held_records(&self) -> usize {
+        self.held.len()
+    }
+
     fn commit_points(&mut self, consumed: &HashMap<i32, i64>) -> HashMap<i32, CommitPoint> {
         for (&p, &next) in consumed {
             self.consumed.insert(p, next);

@@ -10,6 +10,9 @@ pub struct SinkMetrics {
     pub lag: IntGauge,
     pub dead_letters: IntCounterVec,
     pub storage_retries: IntCounter,
+    /// Records consumed and held back by the store, not stored yet (the lake's open
+    /// directories).
+    pub held: IntGauge,
 }
 
 impl SinkMetrics {
@@ -33,6 +36,10 @@ impl SinkMetrics {
                 "sink_storage_retries_total",
                 "Batch writes retried after a storage outage",
             )?,
+            held: IntGauge::new(
+                "sink_records_held",
+                "Records consumed and held back, not stored yet (the lake's open directories)",
+            )?,
         };
         registry.register(Box::new(m.records_written.clone()))?;
         registry.register(Box::new(m.batches.clone()))?;
@@ -40,6 +47,7 @@ impl SinkMetrics {
         registry.register(Box::new(m.lag.clone()))?;
         registry.register(Box::new(m.dead_letters.clone()))?;
         registry.register(Box::new(m.storage_retries.clone()))?;
+        registry.register(Box::new(m.held.clone()))?;
         Ok(m)
     }
 }

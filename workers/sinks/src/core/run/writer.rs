@@ -71,6 +71,7 @@ impl Writer<'_> {
             .await?;
         report.written += stats.records;
         self.metrics.records_written.inc_by(stats.records);
+        self.metrics.held.set(self.storage.held_records() as i64);
         self.commit(&HashMap::new())
     }
 
@@ -130,6 +131,7 @@ impl Writer<'_> {
                 .await?;
             report.written += stats.records;
             self.metrics.records_written.inc_by(stats.records);
+            self.metrics.held.set(self.storage.held_records() as i64);
             // Before the commit: a refused record is in the dead-letter topic before its
             // offset is passed.
             for r in &stats.rejected {
