@@ -84,8 +84,8 @@ async fn events(settings: &KafkaSettings, topic: &str) -> Vec<QueueEvent> {
     c.subscribe(&[topic]).unwrap();
     let mut out = vec![];
     loop {
-        match tokio::time::timeout(Duration::from_secs(10), c.recv()).await {
-            Ok(Ok(m)) => {
+        match streamforge_kit::testing::next_message(&c, Duration::from_secs(10)).await {
+            Some(m) => {
                 let e = QueueEvent::from_json(m.payload().unwrap_or_default()).unwrap();
                 let done = e.is_final();
                 out.push(e);
@@ -93,7 +93,7 @@ async fn events(settings: &KafkaSettings, topic: &str) -> Vec<QueueEvent> {
                     return out;
                 }
             }
-            _ => return out,
+            None => return out,
         }
     }
 }

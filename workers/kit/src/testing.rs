@@ -55,3 +55,27 @@ pub fn env_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + u
         .collect();
     move |k| m.get(k).cloned()
 }
+
+/// The next message `consumer` delivers within `quiet`, or `None` once `quiet` has passed
+/// without one. Errors the consumer reports meanwhile (a group still joining, a partition
+/// leader still being elected) are printed and waited through: a reader that stopped at the
+/// first one would take a passing error for the end of its topic.
+pub async fn next_message<C>(
+    consumer: &rdkafka::consumer::StreamConsumer<C>,
+    quiet: std::time::Duration,
+) -> Option<rdkafka::message::BorrowedMessage<'_>>
+where
+    C: rdkafka::consumer::ConsumerContext + 'static,
+{
+    let deadline = tokio::time::Instant::now() + quiet;
+    loop {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => return Some(m),
+            Ok(Err(e)) => {
+                eprintln!("next_message: consumer error, waiting on: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(_) => return None,
+        }
+    }
+}

@@ -46,7 +46,7 @@ async fn keys(settings: &KafkaSettings, topic: &str) -> BTreeSet<Vec<u8>> {
         .unwrap();
     c.subscribe(&[topic]).unwrap();
     let mut out = BTreeSet::new();
-    while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(5), c.recv()).await {
+    while let Some(m) = streamforge_kit::testing::next_message(&c, Duration::from_secs(5)).await {
         out.insert(m.key().unwrap_or_default().to_vec());
     }
     out
@@ -131,7 +131,9 @@ async fn sigterm_mid_load_loses_nothing_and_the_next_run_completes_the_range() {
         "a passing failure: the Job's next pod goes on"
     );
     let mut last = None;
-    while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+    while let Some(m) =
+        streamforge_kit::testing::next_message(&events, Duration::from_secs(5)).await
+    {
         last = QueueEvent::from_json(m.payload().unwrap()).ok();
     }
     let last = last.expect("a closing event");

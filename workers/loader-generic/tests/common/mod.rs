@@ -14,7 +14,7 @@ use rdkafka::message::Headers;
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
 use streamforge_api::{QueueEvent, TimeRange};
-use streamforge_kit::testing::{TEST_S3, required_env, unique};
+use streamforge_kit::testing::{TEST_S3, next_message, required_env, unique};
 use streamforge_kit::{KafkaSettings, WorkerEnv};
 use streamforge_loader_generic::config::GenericConfig;
 use streamforge_sinks::lake::LakeLocation;
@@ -85,8 +85,8 @@ pub async fn read(
     c.subscribe(&[topic]).unwrap();
     let mut out = vec![];
     while out.len() < want {
-        match tokio::time::timeout(quiet, c.recv()).await {
-            Ok(Ok(m)) => {
+        match next_message(&c, quiet).await {
+            Some(m) => {
                 let headers = m
                     .headers()
                     .map(|h| {
@@ -107,7 +107,7 @@ pub async fn read(
                     headers,
                 });
             }
-            _ => break,
+            None => break,
         }
     }
     out
@@ -118,7 +118,7 @@ pub async fn events(settings: &KafkaSettings, env: &WorkerEnv) -> Vec<QueueEvent
     let c: StreamConsumer = settings.consumer("reader", &unique("events")).unwrap();
     c.subscribe(&["queue-events"]).unwrap();
     let mut out: Vec<QueueEvent> = vec![];
-    while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(20), c.recv()).await {
+    while let Some(m) = next_message(&c, Duration::from_secs(20)).await {
         let Ok(e) = QueueEvent::from_json(m.payload().unwrap_or_default()) else {
             continue;
         };

@@ -69,12 +69,12 @@ pub async fn drain(
     c.subscribe(&[topic]).unwrap();
     let mut out = vec![];
     while out.len() < want {
-        match tokio::time::timeout(Duration::from_secs(20), c.recv()).await {
-            Ok(Ok(m)) => out.push((
+        match streamforge_kit::testing::next_message(&c, Duration::from_secs(20)).await {
+            Some(m) => out.push((
                 m.key().unwrap_or_default().to_vec(),
                 m.payload().unwrap_or_default().to_vec(),
             )),
-            _ => break,
+            None => break,
         }
     }
     out
